@@ -187,6 +187,9 @@ var errCorrupt = errors.New("corrupt producer snapshot")
 // decode parses a snapshot file's bytes, expecting the snapshot at offset.
 func decode(b []byte, offset int64) (*State, error) {
 	be := binary.BigEndian
+	if offset < 0 {
+		return nil, fmt.Errorf("%w: negative offset %d", errCorrupt, offset)
+	}
 	if len(b) < headerSize {
 		return nil, fmt.Errorf("%w: %d bytes, shorter than the header", errCorrupt, len(b))
 	}

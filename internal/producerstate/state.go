@@ -150,14 +150,19 @@ func New() *State {
 //   - nil, nil: append the batch (also for batches without a producer id);
 //   - dup, nil: the batch duplicates a cached one; answer with dup's
 //     offsets and append nothing;
-//   - nil, err: refuse the batch. err wraps kerr.InvalidProducerEpoch or
-//     kerr.OutOfOrderSequenceNumber (use errors.Is or errors.As).
+//   - nil, err: refuse the batch. err wraps kerr.InvalidProducerEpoch,
+//     kerr.OutOfOrderSequenceNumber, or kerr.InvalidRecord for a data batch
+//     with a producer id but no sequence (Kafka's LogValidator rule);
+//     use errors.Is or errors.As.
 //
 // Check does not change the state; call Update once the batch is appended.
 // Control batches (transaction markers) are checked for their epoch only.
 func (s *State) Check(h *record.Header) (*BatchMeta, error) {
 	if !h.Idempotent() {
 		return nil, nil
+	}
+	if !h.Control() && h.BaseSequence < 0 {
+		return nil, fmt.Errorf("producer %d: batch without a sequence number: %w", h.ProducerID, kerr.InvalidRecord)
 	}
 	p, known := s.producers[h.ProducerID]
 	if !known {

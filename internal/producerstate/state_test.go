@@ -76,6 +76,10 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "non-idempotent batch", setup: history(),
 			b: batch{pid: -1, epoch: -1, seq: -1, n: 5}},
+		{name: "producer id without a sequence", setup: history(),
+			b: batch{pid: 7, epoch: 3, seq: -1, n: 1}, wantErr: kerr.InvalidRecord},
+		{name: "unknown producer without a sequence",
+			b: batch{pid: 8, epoch: 0, seq: -1, n: 1}, wantErr: kerr.InvalidRecord},
 		{name: "next in sequence", setup: history(),
 			b: batch{pid: 7, epoch: 3, seq: 12, n: 1}},
 		{name: "dup of the newest batch", setup: history(),
