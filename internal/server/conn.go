@@ -1,0 +1,445 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// conn is one client connection: a reader goroutine (serve) and a writer
+// goroutine (write), joined by a bounded queue of replies in flight.
+type conn struct {
+	s     *Server
+	nc    net.Conn
+	info  *ConnInfo
+	log   *slog.Logger
+	br    *bufio.Reader
+	queue chan *pending
+
+	// ctx is given to handlers; it ends when the connection closes.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	closeOnce sync.Once
+	// noMoreReads is set when a reply asked to close the connection, so the
+	// reader stops before handling anything after it.
+	noMoreReads atomic.Bool
+}
+
+// pending is one handled request whose reply has not been written yet.
+type pending struct {
+	req      *Request
+	received time.Time
+	size     int // request frame size, for metrics
+	// reply is set before the pending is queued, or, when the handler
+	// returned a Then, by the goroutine that closes done.
+	reply *Reply
+	done  chan struct{}
+}
+
+func newConn(s *Server, listener string, nc net.Conn) *conn {
+	info := &ConnInfo{
+		ID:       s.nextID.Add(1),
+		Listener: listener,
+		Remote:   nc.RemoteAddr(),
+		Local:    nc.LocalAddr(),
+	}
+	c := &conn{
+		s:     s,
+		nc:    nc,
+		info:  info,
+		log:   s.log.With("listener", listener, "remote", info.Remote.String(), "conn", info.ID),
+		br:    bufio.NewReaderSize(nc, 64<<10),
+		queue: make(chan *pending, s.cfg.MaxInFlight),
+	}
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	return c
+}
+
+// serve runs the connection until both of its goroutines are done.
+func (c *conn) serve() {
+	c.log.Debug("connection accepted")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.write()
+	}()
+	c.read()
+	<-done
+	c.log.Debug("connection closed")
+}
+
+// shutdown closes the socket and ends the handlers' context. It is safe to
+// call more than once and from either goroutine.
+func (c *conn) shutdown() {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+// stopReading makes the reader stop at the next frame boundary (or abandon
+// a partly read frame) during a graceful shutdown. Replies in flight are
+// still written.
+func (c *conn) stopReading() {
+	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+func (c *conn) stopped() bool {
+	return c.s.stopping.Load() || c.noMoreReads.Load()
+}
+
+// read is the reader goroutine: frames in, requests handled in order,
+// replies queued. It closes the queue when it stops, which tells the writer
+// to finish what is queued and close the connection.
+func (c *conn) read() {
+	defer close(c.queue)
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic while reading requests; closing connection", "panic", v, "stack", string(debug.Stack()))
+			c.shutdown()
+		}
+	}()
+	for !c.stopped() {
+		if idle := c.s.cfg.ConnectionsMaxIdle; idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		// A shutdown that set its deadline before ours is seen here.
+		if c.stopped() {
+			return
+		}
+		frame, err := c.readFrame()
+		if err != nil {
+			c.readFailed(err)
+			return
+		}
+		received := time.Now()
+		req, err := decodeRequest(frame, c.s.ranger)
+		if err != nil {
+			key := int16(-1)
+			if req != nil {
+				key = req.Key
+			}
+			c.s.metrics.RequestRejected(c.info.Listener, key)
+			attrs := []any{"err", err, "size", len(frame)}
+			if req != nil {
+				attrs = append(attrs, "correlation_id", req.CorrelationID, "client_id", strOrNil(req.ClientID))
+			}
+			c.log.Warn("closing connection: bad request", attrs...)
+			return
+		}
+		req.Conn = c.info
+		reply, ok := c.handle(req)
+		if !ok {
+			return
+		}
+		p := &pending{req: req, received: received, size: len(frame)}
+		if reply.Then != nil {
+			p.done = make(chan struct{})
+			go c.resolve(p, reply)
+		} else {
+			p.reply = reply
+			if reply.Close {
+				c.noMoreReads.Store(true)
+			}
+		}
+		select {
+		case c.queue <- p:
+		case <-c.ctx.Done():
+			c.discard(p)
+			return
+		}
+	}
+}
+
+func strOrNil(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// errFrameSize is Kafka's InvalidReceiveException.
+var errFrameSize = errors.New("invalid frame size")
+
+// readFrame reads one size-prefixed frame. The buffer grows as bytes
+// arrive, so a client that announces a large size and sends little costs
+// little memory.
+func (c *conn) readFrame() ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+		return nil, err
+	}
+	size := int32(binary.BigEndian.Uint32(hdr[:]))
+	if size < 0 || int64(size) > int64(c.s.cfg.MaxRequestBytes) {
+		return nil, fmt.Errorf("%w: %d (socket.request.max.bytes is %d)", errFrameSize, size, c.s.cfg.MaxRequestBytes)
+	}
+	const step = 1 << 20
+	n := int(size)
+	if n <= step {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(c.br, buf); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		return buf, nil
+	}
+	buf := make([]byte, 0, step)
+	for len(buf) < n {
+		want := min(n-len(buf), max(len(buf), step))
+		if cap(buf)-len(buf) < want {
+			buf = append(buf[:len(buf):len(buf)], make([]byte, want)...)[:len(buf)]
+		}
+		if _, err := io.ReadFull(c.br, buf[len(buf):len(buf)+want]); err != nil {
+			return nil, unexpectedEOF(err)
+		}
+		buf = buf[:len(buf)+want]
+	}
+	return buf, nil
+}
+
+func unexpectedEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readFailed logs why the reader stopped.
+func (c *conn) readFailed(err error) {
+	switch {
+	case errors.Is(err, errFrameSize):
+		c.s.metrics.RequestRejected(c.info.Listener, -1)
+		c.log.Warn("closing connection: invalid receive", "err", err)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		// The client closed the connection between requests.
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.log.Info("client closed the connection in the middle of a request")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if !c.s.stopping.Load() {
+			c.log.Info("closing idle connection", "connections.max.idle", c.s.cfg.ConnectionsMaxIdle)
+		}
+	default:
+		if c.ctx.Err() == nil {
+			c.log.Info("connection read failed", "err", err)
+		}
+	}
+}
+
+// handle calls the handler, turning a panic or a nil reply into a closed
+// connection.
+func (c *conn) handle(req *Request) (reply *Reply, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in request handler; closing connection",
+				"api", kmsg.NameForKey(req.Key), "version", req.Version, "panic", v, "stack", string(debug.Stack()))
+			reply, ok = nil, false
+		}
+	}()
+	reply = c.s.cfg.Handler.Handle(c.ctx, req)
+	if reply == nil {
+		c.log.Error("request handler returned no reply; closing connection", "api", kmsg.NameForKey(req.Key), "version", req.Version)
+		return nil, false
+	}
+	return reply, true
+}
+
+// resolve runs a reply's Then chain on its own goroutine.
+func (c *conn) resolve(p *pending, r *Reply) {
+	defer close(p.done)
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in deferred reply; closing connection",
+				"api", kmsg.NameForKey(p.req.Key), "version", p.req.Version, "panic", v, "stack", string(debug.Stack()))
+			p.reply = &Reply{NoResponse: true, Close: true}
+		}
+	}()
+	for r != nil && r.Then != nil {
+		r = r.Then(c.ctx)
+	}
+	if r == nil {
+		c.log.Error("deferred reply returned no reply; closing connection", "api", kmsg.NameForKey(p.req.Key), "version", p.req.Version)
+		r = &Reply{NoResponse: true, Close: true}
+	}
+	p.reply = r
+}
+
+// discard drops a pending reply that will never be written, releasing its
+// chunks once its Then (if any) is done. It never blocks.
+func (c *conn) discard(p *pending) {
+	if p.done == nil {
+		c.dropped(p)
+		return
+	}
+	go func() {
+		<-p.done
+		c.dropped(p)
+	}()
+}
+
+func (c *conn) dropped(p *pending) {
+	if p.reply != nil && p.reply.Body != nil {
+		p.reply.Body.Release()
+	}
+	c.s.metrics.RequestDone(c.info.Listener, p.req.Key, p.req.Version, time.Since(p.received), p.size, 0, false)
+}
+
+// write is the writer goroutine: replies out in request order. Replies
+// already resolved are coalesced into one writev. It closes the connection
+// when the reader has stopped and everything queued is written, on a write
+// error, or after a reply that asks to close.
+func (c *conn) write() {
+	w := newSender(c)
+	var (
+		held    *pending // taken from the queue but not ready for this batch
+		batch   []*pending
+		closing bool
+	)
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic while writing replies; closing connection", "panic", v, "stack", string(debug.Stack()))
+		}
+		w.abort()
+		c.shutdown()
+		for _, p := range batch {
+			c.discard(p)
+		}
+		if held != nil {
+			c.discard(held)
+		}
+		for p := range c.queue {
+			c.discard(p)
+		}
+	}()
+	for !closing {
+		p := held
+		held = nil
+		if p == nil {
+			var ok bool
+			if p, ok = <-c.queue; !ok {
+				return
+			}
+		}
+		if p.done != nil {
+			select {
+			case <-p.done:
+			case <-c.ctx.Done():
+				held = p
+				return
+			}
+		}
+		batch = append(batch[:0], p)
+		closing = c.encode(w, p)
+		// Coalesce the replies that are ready right now.
+	coalesce:
+		for !closing && w.queued < 1<<20 {
+			select {
+			case q, ok := <-c.queue:
+				if !ok {
+					break coalesce
+				}
+				if q.done != nil && !isClosed(q.done) {
+					held = q
+					break coalesce
+				}
+				batch = append(batch, q)
+				closing = c.encode(w, q)
+			default:
+				break coalesce
+			}
+		}
+		if err := w.flush(); err != nil {
+			if c.ctx.Err() == nil {
+				c.log.Info("closing connection: write failed", "err", err)
+			}
+			return
+		}
+		now := time.Now()
+		for _, q := range batch {
+			c.s.metrics.RequestDone(c.info.Listener, q.req.Key, q.req.Version, now.Sub(q.received), q.size, q.outBytes(), q.reply != nil && !q.reply.NoResponse)
+		}
+		batch = batch[:0]
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *pending) outBytes() int {
+	r := p.reply
+	switch {
+	case r == nil || r.NoResponse:
+		return 0
+	case r.Body != nil:
+		return r.Body.Len()
+	default:
+		return -1 // encoded size is not kept; metrics treat -1 as unknown
+	}
+}
+
+// encode queues p's reply on w and reports whether the connection must
+// close after it.
+func (c *conn) encode(w *sender, p *pending) (closeAfter bool) {
+	r := p.reply
+	switch {
+	case r.NoResponse:
+		if r.Body != nil {
+			r.Body.Release()
+		}
+	case r.Body != nil:
+		size := 4 + r.Body.Len()
+		if flexibleResponseHeader(p.req) {
+			size++
+		}
+		if size > math.MaxInt32 {
+			c.log.Error("reply too large to frame; closing connection", "api", kmsg.NameForKey(p.req.Key), "size", size)
+			r.Body.Release()
+			return true
+		}
+		hdr := w.scratch()
+		*hdr = appendResponseHeader(binary.BigEndian.AppendUint32((*hdr)[:0], uint32(size)), p.req)
+		w.bytes(*hdr)
+		w.chunks(r.Body)
+	case r.Msg != nil:
+		if r.Msg.Key() != p.req.Key {
+			c.log.Error("handler replied with another API's response; closing connection",
+				"api", kmsg.NameForKey(p.req.Key), "response", kmsg.NameForKey(r.Msg.Key()))
+			return true
+		}
+		buf := w.scratch()
+		b := append((*buf)[:0], 0, 0, 0, 0)
+		b = appendResponseHeader(b, p.req)
+		b = r.Msg.AppendTo(b)
+		if len(b)-4 > math.MaxInt32 {
+			c.log.Error("reply too large to frame; closing connection", "api", kmsg.NameForKey(p.req.Key), "size", len(b)-4)
+			return true
+		}
+		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+		*buf = b
+		w.bytes(b)
+	default:
+		c.log.Error("handler reply has neither Msg, Body nor NoResponse; closing connection", "api", kmsg.NameForKey(p.req.Key))
+		return true
+	}
+	return r.Close
+}

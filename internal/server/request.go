@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ConnInfo describes the connection a request arrived on. It is shared by
+// every request of one connection and never changes after the connection is
+// accepted. Authentication (SASL principal, TLS state) will be added here
+// when the auth issue lands.
+type ConnInfo struct {
+	// ID is unique among this server's connections.
+	ID uint64
+	// Listener is the name of the listener that accepted the connection
+	// (Kafka's listener name, for example PLAINTEXT).
+	Listener string
+	// Remote and Local are the connection's addresses.
+	Remote, Local net.Addr
+}
+
+// Request is one decoded request.
+//
+// Byte fields inside Msg (a produce request's record batches, for example)
+// alias the frame the request was read into. The server never reuses that
+// frame, so a handler may keep them.
+type Request struct {
+	// Key and Version are the API key and version of the request header.
+	// For an ApiVersions request whose version is outside the served range,
+	// Version is the version asked for while Msg is an empty v0 request
+	// (Kafka's rule: such a request is answered in v0 and its body is not
+	// parsed).
+	Key, Version int16
+	// CorrelationID is echoed in the response header by the server.
+	CorrelationID int32
+	// ClientID is the header's client id (nullable).
+	ClientID *string
+	// Msg is the decoded body, with its version set.
+	Msg kmsg.Request
+	// Conn is the connection the request came from.
+	Conn *ConnInfo
+}
+
+// Reply is a handler's answer to one request. Exactly one of the following
+// shapes is used:
+//
+//   - Msg: a kmsg response with its version set (req.Msg.ResponseKind()
+//     gives one). The server writes the size, the response header and
+//     Msg.AppendTo.
+//   - Body: a response body framed by hand (everything after the response
+//     header), such as a zero-copy Fetch response. The server writes the
+//     size and the header, then the chunks, and releases them.
+//   - NoResponse: nothing is written (Produce with acks=0).
+//   - Then: the answer is not known yet; see Then.
+//
+// Close closes the connection after the reply (if any) has been written.
+type Reply struct {
+	Msg        kmsg.Response
+	Body       *Chunks
+	NoResponse bool
+	Close      bool
+
+	// Then, when set, lets a handler do its ordered work in Handle (an
+	// append, say) and wait for something else afterwards (an fsync, the
+	// ISR, a long poll) without holding up the connection's next request.
+	//
+	// The server calls Then in its own goroutine as soon as Handle returns,
+	// so the waits of pipelined requests overlap, and writes the Reply it
+	// returns in request order. Then must therefore be safe to run
+	// concurrently with the Handle and Then calls of later requests. ctx is
+	// cancelled when the connection closes or the server stops; Then should
+	// then return promptly (any Reply; it is discarded). The returned Reply
+	// may itself carry a Then. The other fields of a Reply with Then set are
+	// ignored.
+	Then func(ctx context.Context) *Reply
+}
+
+// Handler serves decoded requests. Handle is called on the connection's read
+// goroutine, one request at a time and in the order the requests arrived,
+// so that (for example) an idempotent producer's batches are appended in
+// order. It must not block for long: anything that waits belongs in
+// Reply.Then. A nil Reply is a handler bug: the server logs it and closes
+// the connection.
+type Handler interface {
+	Handle(ctx context.Context, req *Request) *Reply
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req *Request) *Reply
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, req *Request) *Reply { return f(ctx, req) }
+
+// VersionRanger is implemented by handlers that know which API keys and
+// versions they serve (Mux does). The server asks it before decoding a
+// body: a key it does not serve, or a version outside its range, closes the
+// connection as Kafka does, except for ApiVersions, which is answered in v0
+// with UNSUPPORTED_VERSION. Without it, the server accepts every version
+// kmsg can decode.
+type VersionRanger interface {
+	VersionRange(key int16) (min, max int16, ok bool)
+}
