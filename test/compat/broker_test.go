@@ -68,10 +68,10 @@ type broker struct {
 	dataDir  string
 	logPath  string
 
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when cmd.Wait returns
-	waitErr error        // cmd.Wait's result, valid after exited is closed
-	killed  bool         // the test killed the process on purpose
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd.Wait returns
+	waitErr error         // cmd.Wait's result, valid after exited is closed
+	killed  bool          // the test killed the process on purpose
 }
 
 // startBroker gives the test a broker that answers ApiVersions: the external one from
