@@ -1,0 +1,95 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func testConfig(t *testing.T, dir string) Config {
+	return Config{Dir: dir, NodeID: 1, ClusterID: "test-cluster-id", Logger: testLogger(t)}
+}
+
+func openStore(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// openWithBroker opens a store and registers broker 1, as the broker does at start.
+func openWithBroker(t *testing.T, cfg Config) *Store {
+	t.Helper()
+	s := openStore(t, cfg)
+	t.Cleanup(func() { s.Close() })
+	if s.Image().Brokers[cfg.NodeID] == nil {
+		registerBroker(t, s, cfg.NodeID)
+	}
+	return s
+}
+
+func registerBroker(t *testing.T, s *Store, id int32) {
+	t.Helper()
+	err := s.RegisterBroker(context.Background(), BrokerRegistration{
+		NodeID:        id,
+		Endpoints:     []Endpoint{{Listener: "PLAINTEXT", Host: "127.0.0.1", Port: 9092, SecurityProtocol: "PLAINTEXT"}},
+		IncarnationID: NewUUID(),
+	})
+	if err != nil {
+		t.Fatalf("RegisterBroker(%d): %v", id, err)
+	}
+}
+
+func TestOpenCreateReopen(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	s := openWithBroker(t, cfg)
+	img := s.Image()
+	if img.ClusterID != cfg.ClusterID || img.ControllerID != cfg.NodeID {
+		t.Fatalf("image cluster %q controller %d, want %q and %d", img.ClusterID, img.ControllerID, cfg.ClusterID, cfg.NodeID)
+	}
+	created, err := s.CreateTopic(context.Background(), TopicSpec{Name: "orders", Partitions: 3, ReplicationFactor: 1,
+		Configs: map[string]string{"retention.ms": "1000"}})
+	if err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	if UUID(created.ID).IsZero() || len(created.Partitions) != 3 {
+		t.Fatalf("created topic %+v", created)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s2 := openStore(t, cfg)
+	defer s2.Close()
+	got := s2.Image().Topic("orders")
+	if got == nil {
+		t.Fatal("topic lost across reopen")
+	}
+	if got.ID != created.ID || len(got.Partitions) != 3 || got.Configs["retention.ms"] != "1000" {
+		t.Fatalf("after reopen: %+v, want id %s, 3 partitions, retention.ms=1000", got, UUID(created.ID))
+	}
+	if _, err := s2.CreateTopic(context.Background(), TopicSpec{Name: "orders", Partitions: 1, ReplicationFactor: 1}); !errors.Is(err, kerr.TopicAlreadyExists) {
+		t.Fatalf("re-create after reopen: %v, want TOPIC_ALREADY_EXISTS", err)
+	}
+}
