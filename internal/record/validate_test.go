@@ -104,7 +104,9 @@ func TestValidateErrors(t *testing.T) {
 }
 
 func TestValidateTimestamps(t *testing.T) {
-	at := func(delta int64, key []byte) Record { return Record{TimestampDelta: delta, Key: key, Value: []byte("v")} }
+	at := func(delta int64, key []byte) Record {
+		return Record{TimestampDelta: delta, Key: key, Value: []byte("v")}
+	}
 	batchOf := func(rs ...Record) []byte {
 		for i := range rs {
 			rs[i].OffsetDelta = int32(i)
