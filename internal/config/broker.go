@@ -109,13 +109,21 @@ type Broker struct {
 const envPrefix = "SLUICE_"
 
 // nonConfigEnv are SLUICE_ variables that are not broker settings: the CLI
-// and the tests read them. Load neither maps nor warns about them.
+// and the tests read them. Load neither maps nor warns about them, nor
+// about variables starting with SLUICE_COMPAT_ or SLUICE_TEST_.
 var nonConfigEnv = map[string]bool{
-	"SLUICE_BROKERS":    true,
-	"SLUICE_LOG_LEVEL":  true,
-	"SLUICE_LOG_FORMAT": true,
-	"SLUICE_LONG":       true,
-	"SLUICE_CONFIG":     true,
+	"SLUICE_BROKERS":    true, // the CLI's client commands
+	"SLUICE_CONFIG":     true, // default of --config
+	"SLUICE_LOG_LEVEL":  true, // default of --log-level
+	"SLUICE_LOG_FORMAT": true, // default of --log-format
+	"SLUICE_LONG":       true, // long test variants
+	"SLUICE_BIN":        true, // the binary under test
+}
+
+// isConfigEnv reports whether an environment variable name is a setting.
+func isConfigEnv(name string) bool {
+	return strings.HasPrefix(name, envPrefix) && len(name) > len(envPrefix) && !nonConfigEnv[name] &&
+		!strings.HasPrefix(name, "SLUICE_COMPAT_") && !strings.HasPrefix(name, "SLUICE_TEST_")
 }
 
 // EnvToKey maps an environment variable name after the SLUICE_ prefix to a
@@ -198,13 +206,13 @@ func load(file string, sets []string, environ []string, hostname func() (string,
 	envVals := map[string]string{}
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
-		if !ok || !strings.HasPrefix(name, envPrefix) || nonConfigEnv[name] || len(name) == len(envPrefix) {
+		if !ok || !isConfigEnv(name) {
 			continue
 		}
 		envNames = append(envNames, name)
 		envVals[name] = val
 	}
-	// Apply variables in a fixed order so that two spelling of one key
+	// Apply variables in a fixed order so that two spellings of one key
 	// resolve the same way on every run.
 	sort.Strings(envNames)
 	for _, name := range envNames {
