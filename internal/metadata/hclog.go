@@ -3,6 +3,7 @@ package metadata
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -38,6 +39,11 @@ func slogLevel(l hclog.Level) slog.Level {
 }
 
 func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
+	if level == hclog.Warn && msg == electionMsg && !knewLeader(args) {
+		// Every start of a node begins with this warning: it has never heard from a
+		// leader. Only the loss of a known leader deserves an operator's attention.
+		level = hclog.Debug
+	}
 	if level == hclog.Off || level < a.min {
 		return
 	}
@@ -45,6 +51,19 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		args = append(args, "raft_module", a.name)
 	}
 	a.l.Log(context.Background(), slogLevel(level), msg, append(a.implied[:len(a.implied):len(a.implied)], args...)...)
+}
+
+// electionMsg is what raft warns when a follower's heartbeat timer fires.
+const electionMsg = "heartbeat timeout reached, starting election"
+
+// knewLeader reports whether raft's election warning names a previous leader.
+func knewLeader(args []any) bool {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, _ := args[i].(string); k == "last-leader-id" {
+			return fmt.Sprint(args[i+1]) != ""
+		}
+	}
+	return false
 }
 
 func (a *hclogAdapter) Trace(msg string, args ...any) { a.Log(hclog.Trace, msg, args...) }

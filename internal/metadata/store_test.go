@@ -93,3 +93,76 @@ func TestOpenCreateReopen(t *testing.T) {
 		t.Fatalf("re-create after reopen: %v, want TOPIC_ALREADY_EXISTS", err)
 	}
 }
+
+// TestOpenIsFast checks the single-voter start the broker's 200 ms start budget relies on,
+// on a fresh directory and on a reopen with a log to replay.
+func TestOpenIsFast(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	var fresh, reopen []time.Duration
+	for i := 0; i < 5; i++ {
+		if i > 0 {
+			cfg.Dir = t.TempDir()
+		}
+		start := time.Now()
+		s := openStore(t, cfg)
+		fresh = append(fresh, time.Since(start))
+		registerBroker(t, s, 1)
+		if _, err := s.CreateTopic(context.Background(), TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		start = time.Now()
+		s = openStore(t, cfg)
+		reopen = append(reopen, time.Since(start))
+		if s.Image().Topic("t") == nil {
+			t.Fatal("topic missing after reopen")
+		}
+		s.Close()
+	}
+	for _, d := range append(fresh, reopen...) {
+		if d > time.Second {
+			t.Errorf("Open took %v, want < 1s (fresh %v, reopen %v)", d, fresh, reopen)
+		}
+	}
+	t.Logf("Open on a fresh dir: %v; reopen: %v", fresh, reopen)
+}
+
+func TestOpenRejectsOtherCluster(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	s := openStore(t, cfg)
+	s.Close()
+	cfg.ClusterID = "another-cluster"
+	s, err := Open(context.Background(), cfg)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open with another cluster id succeeded")
+	}
+	if !errors.Is(err, kerr.InconsistentClusterID) {
+		t.Fatalf("Open with another cluster id: %v, want INCONSISTENT_CLUSTER_ID", err)
+	}
+}
+
+func TestOpenRejectsSecondUserOfDir(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	s := openStore(t, cfg)
+	defer s.Close()
+	s2, err := Open(context.Background(), cfg)
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Open of the same directory succeeded")
+	}
+}
+
+func TestOpenBadConfig(t *testing.T) {
+	for _, cfg := range []Config{
+		{NodeID: 1, ClusterID: "c"},
+		{Dir: t.TempDir(), NodeID: -1, ClusterID: "c"},
+		{Dir: t.TempDir(), NodeID: 1},
+	} {
+		if s, err := Open(context.Background(), cfg); err == nil {
+			s.Close()
+			t.Errorf("Open(%+v) succeeded", cfg)
+		}
+	}
+}
