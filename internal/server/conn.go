@@ -225,18 +225,26 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, errFrameSize):
 		c.s.metrics.RequestRejected(c.info.Listener, -1)
 		c.log.Warn("closing connection: invalid receive", "err", err)
-	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
-		// The client closed the connection between requests.
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		c.log.Info("client closed the connection in the middle of a request")
 	case errors.Is(err, os.ErrDeadlineExceeded):
+		// A graceful shutdown, or connections.max.idle: the replies in
+		// flight are still written.
 		if !c.s.stopping.Load() {
 			c.log.Info("closing idle connection", "connections.max.idle", c.s.cfg.ConnectionsMaxIdle)
 		}
 	default:
-		if c.ctx.Err() == nil {
-			c.log.Info("connection read failed", "err", err)
+		// The client is gone (or the socket broke): nobody will read the
+		// replies in flight, so their work is cancelled, as Kafka drops
+		// the in-flight responses of a disconnected channel.
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			c.log.Info("client closed the connection in the middle of a request")
+		default:
+			if c.ctx.Err() == nil {
+				c.log.Info("connection read failed", "err", err)
+			}
 		}
+		c.shutdown()
 	}
 }
 
