@@ -51,7 +51,13 @@ type rangeValidator struct{ min, max float64 }
 
 func atLeast(min float64) Validator      { return rangeValidator{min, math.Inf(1)} }
 func between(min, max float64) Validator { return rangeValidator{min, max} }
-func fmtBound(f float64) string          { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func fmtBound(f float64) string {
+	if f == math.Trunc(f) && math.Abs(f) < 1e18 {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
 func (r rangeValidator) String() string {
 	switch {
 	case math.IsInf(r.max, 1):
