@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -101,8 +103,9 @@ type Broker struct {
 
 	dynDefault map[string]string // cluster-wide dynamic settings
 	dynBroker  map[string]string // this broker's dynamic settings
-	values     map[string]any    // effective parsed value of every known key
+	values     valueMap          // effective parsed value of every known key
 	sources    map[string]Source // where each value came from
+	hostname   string            // the host name advertised for empty hosts, if one was needed
 }
 
 // envPrefix starts the environment variables Load reads.
@@ -263,19 +266,13 @@ func (b *Broker) WithDynamic(clusterDefault, perBroker map[string]string) (*Brok
 	if err := ValidateBrokerConfigs(perBroker, true); err != nil {
 		return nil, err
 	}
-	return build(b.Raw, clusterDefault, perBroker, func() (string, error) { return b.hostnameHint(), nil })
-}
-
-// hostnameHint recovers the host name an earlier build put into an
-// advertised listener, so that WithDynamic does not ask the system again.
-func (b *Broker) hostnameHint() string {
-	for _, l := range b.AdvertisedListeners {
-		if l.Host != "" {
-			return l.Host
+	hostname := func() (string, error) {
+		if b.hostname != "" {
+			return b.hostname, nil
 		}
+		return os.Hostname()
 	}
-	h, _ := os.Hostname()
-	return h
+	return build(b.Raw, clusterDefault, perBroker, hostname)
 }
 
 // ValidateBrokerConfigs checks dynamic broker settings, as AlterConfigs and
@@ -304,10 +301,10 @@ func ValidateBrokerConfigs(updates map[string]string, perBroker bool) error {
 // build resolves every known key through the layers and checks the result.
 func build(raw, dynDefault, dynBroker map[string]string, hostname func() (string, error)) (*Broker, error) {
 	b := &Broker{
-		Raw:        raw,
-		dynDefault: dynDefault,
-		dynBroker:  dynBroker,
-		values:     make(map[string]any, len(brokerDefs)),
+		Raw:        maps.Clone(raw),
+		dynDefault: maps.Clone(dynDefault),
+		dynBroker:  maps.Clone(dynBroker),
+		values:     make(valueMap, len(brokerDefs)),
 		sources:    make(map[string]Source, len(brokerDefs)),
 	}
 	var errs []error
@@ -373,73 +370,73 @@ func (b *Broker) Get(name string) (v any, ok bool) {
 // from.
 func (b *Broker) Source(name string) Source { return b.sources[name] }
 
-// Typed accessors for fill. The table and parse guarantee the dynamic type,
-// so a mismatch is a programming error; they return the zero value rather
-// than panic, and the table tests catch it.
-func (b *Broker) bool(n string) bool  { v, _ := b.values[n].(bool); return v }
-func (b *Broker) i16(n string) int16  { v, _ := b.values[n].(int16); return v }
-func (b *Broker) i32(n string) int32  { v, _ := b.values[n].(int32); return v }
-func (b *Broker) i64(n string) int64  { v, _ := b.values[n].(int64); return v }
-func (b *Broker) str(n string) string { v, _ := b.values[n].(string); return v }
-func (b *Broker) list(n string) []string {
-	v, _ := b.values[n].([]string)
-	return append([]string(nil), v...)
-}
-func (b *Broker) isSet(n string) bool { return b.values[n] != nil }
+// valueMap holds parsed values by key. Its accessors return the zero value
+// on a type mismatch rather than panic: the table and parse guarantee the
+// types, and the table tests would catch a mismatch.
+type valueMap map[string]any
+
+func (m valueMap) bool(n string) bool     { v, _ := m[n].(bool); return v }
+func (m valueMap) i16(n string) int16     { v, _ := m[n].(int16); return v }
+func (m valueMap) i32(n string) int32     { v, _ := m[n].(int32); return v }
+func (m valueMap) i64(n string) int64     { v, _ := m[n].(int64); return v }
+func (m valueMap) f64(n string) float64   { v, _ := m[n].(float64); return v }
+func (m valueMap) str(n string) string    { v, _ := m[n].(string); return v }
+func (m valueMap) list(n string) []string { v, _ := m[n].([]string); return slices.Clone(v) }
+func (m valueMap) isSet(n string) bool    { return m[n] != nil }
 
 func (b *Broker) fill() {
-	b.NodeID = b.i32(KeyNodeID)
-	b.ProcessRoles = b.list(KeyProcessRoles)
-	b.ClusterID = b.str(KeyClusterID)
-	b.ControllerListenerNames = upperAll(b.list(KeyControllerListenerNames))
-	b.ControllerQuorumBootstrapServers = b.list(KeyControllerQuorumBootstrap)
-	b.BrokerRack = b.str("broker.rack")
-	b.HTTPAddr = b.str(KeyHTTPAddr)
-	b.HTTPPprof = b.bool("http.pprof.enable")
-	b.NumPartitions = b.i32("num.partitions")
-	b.DefaultReplicationFactor = b.i32("default.replication.factor")
-	b.AutoCreateTopics = b.bool("auto.create.topics.enable")
-	b.DeleteTopicEnable = b.bool("delete.topic.enable")
-	b.MessageMaxBytes = b.i32("message.max.bytes")
-	b.SocketRequestMaxBytes = b.i32("socket.request.max.bytes")
-	b.SocketSendBufferBytes = b.i32("socket.send.buffer.bytes")
-	b.SocketReceiveBufferBytes = b.i32("socket.receive.buffer.bytes")
-	b.ConnectionsMaxIdleMs = b.i64("connections.max.idle.ms")
-	b.MaxConnections = b.i32("max.connections")
-	b.MaxConnectionsPerIP = b.i32("max.connections.per.ip")
-	b.FetchMaxBytes = b.i32("fetch.max.bytes")
-	b.MinInsyncReplicas = b.i32("min.insync.replicas")
-	b.MaxIncrementalFetchSessionCacheSlots = b.i32("max.incremental.fetch.session.cache.slots")
-	b.NumRecoveryThreadsPerDataDir = b.i32("num.recovery.threads.per.data.dir")
-	b.LogRetentionCheckIntervalMs = b.i64("log.retention.check.interval.ms")
-	b.LogFlushSchedulerIntervalMs = b.i64("log.flush.scheduler.interval.ms")
-	b.LogFlushOffsetCheckpointIntervalMs = b.i32("log.flush.offset.checkpoint.interval.ms")
-	b.LogCleanerEnable = b.bool("log.cleaner.enable")
-	b.LogCleanerThreads = b.i32("log.cleaner.threads")
-	b.LogCleanerBackoffMs = b.i64("log.cleaner.backoff.ms")
-	b.OffsetsTopicNumPartitions = b.i32("offsets.topic.num.partitions")
-	b.OffsetsTopicReplicationFactor = b.i16("offsets.topic.replication.factor")
-	b.OffsetsTopicSegmentBytes = b.i32("offsets.topic.segment.bytes")
-	b.OffsetsRetentionMinutes = b.i32("offsets.retention.minutes")
-	b.OffsetsRetentionCheckIntervalMs = b.i64("offsets.retention.check.interval.ms")
-	b.OffsetsCommitTimeoutMs = b.i32("offsets.commit.timeout.ms")
-	b.GroupMinSessionTimeoutMs = b.i32("group.min.session.timeout.ms")
-	b.GroupMaxSessionTimeoutMs = b.i32("group.max.session.timeout.ms")
-	b.GroupInitialRebalanceDelayMs = b.i32("group.initial.rebalance.delay.ms")
-	b.GroupMaxSize = b.i32("group.max.size")
-	b.TransactionStateLogNumPartitions = b.i32("transaction.state.log.num.partitions")
-	b.TransactionStateLogReplication = b.i16("transaction.state.log.replication.factor")
-	b.TransactionStateLogSegmentBytes = b.i32("transaction.state.log.segment.bytes")
-	b.TransactionStateLogMinISR = b.i32("transaction.state.log.min.isr")
-	b.TransactionalIDExpirationMs = b.i32("transactional.id.expiration.ms")
-	b.TransactionMaxTimeoutMs = b.i32("transaction.max.timeout.ms")
-	b.ProducerIDExpirationMs = b.i32("producer.id.expiration.ms")
-	b.ProducerIDExpirationCheckMs = b.i32("producer.id.expiration.check.interval.ms")
-	b.ReplicaLagTimeMaxMs = b.i64("replica.lag.time.max.ms")
-	b.BrokerHeartbeatIntervalMs = b.i32("broker.heartbeat.interval.ms")
-	b.BrokerSessionTimeoutMs = b.i32("broker.session.timeout.ms")
-	b.ControllerQuorumElectionTimeoutMs = b.i32("controller.quorum.election.timeout.ms")
-	b.ControllerQuorumFetchTimeoutMs = b.i32("controller.quorum.fetch.timeout.ms")
+	b.NodeID = b.values.i32(KeyNodeID)
+	b.ProcessRoles = b.values.list(KeyProcessRoles)
+	b.ClusterID = b.values.str(KeyClusterID)
+	b.ControllerListenerNames = upperAll(b.values.list(KeyControllerListenerNames))
+	b.ControllerQuorumBootstrapServers = b.values.list(KeyControllerQuorumBootstrap)
+	b.BrokerRack = b.values.str("broker.rack")
+	b.HTTPAddr = b.values.str(KeyHTTPAddr)
+	b.HTTPPprof = b.values.bool("http.pprof.enable")
+	b.NumPartitions = b.values.i32("num.partitions")
+	b.DefaultReplicationFactor = b.values.i32("default.replication.factor")
+	b.AutoCreateTopics = b.values.bool("auto.create.topics.enable")
+	b.DeleteTopicEnable = b.values.bool("delete.topic.enable")
+	b.MessageMaxBytes = b.values.i32("message.max.bytes")
+	b.SocketRequestMaxBytes = b.values.i32("socket.request.max.bytes")
+	b.SocketSendBufferBytes = b.values.i32("socket.send.buffer.bytes")
+	b.SocketReceiveBufferBytes = b.values.i32("socket.receive.buffer.bytes")
+	b.ConnectionsMaxIdleMs = b.values.i64("connections.max.idle.ms")
+	b.MaxConnections = b.values.i32("max.connections")
+	b.MaxConnectionsPerIP = b.values.i32("max.connections.per.ip")
+	b.FetchMaxBytes = b.values.i32("fetch.max.bytes")
+	b.MinInsyncReplicas = b.values.i32("min.insync.replicas")
+	b.MaxIncrementalFetchSessionCacheSlots = b.values.i32("max.incremental.fetch.session.cache.slots")
+	b.NumRecoveryThreadsPerDataDir = b.values.i32("num.recovery.threads.per.data.dir")
+	b.LogRetentionCheckIntervalMs = b.values.i64("log.retention.check.interval.ms")
+	b.LogFlushSchedulerIntervalMs = b.values.i64("log.flush.scheduler.interval.ms")
+	b.LogFlushOffsetCheckpointIntervalMs = b.values.i32("log.flush.offset.checkpoint.interval.ms")
+	b.LogCleanerEnable = b.values.bool("log.cleaner.enable")
+	b.LogCleanerThreads = b.values.i32("log.cleaner.threads")
+	b.LogCleanerBackoffMs = b.values.i64("log.cleaner.backoff.ms")
+	b.OffsetsTopicNumPartitions = b.values.i32("offsets.topic.num.partitions")
+	b.OffsetsTopicReplicationFactor = b.values.i16("offsets.topic.replication.factor")
+	b.OffsetsTopicSegmentBytes = b.values.i32("offsets.topic.segment.bytes")
+	b.OffsetsRetentionMinutes = b.values.i32("offsets.retention.minutes")
+	b.OffsetsRetentionCheckIntervalMs = b.values.i64("offsets.retention.check.interval.ms")
+	b.OffsetsCommitTimeoutMs = b.values.i32("offsets.commit.timeout.ms")
+	b.GroupMinSessionTimeoutMs = b.values.i32("group.min.session.timeout.ms")
+	b.GroupMaxSessionTimeoutMs = b.values.i32("group.max.session.timeout.ms")
+	b.GroupInitialRebalanceDelayMs = b.values.i32("group.initial.rebalance.delay.ms")
+	b.GroupMaxSize = b.values.i32("group.max.size")
+	b.TransactionStateLogNumPartitions = b.values.i32("transaction.state.log.num.partitions")
+	b.TransactionStateLogReplication = b.values.i16("transaction.state.log.replication.factor")
+	b.TransactionStateLogSegmentBytes = b.values.i32("transaction.state.log.segment.bytes")
+	b.TransactionStateLogMinISR = b.values.i32("transaction.state.log.min.isr")
+	b.TransactionalIDExpirationMs = b.values.i32("transactional.id.expiration.ms")
+	b.TransactionMaxTimeoutMs = b.values.i32("transaction.max.timeout.ms")
+	b.ProducerIDExpirationMs = b.values.i32("producer.id.expiration.ms")
+	b.ProducerIDExpirationCheckMs = b.values.i32("producer.id.expiration.check.interval.ms")
+	b.ReplicaLagTimeMaxMs = b.values.i64("replica.lag.time.max.ms")
+	b.BrokerHeartbeatIntervalMs = b.values.i32("broker.heartbeat.interval.ms")
+	b.BrokerSessionTimeoutMs = b.values.i32("broker.session.timeout.ms")
+	b.ControllerQuorumElectionTimeoutMs = b.values.i32("controller.quorum.election.timeout.ms")
+	b.ControllerQuorumFetchTimeoutMs = b.values.i32("controller.quorum.fetch.timeout.ms")
 }
 
 func upperAll(l []string) []string {
@@ -451,7 +448,7 @@ func upperAll(l []string) []string {
 
 // HasRole reports whether process.roles includes role ("broker" or
 // "controller").
-func (b *Broker) HasRole(role string) bool { return contains(b.ProcessRoles, role) }
+func (b *Broker) HasRole(role string) bool { return slices.Contains(b.ProcessRoles, role) }
 
 // resolve derives the fields that depend on several settings and checks
 // that the settings agree, as Kafka's KafkaConfig validation does.
@@ -461,9 +458,9 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 		return &Error{Name: KeyProcessRoles, Value: "", Reason: "must contain broker, controller or both"}
 	}
 
-	protos, err := parseProtocolMap(b.str(KeyListenerSecurityProtocol))
+	protos, err := parseProtocolMap(b.values.str(KeyListenerSecurityProtocol))
 	if err != nil { // the validator accepted it already; kept for safety
-		return &Error{Name: KeyListenerSecurityProtocol, Value: b.str(KeyListenerSecurityProtocol), Reason: err.Error()}
+		return &Error{Name: KeyListenerSecurityProtocol, Value: b.values.str(KeyListenerSecurityProtocol), Reason: err.Error()}
 	}
 	withProtocol := func(key string, ls []Listener) ([]Listener, error) {
 		for i := range ls {
@@ -476,7 +473,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 		}
 		return ls, nil
 	}
-	listeners, _ := ParseListeners(strings.Join(b.list(KeyListeners), ","))
+	listeners, _ := ParseListeners(strings.Join(b.values.list(KeyListeners), ","))
 	if b.Listeners, err = withProtocol(KeyListeners, listeners); err != nil {
 		return err
 	}
@@ -508,8 +505,8 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 
 	// Advertised listeners: explicit, or the client listeners.
 	var adv []Listener
-	if b.isSet(KeyAdvertisedListeners) {
-		adv, _ = ParseListeners(strings.Join(b.list(KeyAdvertisedListeners), ","))
+	if b.values.isSet(KeyAdvertisedListeners) {
+		adv, _ = ParseListeners(strings.Join(b.values.list(KeyAdvertisedListeners), ","))
 		for _, l := range adv {
 			if !names[l.Name] {
 				return fmt.Errorf("%s names listener %s, which is not in %s", KeyAdvertisedListeners, l.Name, KeyListeners)
@@ -526,7 +523,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 		switch adv[i].Host {
 		case "0.0.0.0", "::":
 			key := KeyAdvertisedListeners
-			if !b.isSet(key) {
+			if !b.values.isSet(key) {
 				key = KeyListeners + " (advertised because " + KeyAdvertisedListeners + " is unset)"
 			}
 			return fmt.Errorf("%s: %s cannot be advertised: %s is not a routable address; set %s to a host clients can reach",
@@ -536,7 +533,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 			if err != nil || h == "" {
 				return fmt.Errorf("%s has no host and the host name is unknown (%v); set %s", adv[i], err, KeyAdvertisedListeners)
 			}
-			adv[i].Host = h
+			adv[i].Host, b.hostname = h, h
 		}
 	}
 	if b.AdvertisedListeners, err = withProtocol(KeyAdvertisedListeners, adv); err != nil {
@@ -544,7 +541,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 	}
 
 	// Inter-broker listener.
-	if b.isSet(KeyInterBrokerListenerName) && b.sources[KeySecurityInterBroker] != SourceDefault {
+	if b.values.isSet(KeyInterBrokerListenerName) && b.sources[KeySecurityInterBroker] != SourceDefault {
 		return fmt.Errorf("only one of %s and %s should be set", KeyInterBrokerListenerName, KeySecurityInterBroker)
 	}
 	b.InterBrokerListenerName = ""
@@ -552,8 +549,8 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 	for _, l := range b.AdvertisedListeners {
 		advNames[l.Name] = true
 	}
-	if b.isSet(KeyInterBrokerListenerName) {
-		n := strings.ToUpper(b.str(KeyInterBrokerListenerName))
+	if b.values.isSet(KeyInterBrokerListenerName) {
+		n := strings.ToUpper(b.values.str(KeyInterBrokerListenerName))
 		if isBroker && !advNames[n] {
 			return fmt.Errorf("%s is %s, which is not an advertised listener (%s)", KeyInterBrokerListenerName, n, listenerNames(b.AdvertisedListeners))
 		}
@@ -561,7 +558,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 			return fmt.Errorf("%s is %s, which is a controller listener", KeyInterBrokerListenerName, n)
 		}
 		b.InterBrokerListenerName = n
-	} else if p := b.str(KeySecurityInterBroker); advNames[p] && !ctrl[p] {
+	} else if p := b.values.str(KeySecurityInterBroker); advNames[p] && !ctrl[p] {
 		b.InterBrokerListenerName = p
 	} else {
 		for _, l := range b.AdvertisedListeners {
@@ -573,7 +570,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 	}
 
 	// Quorum.
-	voters, _ := parseVoters(b.list(KeyControllerQuorumVoters))
+	voters, _ := parseVoters(b.values.list(KeyControllerQuorumVoters))
 	b.ControllerQuorumVoters = voters
 	isVoter := false
 	for _, v := range voters {
@@ -589,17 +586,17 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 	}
 
 	// Directories.
-	if b.isSet(KeyLogDirs) {
-		b.LogDirs = b.list(KeyLogDirs)
+	if b.values.isSet(KeyLogDirs) {
+		b.LogDirs = b.values.list(KeyLogDirs)
 		if len(b.LogDirs) == 0 {
 			return &Error{Name: KeyLogDirs, Value: "", Reason: "at least one directory is needed"}
 		}
 	} else {
-		b.LogDirs = []string{b.str(KeyLogDir)}
+		b.LogDirs = []string{b.values.str(KeyLogDir)}
 	}
 	b.MetadataLogDir = b.LogDirs[0]
-	if b.isSet(KeyMetadataLogDir) {
-		b.MetadataLogDir = b.str(KeyMetadataLogDir)
+	if b.values.isSet(KeyMetadataLogDir) {
+		b.MetadataLogDir = b.values.str(KeyMetadataLogDir)
 	}
 
 	// Groups.
@@ -607,11 +604,11 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 		return fmt.Errorf("group.min.session.timeout.ms (%d) must not exceed group.max.session.timeout.ms (%d)",
 			b.GroupMinSessionTimeoutMs, b.GroupMaxSessionTimeoutMs)
 	}
-	cMin, cDef, cMax := b.i32("group.consumer.min.session.timeout.ms"), b.i32("group.consumer.session.timeout.ms"), b.i32("group.consumer.max.session.timeout.ms")
+	cMin, cDef, cMax := b.values.i32("group.consumer.min.session.timeout.ms"), b.values.i32("group.consumer.session.timeout.ms"), b.values.i32("group.consumer.max.session.timeout.ms")
 	if cMin > cDef || cDef > cMax {
 		return fmt.Errorf("group.consumer.session.timeout.ms (%d) must lie between group.consumer.min.session.timeout.ms (%d) and group.consumer.max.session.timeout.ms (%d)", cDef, cMin, cMax)
 	}
-	hMin, hDef, hMax := b.i32("group.consumer.min.heartbeat.interval.ms"), b.i32("group.consumer.heartbeat.interval.ms"), b.i32("group.consumer.max.heartbeat.interval.ms")
+	hMin, hDef, hMax := b.values.i32("group.consumer.min.heartbeat.interval.ms"), b.values.i32("group.consumer.heartbeat.interval.ms"), b.values.i32("group.consumer.max.heartbeat.interval.ms")
 	if hMin > hDef || hDef > hMax {
 		return fmt.Errorf("group.consumer.heartbeat.interval.ms (%d) must lie between group.consumer.min.heartbeat.interval.ms (%d) and group.consumer.max.heartbeat.interval.ms (%d)", hDef, hMin, hMax)
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -91,7 +92,7 @@ func parseProtocolMap(s string) (map[string]string, error) {
 		if !ok || !validListenerName(name) {
 			return nil, fmt.Errorf("entry %q is not in the form NAME:PROTOCOL", e)
 		}
-		if !contains(securityProtocols, proto) {
+		if !slices.Contains(securityProtocols, proto) {
 			return nil, fmt.Errorf("entry %q: unknown security protocol %s (known: %s)", e, proto, strings.Join(securityProtocols, ", "))
 		}
 		if _, dup := m[name]; dup {
@@ -100,15 +101,6 @@ func parseProtocolMap(s string) (map[string]string, error) {
 		m[name] = proto
 	}
 	return m, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Voter is one entry of controller.quorum.voters.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Topic holds one topic's effective settings. Fields are named after the
@@ -47,10 +48,10 @@ type Topic struct {
 }
 
 // Compact reports whether cleanup.policy includes compact.
-func (t *Topic) Compact() bool { return contains(t.CleanupPolicy, "compact") }
+func (t *Topic) Compact() bool { return slices.Contains(t.CleanupPolicy, "compact") }
 
 // Delete reports whether cleanup.policy includes delete.
-func (t *Topic) Delete() bool { return contains(t.CleanupPolicy, "delete") }
+func (t *Topic) Delete() bool { return slices.Contains(t.CleanupPolicy, "delete") }
 
 // LogAppendTime reports whether message.timestamp.type is LogAppendTime.
 func (t *Topic) LogAppendTime() bool { return t.MessageTimestampType == "LogAppendTime" }
@@ -129,7 +130,7 @@ func TopicConfig(brokerCfg *Broker, overrides map[string]string) (Topic, error) 
 	for k, v := range overrides {
 		t.Overrides[k] = v
 	}
-	values := make(map[string]any, len(topicDefs))
+	values := make(valueMap, len(topicDefs))
 	for i := range topicDefs {
 		d := &topicDefs[i]
 		v, e, err := resolveTopic(d, brokerCfg, overrides)
@@ -274,8 +275,7 @@ func convert(v any, scale int64, to Type) (any, error) {
 	return v, nil
 }
 
-func (t *Topic) fill(v map[string]any) {
-	b := &Broker{values: v} // reuse the typed accessors
+func (t *Topic) fill(b valueMap) {
 	t.CleanupPolicy = b.list(TopicCleanupPolicy)
 	t.CompressionType = b.str(TopicCompressionType)
 	t.CompressionGzipLevel = b.i32("compression.gzip.level")
@@ -291,7 +291,7 @@ func (t *Topic) fill(v map[string]any) {
 	t.MessageTimestampType = b.str(TopicMessageTimestampType)
 	t.MessageTimestampBeforeMaxMs = b.i64(TopicMessageTimestampBeforeMaxMs)
 	t.MessageTimestampAfterMaxMs = b.i64(TopicMessageTimestampAfterMaxMs)
-	t.MinCleanableDirtyRatio, _ = v[TopicMinCleanableDirtyRatio].(float64)
+	t.MinCleanableDirtyRatio = b.f64(TopicMinCleanableDirtyRatio)
 	t.MinCompactionLagMs = b.i64(TopicMinCompactionLagMs)
 	t.MinInsyncReplicas = b.i32(TopicMinInsyncReplicas)
 	t.Preallocate = b.bool("preallocate")

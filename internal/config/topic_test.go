@@ -262,3 +262,16 @@ func TestSensitiveEntries(t *testing.T) {
 		t.Error("a password value is shown")
 	}
 }
+
+// TestDynamicKeepsHostName checks that a rebuild with dynamic settings
+// advertises the host name the static load chose, for each listener.
+func TestDynamicKeepsHostName(t *testing.T) {
+	b := mustLoad(t, "listeners=A://10.0.0.1:9092,PLAINTEXT://:9093", "listener.security.protocol.map=A:PLAINTEXT,PLAINTEXT:PLAINTEXT")
+	d, err := b.WithDynamic(nil, map[string]string{"message.max.bytes": "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.AdvertisedListeners[0].Host + " " + d.AdvertisedListeners[1].Host; got != "10.0.0.1 node-a" {
+		t.Errorf("advertised hosts %q, want %q", got, "10.0.0.1 node-a")
+	}
+}
