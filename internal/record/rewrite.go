@@ -64,12 +64,11 @@ func Recompress(batch []byte, to Codec, dst []byte) ([]byte, error) {
 // 0..n-1 when they were not. recs is the decompressed records section.
 func rebuild(dst []byte, info *Info, recs []byte, cfg *ValidateConfig) ([]byte, error) {
 	h := info.Header
-	srcLAT := h.LogAppendTime()
 	// Records are re-encoded only when their bytes must change: new offset
 	// deltas, or timestamps that Kafka reads from maxTimestamp (a
 	// producer's LogAppendTime batch in a CreateTime topic) becoming
 	// per-record ones. Otherwise the section is copied as it is.
-	if info.offsetsNotConsecutive || (srcLAT && info.TimestampType == CreateTime) {
+	if info.offsetsNotConsecutive || info.timestampsFromMax {
 		p := bufPool.Get().(*[]byte)
 		defer putBuf(p)
 		out := (*p)[:0]
@@ -79,7 +78,7 @@ func rebuild(dst []byte, info *Info, recs []byte, cfg *ValidateConfig) ([]byte, 
 			if err := w.next(&v); err != nil { // validated already; cannot fail
 				return nil, invalidRecord("record %d: %v", i, err)
 			}
-			if srcLAT {
+			if info.timestampsFromMax {
 				v.timestampDelta = h.MaxTimestamp - h.BaseTimestamp
 			}
 			v.offsetDelta = i

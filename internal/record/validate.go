@@ -47,6 +47,11 @@ import (
 //   - offset deltas not 0..n-1 in a compressed batch: the batch is rebuilt
 //     with consecutive deltas. In an uncompressed batch Kafka leaves them, and
 //     so does Sluice;
+//   - a producer's LogAppendTime batch on a CreateTime topic: Kafka checks
+//     the records at maxTimestamp, then clears the attribute in place, so
+//     readers see baseTimestamp+delta, which nobody checked. Sluice rebuilds
+//     the records at the time it checked (a deliberate difference; no real
+//     client sends such a batch);
 //   - topic compression.type other than the batch's codec: recompression.
 
 // TimestampType is a topic's message.timestamp.type.
@@ -167,7 +172,8 @@ type Info struct {
 	// TargetCodec is the codec of the stored batch.
 	TargetCodec Codec
 	// NeedsRecompress reports that the records must be re-encoded: the
-	// codec changes, or a compressed batch's offset deltas are not 0..n-1.
+	// codec changes, a compressed batch's offset deltas are not 0..n-1, or
+	// a producer's LogAppendTime batch goes to a CreateTime topic.
 	NeedsRecompress bool
 	// NeedsHeaderRewrite reports that maxTimestamp or the timestamp type
 	// attribute must change; done in place, with the CRC recomputed.
@@ -177,6 +183,7 @@ type Info struct {
 
 	// Private facts for Prepare's rebuild.
 	offsetsNotConsecutive bool
+	timestampsFromMax     bool
 }
 
 // NextBatch splits the first batch off b, as Kafka's batch iterator does: ok
@@ -373,7 +380,13 @@ func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []b
 
 	info.NumRecords = int(h.NumRecords)
 	info.TargetCodec = cfg.TargetCodec.Codec(codec)
-	info.NeedsRecompress = info.TargetCodec != codec || (codec != CodecNone && info.offsetsNotConsecutive)
+	// A producer's LogAppendTime batch in a CreateTime topic: Kafka checks
+	// every record at maxTimestamp, then clears the bit in place, so that
+	// readers see baseTimestamp+delta, times nobody checked. Sluice instead
+	// re-encodes the records to keep the times it checked.
+	info.timestampsFromMax = lat && cfg.TimestampType == CreateTime
+	info.NeedsRecompress = info.TargetCodec != codec || (codec != CodecNone && info.offsetsNotConsecutive) ||
+		info.timestampsFromMax
 	info.TimestampType = cfg.TimestampType
 	if cfg.TimestampType == LogAppendTime {
 		info.MaxTimestamp = cfg.Now

@@ -336,7 +336,7 @@ func TestPrepareRecompress(t *testing.T) {
 }
 
 // buildBatchLike builds an idempotent, transactional batch of n records.
-func buildBatchLike(t *testing.T, c Codec, n int) []byte {
+func buildBatchLike(t testing.TB, c Codec, n int) []byte {
 	t.Helper()
 	b := NewBuilder(c).SetProducer(42, 3, 17).SetTransactional(true).SetPartitionLeaderEpoch(9)
 	for i := range n {
@@ -426,16 +426,21 @@ func TestPrepareProducerLogAppendTimeOnCreateTimeTopic(t *testing.T) {
 	// stores the batch as CreateTime: the records must keep that time.
 	rs := simple(3)
 	rs[1].TimestampDelta = 50
-	for _, c := range []Codec{CodecNone, CodecZstd} {
+	for _, tc := range []struct {
+		c  Codec
+		to TargetCodec
+	}{{CodecNone, TargetProducer}, {CodecZstd, TargetProducer}, {CodecNone, TargetGzip}, {CodecZstd, TargetUncompressed}} {
+		c := tc.c
 		batch := craft(t, c, recs(rs...), 3, func(h *Header) { h.Attributes |= attrTimestampType; h.MaxTimestamp = testNow + 10 })
 		cfg := DefaultValidateConfig(testNow)
-		cfg.TargetCodec = TargetGzip
+		cfg.TargetCodec = tc.to
 		out, info, err := Prepare(batch, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		h, _ := ParseHeader(out)
-		if h.LogAppendTime() || h.MaxTimestamp != testNow+10 || info.MaxTimestamp != testNow+10 {
+		if h.LogAppendTime() || h.MaxTimestamp != testNow+10 || info.MaxTimestamp != testNow+10 || !info.NeedsRecompress ||
+			h.Codec() != tc.to.Codec(c) {
 			t.Errorf("%s: header %+v info %+v", c, h, info)
 		}
 		err = Iterate(out, func(r *Record) error {
