@@ -1,0 +1,465 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/producerstate"
+	"github.com/sluicehq/sluice/internal/record"
+)
+
+// dirOffsets are what a log directory's checkpoints say of one partition.
+type dirOffsets struct {
+	recoveryPoint, logStart, hw int64
+	hasRP, hasLS, hasHW         bool
+}
+
+// loadLog opens the partition directory root/<tp>. After a clean shutdown
+// it trusts the files: it reads the active segment's indexes and scans only
+// its tail past the last index entry to find the log end. Otherwise (or if
+// that tail is not sound) it recovers from the recovery point: every batch
+// of the segment holding it and of every later segment is checked (length
+// bounds, CRC, offsets increasing); the first bad one truncates its segment
+// and every later segment is deleted; the indexes of the scanned segments
+// are rebuilt; and the producer state is rebuilt from the newest snapshot
+// at or below the recovery point.
+func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffsets) (*Log, error) {
+	l := newLog(m, root, tp, [16]byte{}, m.defCfg)
+	dir := l.Dir()
+	fsys := m.fs
+
+	if data, err := readSmallFile(fsys, filepath.Join(dir, PartitionMetadataFile)); err == nil {
+		if id, err := decodePartitionMetadata(data); err == nil {
+			l.tid.Store(&id)
+		} else {
+			l.logger.Warn("unreadable partition metadata", "err", err)
+		}
+	}
+	if data, err := readSmallFile(fsys, filepath.Join(dir, LeaderEpochCheckpointFile)); err == nil {
+		if entries, err := decodeEpochCheckpoint(data); err == nil {
+			l.epochs.set(entries)
+		} else {
+			// Recovery rebuilds what it scans; an older history is lost, as
+			// in Kafka when the file is unreadable.
+			l.logger.Warn("unreadable leader epoch checkpoint", "err", err)
+			clean = false
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+
+	bases, err := m.cleanPartitionDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(bases) == 0 {
+		start := int64(0)
+		if ck.hasLS && ck.logStart > 0 {
+			start = ck.logStart
+		}
+		s, err := l.createSegment(start, m.now())
+		if err != nil {
+			return nil, err
+		}
+		if err := fsys.SyncDir(dir); err != nil {
+			return nil, err
+		}
+		l.segs = []*segment{s}
+		l.active.Store(s)
+		l.setLoadedOffsets(start, start, ck)
+		return l, nil
+	}
+	for _, b := range bases {
+		s := newSegment(l, dir, b)
+		st, err := fsys.Stat(s.path(logSuffix))
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
+		s.size.Store(st.Size())
+		s.created = m.now().UnixMilli()
+		l.segs = append(l.segs, s)
+	}
+
+	if clean {
+		ok, err := l.loadClean()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			l.logger.Warn("log unsound despite a clean shutdown; recovering it")
+			clean = false
+		}
+	}
+	if !clean {
+		rp := int64(-1)
+		if ck.hasRP {
+			rp = ck.recoveryPoint
+		}
+		if err := l.recover(rp); err != nil {
+			return nil, fmt.Errorf("recover %s: %w", dir, err)
+		}
+	}
+
+	leo := l.leo.Load()
+	logStart := l.segs[0].base
+	if ck.hasLS {
+		logStart = max(logStart, ck.logStart)
+	}
+	logStart = min(logStart, leo)
+	l.setLoadedOffsets(logStart, leo, ck)
+
+	changed := l.epochs.truncateFromEnd(leo)
+	if l.epochs.truncateFromStart(logStart) {
+		changed = true
+	}
+	if changed || !clean {
+		if err := l.writeEpochCheckpoint(); err != nil {
+			return nil, err
+		}
+	}
+	if err := producerstate.DeleteSnapshots(fsys, dir, func(off int64) bool {
+		return off > leo || off < l.segs[0].base
+	}); err != nil {
+		return nil, err
+	}
+	if !clean {
+		if err := l.ps.WriteSnapshot(fsys, dir, leo); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// setLoadedOffsets publishes the offsets of a freshly loaded log: all of it
+// is durable (checked or fsynced) up to leo.
+func (l *Log) setLoadedOffsets(logStart, leo int64, ck dirOffsets) {
+	l.leo.Store(leo)
+	l.logStart.Store(logStart)
+	hw := logStart
+	if ck.hasHW {
+		hw = min(max(ck.hw, logStart), leo)
+	}
+	l.hw.Store(hw)
+	l.flushed.Store(leo)
+	l.recoveryPoint.Store(leo)
+}
+
+// cleanPartitionDir removes what an interrupted operation left (files
+// renamed *.deleted, temporary files, indexes without a .log) and returns
+// the segments' base offsets, ascending.
+func (m *Manager) cleanPartitionDir(dir string) ([]int64, error) {
+	fsys := m.fs
+	ents, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var bases []int64
+	have := map[int64]bool{}
+	var indexes []string
+	removed := false
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, tmpSuffix):
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove %s: %w", name, err)
+			}
+			removed = true
+		case strings.HasSuffix(name, logSuffix):
+			if b, ok := parseSegmentName(name, logSuffix); ok {
+				bases = append(bases, b)
+				have[b] = true
+			}
+		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix), strings.HasSuffix(name, txnIndexSuffix):
+			indexes = append(indexes, name)
+		}
+	}
+	for _, name := range indexes {
+		ext := filepath.Ext(name)
+		if b, ok := parseSegmentName(name, ext); ok && !have[b] {
+			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("remove %s: %w", name, err)
+			}
+			removed = true
+		}
+	}
+	if removed {
+		if err := fsys.SyncDir(dir); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+// loadClean loads a cleanly shut down log: the active segment's indexes
+// from their files and the log end from a scan of the tail past the last
+// index entry. It reports false if the files are not as a clean shutdown
+// leaves them (then the log must be recovered).
+func (l *Log) loadClean() (bool, error) {
+	fsys := l.m.fs
+	last := l.segs[len(l.segs)-1]
+	f, err := fsys.OpenFile(last.path(logSuffix), os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", last.path(logSuffix), err)
+	}
+	last.logF = f
+	last.active = true
+	size := last.size.Load()
+	open := func(suffix string) error {
+		f, err := fsys.OpenFile(last.path(suffix), os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("open %s: %w", last.path(suffix), err)
+		}
+		if suffix == indexSuffix {
+			last.idxF = f
+		} else {
+			last.tidxF = f
+		}
+		return nil
+	}
+	if err := open(indexSuffix); err != nil {
+		return false, err
+	}
+	if err := open(timeIndexSuffix); err != nil {
+		return false, err
+	}
+	idx, tidx, err := readIndexFiles(last.idxF, last.tidxF, size, maxRelativeOffset)
+	if err != nil {
+		if errors.Is(err, errBadIndex) {
+			l.logger.Warn("active segment index unsound", "segment", last.base, "err", err)
+			return false, nil
+		}
+		return false, err
+	}
+	b := newIndexBuilder(last.base, l.config().IndexIntervalBytes)
+	b.idx, b.tidx = idx, tidx
+	if n := len(tidx); n > 0 {
+		b.maxTs, b.maxTsOff = tidx[n-1].ts, last.base+int64(tidx[n-1].rel)
+	}
+	pos := int64(0)
+	if n := len(idx); n > 0 {
+		pos = int64(idx[n-1].pos)
+	}
+	if size > 0 {
+		var hb [record.HeaderSize]byte
+		if size < record.HeaderSize {
+			return false, nil
+		}
+		if _, err := f.ReadAt(hb[:], 0); err != nil {
+			return false, err
+		}
+		h, err := record.ParseHeader(hb[:])
+		if err != nil {
+			return false, nil
+		}
+		b.firstTs = h.MaxTimestamp
+		b.batches = 1
+	}
+	sc := newBatchScanner(f, pos, size, false, 64<<10)
+	for first := pos > 0; sc.next(); first = false {
+		h := &sc.h
+		if h.BaseOffset <= b.lastOff || h.LastOffset()-last.base > maxRelativeOffset || h.BaseOffset < last.base {
+			return false, nil
+		}
+		if first {
+			// The batch the last index entry points at: already indexed.
+			if int64(idx[len(idx)-1].rel) != h.LastOffset()-last.base {
+				return false, nil
+			}
+			if h.MaxTimestamp > b.maxTs {
+				b.maxTs, b.maxTsOff = h.MaxTimestamp, h.LastOffset()
+			}
+			b.bytesSince = int64(sc.bsize)
+			b.lastOff, b.lastSize = h.LastOffset(), sc.bpos+int64(sc.bsize)
+			continue
+		}
+		b.add(h.LastOffset(), h.MaxTimestamp, sc.bpos, sc.bsize)
+	}
+	if sc.err != nil {
+		if errors.Is(sc.err, errBadBatch) {
+			return false, nil
+		}
+		return false, sc.err
+	}
+	last.imu.Lock()
+	last.ib = b
+	last.memIndex = true
+	last.idxWritten, last.tidxWritten = len(idx), len(tidx)
+	last.imu.Unlock()
+	last.checked = true
+	l.active.Store(last)
+	leo := last.base
+	if size > 0 {
+		leo = b.lastOff + 1
+	}
+	l.leo.Store(leo)
+
+	ps, snap, err := producerstate.Load(fsys, l.Dir(), leo)
+	if err != nil {
+		return false, err
+	}
+	if snap < leo {
+		if err := l.replayProducerState(ps, snap, leo); err != nil {
+			return false, err
+		}
+	}
+	l.ps = ps
+	return true, nil
+}
+
+// recover rebuilds the log from the recovery point rp (-1: from the start).
+func (l *Log) recover(rp int64) error {
+	fsys := l.m.fs
+	dir := l.Dir()
+	if err := producerstate.RemoveTempFiles(fsys, dir); err != nil {
+		return err
+	}
+	segs := l.segs
+	start := 0
+	for i := range segs {
+		if segs[i].base <= rp {
+			start = i
+		}
+	}
+	ps, snap, err := producerstate.Load(fsys, dir, max(rp, -1))
+	if err != nil {
+		return err
+	}
+	if snap < segs[start].base {
+		if err := l.replayProducerState(ps, snap, segs[start].base); err != nil {
+			return err
+		}
+		snap = segs[start].base
+	}
+	for k := start; k < len(segs); k++ {
+		s := segs[k]
+		nextBase := int64(math.MaxInt64)
+		if k+1 < len(segs) {
+			nextBase = segs[k+1].base
+		}
+		isLast := k == len(segs)-1
+		truncated, err := l.recoverSegment(s, nextBase, ps, snap)
+		if err != nil {
+			return err
+		}
+		if truncated && !isLast {
+			// Nothing after a bad batch can be trusted to follow it.
+			for _, d := range segs[k+1:] {
+				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+					if err := fsys.Remove(d.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+						return err
+					}
+				}
+			}
+			if err := fsys.SyncDir(dir); err != nil {
+				return err
+			}
+			l.logger.Warn("deleted segments after a bad batch", "from", segs[k+1].base, "count", len(segs)-k-1)
+			l.segs = segs[:k+1]
+			break
+		}
+	}
+	last := l.segs[len(l.segs)-1]
+	l.active.Store(last)
+	leo := last.base
+	if last.ib.batches > 0 {
+		leo = last.ib.lastOff + 1
+	}
+	l.leo.Store(leo)
+	l.ps = ps
+	return nil
+}
+
+// recoverSegment checks every batch of s, truncates it at the first bad
+// one, and rebuilds its indexes (files written and fsynced). The last
+// segment becomes the active one with its indexes in memory.
+func (l *Log) recoverSegment(s *segment, nextBase int64, ps *producerstate.State, snap int64) (bool, error) {
+	fsys := l.m.fs
+	f, err := fsys.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", s.path(logSuffix), err)
+	}
+	size := s.size.Load()
+	b := newIndexBuilder(s.base, l.config().IndexIntervalBytes)
+	sc := newBatchScanner(f, 0, size, true, 1<<20)
+	bad := int64(-1)
+	var reason error
+	for sc.next() {
+		h := &sc.h
+		if h.BaseOffset <= b.lastOff || h.LastOffset() >= nextBase || h.LastOffset()-s.base > maxRelativeOffset {
+			bad = sc.bpos
+			reason = fmt.Errorf("batch at %d has offsets [%d, %d] out of order", sc.bpos, h.BaseOffset, h.LastOffset())
+			break
+		}
+		if h.BaseOffset >= snap {
+			ps.Update(h)
+		}
+		l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
+		b.add(h.LastOffset(), h.MaxTimestamp, sc.bpos, sc.bsize)
+	}
+	if sc.err != nil {
+		if !errors.Is(sc.err, errBadBatch) {
+			_ = f.Close()
+			return false, fmt.Errorf("scan %s: %w", s.path(logSuffix), sc.err)
+		}
+		bad, reason = sc.bpos, sc.err
+	}
+	truncated := bad >= 0
+	if truncated {
+		l.logger.Warn("truncating a torn or corrupt segment tail", "segment", s.base, "position", bad, "dropped_bytes", size-bad, "reason", reason)
+		if err := f.Truncate(bad); err != nil {
+			_ = f.Close()
+			return false, fmt.Errorf("truncate %s: %w", s.path(logSuffix), err)
+		}
+		size = bad
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return false, fmt.Errorf("sync %s: %w", s.path(logSuffix), err)
+	}
+	s.size.Store(size)
+	isLast := nextBase == math.MaxInt64 || truncated
+	if !isLast {
+		b.finish()
+	}
+	idxF, err := writeIndexFile(fsys, s.path(indexSuffix), appendOffsetEntries(nil, b.idx))
+	if err != nil {
+		_ = f.Close()
+		return false, err
+	}
+	tidxF, err := writeIndexFile(fsys, s.path(timeIndexSuffix), appendTimeEntries(nil, b.tidx))
+	if err != nil {
+		_ = f.Close()
+		_ = idxF.Close()
+		return false, err
+	}
+	s.checked = true
+	if isLast {
+		s.logF, s.idxF, s.tidxF = f, idxF, tidxF
+		s.active = true
+		s.memIndex = true
+		s.ib = b
+		s.idxWritten, s.tidxWritten = len(b.idx), len(b.tidx)
+		return truncated, nil
+	}
+	// A closed segment: nothing stays in memory or open.
+	_ = f.Close()
+	_ = idxF.Close()
+	_ = tidxF.Close()
+	s.idxN, s.tidxN = len(b.idx), len(b.tidx)
+	s.maxTs, s.maxTsOff, s.maxTsKnown = b.maxTs, b.maxTsOff, true
+	return truncated, nil
+}
