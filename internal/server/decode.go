@@ -57,7 +57,7 @@ func decodeRequest(frame []byte, ranger VersionRanger) (*Request, error) {
 	// unsupported ApiVersions version (kmsg's IsFlexible is a comparison
 	// with the first flexible version, so it answers for any version).
 	if msg.IsFlexible() {
-		kmsg.SkipTags(&r)
+		skipTags(&r)
 		if !r.Ok() {
 			return req, fmt.Errorf("%w: truncated tag section in the request header of %s v%d", errBadRequest, kmsg.NameForKey(key), version)
 		}
@@ -77,6 +77,16 @@ func decodeRequest(frame []byte, ranger VersionRanger) (*Request, error) {
 	}
 	req.Msg = msg
 	return req, nil
+}
+
+// skipTags skips a tagged-field section. Unlike kmsg.SkipTags it stops at
+// the first byte that is missing: a count near 2^32 in a few bytes of input
+// must not cost billions of empty iterations.
+func skipTags(r *kbin.Reader) {
+	for n := r.Uvarint(); n > 0 && r.Ok(); n-- {
+		r.Uvarint() // tag
+		r.Span(int(r.Uvarint()))
+	}
 }
 
 // appendResponseHeader appends the response header: the correlation id and,
