@@ -157,7 +157,7 @@ var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 const maxPooledBuf = 8 << 20
 
 func putBuf(p *[]byte) {
-	if cap(*p) <= maxPooledBuf {
+	if p != nil && cap(*p) <= maxPooledBuf {
 		*p = (*p)[:0]
 		bufPool.Put(p)
 	}
@@ -191,24 +191,24 @@ func checkFraming(batch []byte) (Header, error) {
 const minBatchLength = 14
 
 // openRecords returns the records section of a framed batch with header h,
-// decompressed into a pooled buffer when the batch is compressed. release
-// returns the buffer; the section must not be used after it.
-func openRecords(batch []byte, h *Header, limit int) (recs []byte, release func(), err error) {
+// decompressed into a pooled buffer when the batch is compressed. buf, when
+// not nil, must go back with putBuf once the section is no longer used.
+func openRecords(batch []byte, h *Header, limit int) (recs []byte, buf *[]byte, err error) {
 	c := h.Codec()
 	if c == CodecNone {
-		return batch[HeaderSize:], func() {}, nil
+		return batch[HeaderSize:], nil, nil
 	}
 	if c > CodecZstd {
-		return nil, func() {}, newUnknownCodecError(c)
+		return nil, nil, newUnknownCodecError(c)
 	}
 	p := bufPool.Get().(*[]byte)
 	out, err := DecompressLimit(c, batch[HeaderSize:], (*p)[:0], limit)
 	if err != nil {
 		putBuf(p)
-		return nil, func() {}, decompressError(err)
+		return nil, nil, decompressError(err)
 	}
 	*p = out
-	return out, func() { putBuf(p) }, nil
+	return out, p, nil
 }
 
 // Iterate calls fn for each record of batch, in order, decompressing the
@@ -227,11 +227,11 @@ func Iterate(batch []byte, fn func(*Record) error) error {
 	if h.NumRecords < 0 {
 		return invalidRecord("record count %d is negative", h.NumRecords)
 	}
-	recs, release, err := openRecords(batch, &h, DefaultMaxDecompressedBytes)
+	recs, buf, err := openRecords(batch, &h, DefaultMaxDecompressedBytes)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer putBuf(buf)
 	w := recordWalker{b: recs}
 	var v recordView
 	rec := new(Record)
@@ -303,11 +303,11 @@ func CheckRecords(batch []byte, maxDecompressedBytes int) error {
 	if h.NumRecords < 0 {
 		return invalidRecord("record count %d is negative", h.NumRecords)
 	}
-	recs, release, err := openRecords(batch, &h, maxDecompressedBytes)
+	recs, buf, err := openRecords(batch, &h, maxDecompressedBytes)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer putBuf(buf)
 	w := recordWalker{b: recs}
 	var v recordView
 	for i := int32(0); i < h.NumRecords; i++ {

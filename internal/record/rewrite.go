@@ -50,11 +50,11 @@ func Recompress(batch []byte, to Codec, dst []byte) ([]byte, error) {
 	if to < CodecNone || to > CodecZstd {
 		return dst, fmt.Errorf("recompress: %w %d", ErrUnknownCodec, int8(to))
 	}
-	recs, release, err := openRecords(batch, &h, DefaultMaxDecompressedBytes)
+	recs, buf, err := openRecords(batch, &h, DefaultMaxDecompressedBytes)
 	if err != nil {
 		return dst, err
 	}
-	defer release()
+	defer putBuf(buf)
 	h.Attributes = h.Attributes&^attrCompressionMask | int16(to)
 	return assemble(dst, &h, recs, 0)
 }

@@ -251,8 +251,8 @@ func decompressError(err error) *ValidationError {
 // Errors are *ValidationError. On the uncompressed path it allocates nothing
 // unless the batch is refused.
 func Validate(batch []byte, cfg ValidateConfig) (Info, error) {
-	info, _, release, err := validate(batch, &cfg, false)
-	release()
+	info, _, buf, err := validate(batch, &cfg, false)
+	putBuf(buf)
 	return info, err
 }
 
@@ -263,8 +263,8 @@ func Validate(batch []byte, cfg ValidateConfig) (Info, error) {
 // patched in place), else a new slice. The base offset and leader epoch are
 // left to the log (SetBaseOffset, SetPartitionLeaderEpoch).
 func Prepare(batch []byte, cfg ValidateConfig) ([]byte, Info, error) {
-	info, recs, release, err := validate(batch, &cfg, true)
-	defer release()
+	info, recs, buf, err := validate(batch, &cfg, true)
+	defer putBuf(buf)
 	if err != nil {
 		return nil, info, err
 	}
@@ -282,49 +282,49 @@ func Prepare(batch []byte, cfg ValidateConfig) ([]byte, Info, error) {
 }
 
 // validate does the work of Validate. With keep, it returns the records
-// section for a rebuild; release must be called once it is no longer used.
-func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []byte, release func(), err error) {
-	release = func() {}
+// section for a rebuild, and the pooled buffer holding it (nil when it
+// points into batch) to give back with putBuf once it is no longer used.
+func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []byte, buf *[]byte, err error) {
 	h, verr := checkFraming(batch)
 	if verr != nil {
-		return info, nil, release, verr
+		return info, nil, buf, verr
 	}
 	info.Header = h
 	if h.BaseOffset != 0 {
-		return info, nil, release, invalidRecord("the base offset of a produced batch must be 0, got %d", h.BaseOffset)
+		return info, nil, buf, invalidRecord("the base offset of a produced batch must be 0, got %d", h.BaseOffset)
 	}
 	if cfg.MaxBatchBytes > 0 && len(batch) > cfg.MaxBatchBytes {
-		return info, nil, release, newError(kerr.MessageTooLarge,
+		return info, nil, buf, newError(kerr.MessageTooLarge,
 			"record batch of %d bytes exceeds max.message.bytes %d", len(batch), cfg.MaxBatchBytes)
 	}
 	if stored, computed := h.CRC, ComputeCRC(batch); stored != computed {
-		return info, nil, release, corrupt("record batch CRC32C is %08x, computed %08x", stored, computed)
+		return info, nil, buf, corrupt("record batch CRC32C is %08x, computed %08x", stored, computed)
 	}
 	codec := h.Codec()
 	info.Codec = codec
 	if codec > CodecZstd {
-		return info, nil, release, newUnknownCodecError(codec)
+		return info, nil, buf, newUnknownCodecError(codec)
 	}
 	if n := int64(h.LastOffsetDelta) + 1; n <= 0 {
-		return info, nil, release, invalidRecord("batch has an invalid offset range: last offset delta %d", h.LastOffsetDelta)
+		return info, nil, buf, invalidRecord("batch has an invalid offset range: last offset delta %d", h.LastOffsetDelta)
 	}
 	if h.NumRecords <= 0 {
-		return info, nil, release, invalidRecord("batch declares %d records", h.NumRecords)
+		return info, nil, buf, invalidRecord("batch declares %d records", h.NumRecords)
 	}
 	if int64(h.LastOffsetDelta)+1 != int64(h.NumRecords) {
-		return info, nil, release, invalidRecord("last offset delta %d does not agree with the %d records declared",
+		return info, nil, buf, invalidRecord("last offset delta %d does not agree with the %d records declared",
 			h.LastOffsetDelta, h.NumRecords)
 	}
 	if h.Control() {
-		return info, nil, release, invalidRecord("clients may not write control batches")
+		return info, nil, buf, invalidRecord("clients may not write control batches")
 	}
 	if h.ProducerID >= 0 && h.BaseSequence < 0 {
-		return info, nil, release, invalidRecord("producer id %d with invalid base sequence %d", h.ProducerID, h.BaseSequence)
+		return info, nil, buf, invalidRecord("producer id %d with invalid base sequence %d", h.ProducerID, h.BaseSequence)
 	}
 
-	recs, release, verr = openRecords(batch, &h, cfg.MaxDecompressedBytes)
+	recs, buf, verr = openRecords(batch, &h, cfg.MaxDecompressedBytes)
 	if verr != nil {
-		return info, nil, release, verr
+		return info, nil, buf, verr
 	}
 	info.UncompressedBytes = len(recs)
 
@@ -339,7 +339,7 @@ func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []b
 	)
 	for i := int32(0); i < h.NumRecords; i++ {
 		if err := w.next(&v); err != nil {
-			return info, nil, release, invalidRecord("record %d: %v", i, err)
+			return info, nil, buf, invalidRecord("record %d: %v", i, err)
 		}
 		if v.offsetDelta != i {
 			info.offsetsNotConsecutive = true
@@ -367,14 +367,14 @@ func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []b
 		}
 	}
 	if w.remaining() != 0 {
-		return info, nil, release, invalidRecord("%d bytes remain after the %d records the batch declares", w.remaining(), h.NumRecords)
+		return info, nil, buf, invalidRecord("%d bytes remain after the %d records the batch declares", w.remaining(), h.NumRecords)
 	}
 	if len(recErrs) > 0 {
 		if tsErrors {
-			return info, nil, release, &ValidationError{Err: kerr.InvalidTimestamp,
+			return info, nil, buf, &ValidationError{Err: kerr.InvalidTimestamp,
 				Msg: "one or more records have been rejected due to invalid timestamp", RecordErrors: recErrs}
 		}
-		return info, nil, release, &ValidationError{Err: kerr.InvalidRecord,
+		return info, nil, buf, &ValidationError{Err: kerr.InvalidRecord,
 			Msg: fmt.Sprintf("%d records were rejected; the first: %s", len(recErrs), recErrs[0].Message), RecordErrors: recErrs}
 	}
 
@@ -398,11 +398,10 @@ func validate(batch []byte, cfg *ValidateConfig, keep bool) (info Info, recs []b
 		info.NeedsHeaderRewrite = lat || h.MaxTimestamp != maxTs
 	}
 	if !keep {
-		release()
-		release = func() {}
-		recs = nil
+		putBuf(buf)
+		return info, nil, nil, nil
 	}
-	return info, recs, release, nil
+	return info, recs, buf, nil
 }
 
 // timestampOutOfRange reports whether ts lies outside [Now-BeforeMaxMs,

@@ -473,8 +473,9 @@ func TestValidateAllocations(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		// Pooled decoders and buffers: a handful of small allocations at most.
-		if allocs > 4 {
+		// Pooled decoders and buffers: none in the steady state (a pool
+		// emptied by a GC may cost the odd one).
+		if allocs > 1 {
 			t.Errorf("Validate of a %s batch allocates %.1f times per call", c, allocs)
 		}
 	}
