@@ -116,6 +116,9 @@ func (m *Manager) loadDir(ctx context.Context, dir string) error {
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create log dir %s: %w", dir, err)
 	}
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("sync parent of log dir %s: %w", dir, err)
+	}
 	marker := filepath.Join(dir, CleanShutdownFile)
 	_, err := fsys.Stat(marker)
 	clean := err == nil
