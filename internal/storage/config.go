@@ -181,4 +181,8 @@ type ManagerConfig struct {
 	// RecoveryThreads is how many logs are loaded at once at open. Zero
 	// means 2 per CPU.
 	RecoveryThreads int
+	// Skip names directories inside the log dirs that are not partition
+	// logs although their names look like one, such as KRaft's
+	// __cluster_metadata-0, which holds the Raft metadata log.
+	Skip []string
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,6 +158,9 @@ func (m *Manager) loadDir(ctx context.Context, dir string) error {
 			if err := fsys.RemoveAll(filepath.Join(dir, name)); err != nil {
 				m.logger.Warn("remove deleted partition directory", "dir", name, "err", err)
 			}
+			continue
+		}
+		if slices.Contains(m.cfg.Skip, name) {
 			continue
 		}
 		tp, ok := parsePartitionDir(name)
