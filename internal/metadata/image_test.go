@@ -42,7 +42,9 @@ func TestImageImmutable(t *testing.T) {
 	oldTopic := old.Topic("a.a")
 
 	steps := []func() error{
-		func() error { return s.SetTopicConfigs(ctx, "a.a", map[string]*string{"k": ptr("changed"), "k2": ptr("new")}) },
+		func() error {
+			return s.SetTopicConfigs(ctx, "a.a", map[string]*string{"k": ptr("changed"), "k2": ptr("new")})
+		},
 		func() error { return s.CreatePartitions(ctx, "a.a", 4) },
 		func() error { return s.SetBrokerConfigs(ctx, map[string]*string{"b": nil, "c": ptr("2")}) },
 		func() error { return s.SetBrokerFenced(ctx, 1, true) },
