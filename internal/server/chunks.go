@@ -1,6 +1,9 @@
 package server
 
 import (
+	"fmt"
+	"io"
+
 	"github.com/sluicehq/sluice/internal/storage/vfs"
 )
 
@@ -77,4 +80,30 @@ func (c *Chunks) Release() {
 			r()
 		}
 	}
+}
+
+// WriteTo writes c's bytes to w in order, reading file regions with ReadAt.
+// It is the plain path (TLS, tests); it does not release c.
+func (c *Chunks) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for i := range c.parts {
+		p := &c.parts[i]
+		if p.file == nil {
+			n, err := w.Write(p.b)
+			total += int64(n)
+			if err != nil {
+				return total, err
+			}
+			continue
+		}
+		n, err := io.Copy(w, io.NewSectionReader(p.file, p.off, int64(p.n)))
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n != int64(p.n) {
+			return total, fmt.Errorf("file region of %d bytes at %d: %w", p.n, p.off, io.ErrUnexpectedEOF)
+		}
+	}
+	return total, nil
 }
