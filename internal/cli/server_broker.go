@@ -1,5 +1,3 @@
-//go:build sluice_broker
-
 package cli
 
 import (

@@ -1,0 +1,243 @@
+// Package broker assembles a Sluice node: it prepares the data directories,
+// opens the metadata store, the partition logs and the protocol server, wires
+// the API handlers to them, and takes them down again in order.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/replica"
+	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/server/api"
+	"github.com/sluicehq/sluice/internal/storage"
+	"github.com/sluicehq/sluice/internal/storage/vfs"
+	"github.com/sluicehq/sluice/internal/txn"
+)
+
+// metadataDirName is where the Raft metadata log lives inside the first log
+// dir (or metadata.log.dir), named as KRaft names it.
+const metadataDirName = "__cluster_metadata-0"
+
+// Broker is one running node.
+type Broker struct {
+	cfg    *config.Broker
+	logger *slog.Logger
+
+	ready     chan struct{} // closed once clients can connect
+	endpoints []metadata.Endpoint
+}
+
+// New checks the configuration and returns a broker ready to Run.
+func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
+	if len(cfg.LogDirs) == 0 {
+		return nil, errors.New("log.dirs is empty")
+	}
+	if len(cfg.Listeners) == 0 {
+		return nil, errors.New("listeners is empty")
+	}
+	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed once the broker serves clients; Endpoints is valid then.
+func (b *Broker) Ready() <-chan struct{} { return b.ready }
+
+// Endpoints are the advertised endpoints, with the ports actually bound.
+// Call it only after Ready is closed.
+func (b *Broker) Endpoints() []metadata.Endpoint { return b.endpoints }
+
+// Run starts every subsystem, serves until ctx is done, then shuts down
+// gracefully: the server stops taking requests and finishes in-flight ones,
+// the logs are flushed and marked cleanly shut down, and the metadata store
+// is closed.
+func (b *Broker) Run(ctx context.Context) (err error) {
+	start := time.Now()
+	cfg, logger := b.cfg, b.logger
+
+	clusterID, err := prepareLogDirs(cfg.LogDirs, cfg.NodeID)
+	if err != nil {
+		return err
+	}
+	if cfg.ClusterID != "" && cfg.ClusterID != clusterID {
+		return fmt.Errorf("cluster.id %s does not match the log dirs' %s", cfg.ClusterID, clusterID)
+	}
+
+	metaDir := cfg.MetadataLogDir
+	if metaDir == "" {
+		metaDir = cfg.LogDirs[0]
+	}
+	meta, err := metadata.Open(ctx, metadata.Config{
+		Dir:       filepath.Join(metaDir, metadataDirName),
+		NodeID:    cfg.NodeID,
+		ClusterID: clusterID,
+		Logger:    logger.With("subsystem", "metadata"),
+	})
+	if err != nil {
+		return fmt.Errorf("open metadata: %w", err)
+	}
+	defer func() {
+		if cerr := meta.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close metadata: %w", cerr))
+		}
+	}()
+
+	logs, err := storage.OpenManager(ctx, storage.ManagerConfig{
+		Dirs:   cfg.LogDirs,
+		FS:     vfs.OS(),
+		Logger: logger.With("subsystem", "storage"),
+		Skip:   []string{metadataDirName},
+	})
+	if err != nil {
+		return fmt.Errorf("open logs: %w", err)
+	}
+	defer func() {
+		if cerr := logs.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close logs: %w", cerr))
+		}
+	}()
+
+	logConfig := func(overrides map[string]string) (storage.Config, error) {
+		t, err := config.TopicConfig(cfg, overrides)
+		if err != nil {
+			return storage.Config{}, err
+		}
+		return StorageConfig(&t), nil
+	}
+	replicas := replica.NewManager(cfg.NodeID, logs, meta.Image, logConfig, logger.With("subsystem", "replica"))
+
+	mux := server.NewMux()
+	deps := api.Deps{
+		NodeID:     cfg.NodeID,
+		Config:     cfg,
+		Meta:       meta,
+		Replicas:   replicas,
+		PIDs:       txn.NewProducerIDs(meta.AllocateProducerIDs),
+		Logger:     logger.With("subsystem", "api"),
+		Advertised: map[string]api.HostPort{},
+	}
+	api.Register(mux, deps)
+
+	var listeners []server.Listener
+	for _, l := range cfg.Listeners {
+		if containsName(cfg.ControllerListenerNames, l.Name) {
+			continue // Raft traffic; a single node keeps it in memory
+		}
+		listeners = append(listeners, server.Listener{Name: l.Name, Addr: l.Addr()})
+	}
+	srv, err := server.New(server.Config{
+		Listeners:       listeners,
+		MaxRequestBytes: int(cfg.SocketRequestMaxBytes),
+		Logger:          logger.With("subsystem", "server"),
+		Handler:         mux,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	// Advertise what was bound (a port of 0 becomes the real port).
+	bound := make(map[string]net.Addr)
+	for i, a := range srv.Addrs() {
+		bound[listeners[i].Name] = a
+	}
+	endpoints, err := advertised(cfg, bound)
+	if err != nil {
+		_ = srv.Close()
+		return err
+	}
+	for _, ep := range endpoints {
+		deps.Advertised[ep.Listener] = api.HostPort{Host: ep.Host, Port: ep.Port}
+	}
+	var rack *string
+	if cfg.BrokerRack != "" {
+		rack = &cfg.BrokerRack
+	}
+	if err := meta.RegisterBroker(ctx, metadata.BrokerRegistration{NodeID: cfg.NodeID, Endpoints: endpoints, Rack: rack}); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("register broker: %w", err)
+	}
+	if err := replicas.Open(meta.Image()); err != nil {
+		logger.Warn("some partitions failed to open", "err", err)
+	}
+	unsubscribe := meta.Subscribe(func(prev, next *metadata.Image) {
+		if prev != nil {
+			replicas.Apply(prev, next)
+		}
+	})
+	defer unsubscribe()
+
+	b.endpoints = endpoints
+	close(b.ready)
+	for _, ep := range endpoints {
+		logger.Info("listening", "listener", ep.Listener, "address", net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
+	}
+	logger.Info("sluice started", "node", cfg.NodeID, "cluster", clusterID,
+		"log.dirs", cfg.LogDirs, "startup", time.Since(start).Round(time.Millisecond))
+
+	<-ctx.Done()
+	logger.Info("shutting down")
+	// Close lets in-flight requests finish; then the deferred closes flush
+	// the logs, write the clean-shutdown marker and close the metadata.
+	if err := srv.Close(); err != nil {
+		logger.Warn("server shutdown", "err", err)
+	}
+	return nil
+}
+
+// advertised resolves the endpoints clients are told: advertised.listeners
+// where set, else the bound listeners; a port of 0 or an empty or wildcard
+// host takes what was bound.
+func advertised(cfg *config.Broker, bound map[string]net.Addr) ([]metadata.Endpoint, error) {
+	src := cfg.AdvertisedListeners
+	if len(src) == 0 {
+		src = cfg.Listeners
+	}
+	var out []metadata.Endpoint
+	for _, l := range src {
+		a, ok := bound[l.Name]
+		if !ok {
+			continue
+		}
+		host, port := l.Host, l.Port
+		bhost, bport, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return nil, fmt.Errorf("bound address %s: %w", a, err)
+		}
+		if port == 0 {
+			port, _ = strconv.Atoi(bport)
+		}
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = bhost
+			if ip := net.ParseIP(bhost); ip != nil && ip.IsUnspecified() {
+				host = "127.0.0.1"
+			}
+		}
+		proto := l.SecurityProtocol
+		if proto == "" {
+			proto = "PLAINTEXT"
+		}
+		out = append(out, metadata.Endpoint{Listener: l.Name, Host: host, Port: int32(port), SecurityProtocol: proto})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no advertised listener matches a bound listener")
+	}
+	return out, nil
+}
+
+func containsName(names []string, n string) bool {
+	for _, x := range names {
+		if x == n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,181 @@
+package replica
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/storage"
+)
+
+// LogConfig turns a topic's config overrides into the settings of its log.
+type LogConfig func(overrides map[string]string) (storage.Config, error)
+
+// Manager owns the partitions this broker hosts and keeps them in line with
+// the metadata image: a partition exists here when the image says this node
+// is one of its replicas, and is removed with its topic.
+type Manager struct {
+	nodeID    int32
+	logs      *storage.Manager
+	image     func() *metadata.Image
+	logConfig LogConfig
+	logger    *slog.Logger
+
+	mu    sync.RWMutex
+	parts map[storage.TopicPartition]*Partition
+}
+
+// NewManager returns a Manager over logs, reading the current image with image.
+func NewManager(nodeID int32, logs *storage.Manager, image func() *metadata.Image, logConfig LogConfig, logger *slog.Logger) *Manager {
+	return &Manager{
+		nodeID:    nodeID,
+		logs:      logs,
+		image:     image,
+		logConfig: logConfig,
+		logger:    logger,
+		parts:     make(map[storage.TopicPartition]*Partition),
+	}
+}
+
+// Partition returns the hosted partition of topic, opening its log on first
+// use. It answers UNKNOWN_TOPIC_OR_PARTITION when the image has no such
+// partition and NOT_LEADER_OR_FOLLOWER when this node does not lead it.
+func (m *Manager) Partition(topic string, partition int32) (*Partition, error) {
+	img := m.image()
+	t, ok := img.Topics[topic]
+	if !ok {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	return m.partitionOf(t, partition)
+}
+
+// PartitionByID is Partition for a topic named by its ID; an unknown ID is
+// UNKNOWN_TOPIC_ID.
+func (m *Manager) PartitionByID(id [16]byte, partition int32) (*Partition, error) {
+	img := m.image()
+	t, ok := img.TopicsByID[id]
+	if !ok {
+		return nil, kerr.UnknownTopicID
+	}
+	return m.partitionOf(t, partition)
+}
+
+func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, error) {
+	if partition < 0 || int(partition) >= len(t.Partitions) {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	pm := t.Partitions[partition]
+	if pm.Leader != m.nodeID {
+		return nil, kerr.NotLeaderForPartition
+	}
+	tp := storage.TopicPartition{Topic: t.Name, Partition: partition}
+
+	m.mu.RLock()
+	p, ok := m.parts[tp]
+	m.mu.RUnlock()
+	if ok && p.topicID == t.ID {
+		p.setLeaderEpoch(pm.LeaderEpoch)
+		return p, nil
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p, ok := m.parts[tp]; ok && p.topicID == t.ID {
+		return p, nil
+	}
+	cfg, err := m.logConfig(t.Configs)
+	if err != nil {
+		return nil, fmt.Errorf("config of %s: %w", t.Name, err)
+	}
+	l, err := m.logs.GetOrCreate(tp, t.ID, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open log of %s-%d: %w", tp.Topic, tp.Partition, err)
+	}
+	p = &Partition{
+		tp:          tp,
+		topicID:     t.ID,
+		log:         l,
+		leaderEpoch: pm.LeaderEpoch,
+		durable:     cfg.FlushMessages == 1,
+	}
+	m.parts[tp] = p
+	return p, nil
+}
+
+func (p *Partition) setLeaderEpoch(e int32) {
+	p.mu.RLock()
+	same := p.leaderEpoch == e
+	p.mu.RUnlock()
+	if same {
+		return
+	}
+	p.mu.Lock()
+	p.leaderEpoch = e
+	p.mu.Unlock()
+}
+
+// Open opens the logs of every partition this node hosts in the image, so
+// that their data is served and their state recovered before clients come.
+func (m *Manager) Open(img *metadata.Image) error {
+	var errs []error
+	for _, t := range img.Topics {
+		for i := range t.Partitions {
+			if t.Partitions[i].Leader != m.nodeID {
+				continue
+			}
+			if _, err := m.partitionOf(t, int32(i)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Apply brings the hosted partitions in line with a new image: partitions of
+// deleted topics (or of a topic re-created under a new ID) are closed and
+// their logs deleted, and config changes reach the logs.
+func (m *Manager) Apply(prev, next *metadata.Image) {
+	m.mu.Lock()
+	var gone []storage.TopicPartition
+	for tp, p := range m.parts {
+		t, ok := next.Topics[tp.Topic]
+		if !ok || t.ID != p.topicID || int(tp.Partition) >= len(t.Partitions) {
+			gone = append(gone, tp)
+			delete(m.parts, tp)
+			continue
+		}
+		if pt, ok := prev.Topics[tp.Topic]; ok && !sameConfigs(pt.Configs, t.Configs) {
+			cfg, err := m.logConfig(t.Configs)
+			if err != nil {
+				m.logger.Warn("bad topic config in metadata", "topic", tp.Topic, "err", err)
+				continue
+			}
+			p.log.SetConfig(cfg)
+			p.mu.Lock()
+			p.durable = cfg.FlushMessages == 1
+			p.mu.Unlock()
+		}
+	}
+	m.mu.Unlock()
+	for _, tp := range gone {
+		if err := m.logs.Delete(tp); err != nil {
+			m.logger.Warn("delete log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		}
+	}
+}
+
+func sameConfigs(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,81 @@
+// Package api holds one file per Kafka API: each decodes nothing itself (the
+// server has done that with kmsg), asks the broker's subsystems, and builds the
+// response for the version the client sent. Register wires them into a Mux with
+// the version ranges Sluice advertises; docs/compatibility.md mirrors them.
+package api
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/replica"
+	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/txn"
+)
+
+// Deps is what the handlers need from the broker.
+type Deps struct {
+	NodeID   int32
+	Config   *config.Broker
+	Meta     *metadata.Store
+	Replicas *replica.Manager
+	PIDs     *txn.ProducerIDs
+	Logger   *slog.Logger
+	// Advertised is the host and port clients are told to reach this node
+	// at, per listener name.
+	Advertised map[string]HostPort
+}
+
+// HostPort is an advertised endpoint.
+type HostPort struct {
+	Host string
+	Port int32
+}
+
+type handlers struct{ Deps }
+
+// Register adds every API this package serves to mux.
+func Register(mux *server.Mux, d Deps) {
+	h := &handlers{d}
+	RegisterApiVersions(mux)
+	// Produce advertises v0 so that librdkafka keeps compression on
+	// (KAFKA-18659), but v0-2 requests are refused as in Kafka 4.
+	mux.Register(0, 0, 13, h.produce)
+	mux.Register(1, 4, 16, h.fetch)
+	mux.Register(2, 1, 9, h.listOffsets)
+	mux.Register(3, 0, 12, h.metadata)
+	mux.Register(19, 2, 7, h.createTopics)
+	mux.Register(20, 1, 6, h.deleteTopics)
+	mux.Register(22, 0, 5, h.initProducerID)
+}
+
+// errCode maps an error to its Kafka error code: a *kerr.Error anywhere in
+// the chain gives its code, anything else is UNKNOWN_SERVER_ERROR.
+func errCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+// errMessage is the message to send beside a code, where the version has a
+// field for it: the error's own text when it says more than the code.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) && err.Error() == ke.Error() {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

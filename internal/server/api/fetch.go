@@ -1,0 +1,251 @@
+// Fetch (key 1), versions 4-16.
+//
+// Behaviour: reads each asked partition from its fetch offset, whole batches
+// up to the partition's max bytes and the response's max bytes (the first
+// batch of the response is sent even when larger, KIP-74), no further than
+// the high watermark, or the last stable offset under read_committed (the
+// same until transactions exist; the aborted-transaction list is then empty).
+// When fewer than MinBytes are ready, the request waits up to MaxWaitMs for
+// any of its partitions to grow. Batches go from the segment file to the
+// socket with sendfile on plaintext connections: the response is framed by
+// hand around file regions (fetch_encode.go), and each region holds a
+// reference on its segment until it is sent.
+// Fetch sessions (KIP-227) are not kept: every answer has session id 0, which
+// tells clients to send full requests; a request naming a session gets
+// FETCH_SESSION_ID_NOT_FOUND. From v13 topics are named by ID.
+// Errors: UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID, NOT_LEADER_OR_FOLLOWER,
+// OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (v9+).
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/internal/replica"
+	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/storage"
+)
+
+// fetchPart is one asked partition and what was read for it.
+type fetchPart struct {
+	topicIdx, partIdx int
+	req               *kmsg.FetchRequestTopicPartition
+	part              *replica.Partition
+	err               error
+	read              *storage.ReadResult
+}
+
+func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply {
+	r := req.Msg.(*kmsg.FetchRequest)
+	resp := r.ResponseKind().(*kmsg.FetchResponse)
+
+	if r.Version >= 7 {
+		switch {
+		case r.SessionID != 0:
+			resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+			return &server.Reply{Msg: resp}
+		case r.SessionEpoch > 0:
+			resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+			return &server.Reply{Msg: resp}
+		}
+	}
+
+	var parts []*fetchPart
+	for ti := range r.Topics {
+		rt := &r.Topics[ti]
+		ot := kmsg.NewFetchResponseTopic()
+		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
+		ot.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			fp := &fetchPart{topicIdx: ti, partIdx: pi, req: rp}
+			if r.Version >= 13 {
+				fp.part, fp.err = h.Replicas.PartitionByID(rt.TopicID, rp.Partition)
+			} else {
+				fp.part, fp.err = h.Replicas.Partition(rt.Topic, rp.Partition)
+			}
+			if fp.err == nil && r.Version >= 9 {
+				fp.err = fp.part.CheckLeaderEpoch(rp.CurrentLeaderEpoch)
+			}
+			parts = append(parts, fp)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+
+	ready := readFetch(r, parts)
+	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
+		return &server.Reply{Body: encodeFetch(r, resp, parts)}
+	}
+
+	// Long poll: wait for any partition to grow, or for MaxWaitMs. The
+	// waits are taken before releasing the first reads, so growth between
+	// the two cannot be missed.
+	waits := make([]<-chan struct{}, 0, len(parts))
+	for _, fp := range parts {
+		if fp.part != nil {
+			waits = append(waits, fp.part.Log().Wait())
+		}
+	}
+	releaseFetch(parts)
+	maxWait := time.Duration(r.MaxWaitMillis) * time.Millisecond
+	return &server.Reply{Then: func(ctx context.Context) *server.Reply {
+		deadline := time.Now().Add(maxWait)
+		for {
+			if !waitAny(ctx, waits, time.Until(deadline)) {
+				break // deadline or connection gone
+			}
+			waits = waits[:0]
+			for _, fp := range parts {
+				if fp.part != nil {
+					waits = append(waits, fp.part.Log().Wait())
+				}
+			}
+			if readFetch(r, parts) >= int(r.MinBytes) || anyFetchError(parts) {
+				return &server.Reply{Body: encodeFetch(r, resp, parts)}
+			}
+			releaseFetch(parts)
+		}
+		readFetch(r, parts)
+		return &server.Reply{Body: encodeFetch(r, resp, parts)}
+	}}
+}
+
+// readFetch reads every partition within the request's limits and returns
+// the bytes read.
+func readFetch(r *kmsg.FetchRequest, parts []*fetchPart) int {
+	total := 0
+	budget := int(r.MaxBytes)
+	if budget <= 0 {
+		budget = 1 << 30
+	}
+	for _, fp := range parts {
+		fp.read = nil
+		if fp.part == nil || fp.err != nil {
+			continue
+		}
+		l := fp.part.Log()
+		limit := l.HighWatermark() // the LSO too, while there are no transactions
+		if fp.req.FetchOffset > l.LogEndOffset() || fp.req.FetchOffset < l.LogStartOffset() {
+			fp.err = kerr.OffsetOutOfRange
+			continue
+		}
+		if fp.req.FetchOffset >= limit {
+			continue
+		}
+		maxBytes := int(fp.req.PartitionMaxBytes)
+		if maxBytes > budget-total {
+			maxBytes = budget - total
+		}
+		if maxBytes < 0 {
+			maxBytes = 0
+		}
+		rr, err := l.Read(fp.req.FetchOffset, maxBytes, limit, total == 0)
+		if err != nil {
+			fp.err = err
+			continue
+		}
+		fp.read = rr
+		total += rr.Size()
+	}
+	return total
+}
+
+func anyFetchError(parts []*fetchPart) bool {
+	for _, fp := range parts {
+		if fp.err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func releaseFetch(parts []*fetchPart) {
+	for _, fp := range parts {
+		if fp.read != nil {
+			fp.read.Release()
+			fp.read = nil
+		}
+	}
+}
+
+// waitAny waits for one of chans to close, up to d; it reports whether one did.
+func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool {
+	if d <= 0 {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	if len(chans) == 1 {
+		select {
+		case <-chans[0]:
+			return true
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		return false
+	}
+	// Several partitions: fan in without leaking goroutines past the wait.
+	done := make(chan struct{})
+	defer close(done)
+	woke := make(chan struct{}, 1)
+	for _, c := range chans {
+		go func() {
+			select {
+			case <-c:
+				select {
+				case woke <- struct{}{}:
+				default:
+				}
+			case <-done:
+			}
+		}()
+	}
+	select {
+	case <-woke:
+		return true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// encodeFetch fills the response's partition headers and frames it around
+// the partitions' record regions. The regions' references pass to the body.
+func encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart) *server.Chunks {
+	records := make([][]fetchRecords, len(resp.Topics))
+	for ti := range resp.Topics {
+		records[ti] = make([]fetchRecords, len(resp.Topics[ti].Partitions))
+	}
+	for _, fp := range parts {
+		op := &resp.Topics[fp.topicIdx].Partitions[fp.partIdx]
+		*op = kmsg.NewFetchResponseTopicPartition()
+		op.Partition = fp.req.Partition
+		// Empty, not null: librdkafka rejects a null record set.
+		op.RecordBatches = []byte{}
+		if fp.err != nil {
+			op.ErrorCode = errCode(fp.err)
+			op.HighWatermark, op.LastStableOffset, op.LogStartOffset = -1, -1, -1
+		}
+		if fp.part != nil {
+			l := fp.part.Log()
+			if fp.err == nil || fp.err == kerr.OffsetOutOfRange {
+				op.HighWatermark = l.HighWatermark()
+				op.LastStableOffset = op.HighWatermark
+				op.LogStartOffset = l.LogStartOffset()
+			}
+		}
+		if r.IsolationLevel == isolationReadCmt {
+			op.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		}
+		if fp.read != nil {
+			records[fp.topicIdx][fp.partIdx] = fetchRecords{fp.read}
+		}
+	}
+	return encodeFetchResponse(resp, records)
+}
+
+// fetchRecords adapts a storage read to the fetch encoder's record source.
+type fetchRecords struct{ rr *storage.ReadResult }

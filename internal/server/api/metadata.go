@@ -1,0 +1,182 @@
+// Metadata (key 3), versions 0-12.
+//
+// Behaviour: answers the brokers (this node, at the address advertised for the
+// listener the request came in on), the cluster id, the controller, and the
+// asked topics with their partitions, leaders, leader epochs, replicas and ISR.
+// Which topics: v0 with an empty list, and v1+ with a null list, mean all;
+// from v1 an empty list means none. From v10 topics carry their IDs and may be
+// asked for by ID alone. A missing topic is created when the request allows it
+// (always below v4, AllowAutoTopicCreation from v4) and auto.create.topics.enable
+// is on, with num.partitions and default.replication.factor; as in Kafka,
+// Produce never creates topics.
+// Errors: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (asked by ID),
+// INVALID_TOPIC_EXCEPTION (a bad name), and the creation's error.
+// Authorized operations (v8+) are every operation until ACLs exist.
+package api
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server"
+)
+
+// Kafka's ACL operation codes, as bits of an authorized-operations field.
+const (
+	opRead            = 3
+	opWrite           = 4
+	opCreate          = 5
+	opDelete          = 6
+	opAlter           = 7
+	opDescribe        = 8
+	opClusterAction   = 9
+	opDescribeConfigs = 10
+	opAlterConfigs    = 11
+	opIdempotentWrite = 12
+)
+
+func opBits(ops ...int) int32 {
+	var b int32
+	for _, o := range ops {
+		b |= 1 << o
+	}
+	return b
+}
+
+var (
+	topicOps   = opBits(opRead, opWrite, opCreate, opDelete, opAlter, opDescribe, opDescribeConfigs, opAlterConfigs)
+	clusterOps = opBits(opCreate, opAlter, opDescribe, opClusterAction, opDescribeConfigs, opAlterConfigs, opIdempotentWrite)
+)
+
+func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Reply {
+	r := req.Msg.(*kmsg.MetadataRequest)
+	resp := r.ResponseKind().(*kmsg.MetadataResponse)
+	img := h.Meta.Image()
+
+	resp.Brokers = h.brokers(img, req)
+	clusterID := img.ClusterID
+	resp.ClusterID = &clusterID
+	resp.ControllerID = img.ControllerID
+	if r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = clusterOps
+	}
+
+	all := (r.Version == 0 && len(r.Topics) == 0) || (r.Version >= 1 && r.Topics == nil)
+	if all {
+		names := make([]string, 0, len(img.Topics))
+		for name := range img.Topics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			resp.Topics = append(resp.Topics, h.describeTopic(r, img.Topics[name]))
+		}
+		return &server.Reply{Msg: resp}
+	}
+
+	autoCreate := h.Config.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
+	for _, rt := range r.Topics {
+		var t *metadata.Topic
+		if rt.Topic == nil {
+			// Asked by ID alone (v10+).
+			t = img.TopicsByID[rt.TopicID]
+			if t == nil {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		} else {
+			t = img.Topics[*rt.Topic]
+		}
+		if t == nil && autoCreate {
+			created, err := h.Meta.CreateTopic(ctx, metadata.TopicSpec{
+				Name:              *rt.Topic,
+				Partitions:        int32(h.Config.NumPartitions),
+				ReplicationFactor: int16(h.Config.DefaultReplicationFactor),
+			})
+			switch {
+			case err == nil:
+				t = created
+			case errors.Is(err, kerr.TopicAlreadyExists):
+				t = h.Meta.Image().Topics[*rt.Topic]
+			default:
+				h.Logger.Debug("auto-create topic", "topic", *rt.Topic, "err", err)
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = errCode(err)
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if t == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			if err := metadata.ValidateTopicName(*rt.Topic); err != nil {
+				mt.ErrorCode = kerr.InvalidTopicException.Code
+			}
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, h.describeTopic(r, t))
+	}
+	return &server.Reply{Msg: resp}
+}
+
+// brokers lists the registered brokers at their endpoints for the request's
+// listener; before this node has registered, it lists itself.
+func (h *handlers) brokers(img *metadata.Image, req *server.Request) []kmsg.MetadataResponseBroker {
+	listener := req.Conn.Listener
+	var out []kmsg.MetadataResponseBroker
+	for _, b := range img.Brokers {
+		for _, ep := range b.Endpoints {
+			if ep.Listener != listener {
+				continue
+			}
+			mb := kmsg.NewMetadataResponseBroker()
+			mb.NodeID, mb.Host, mb.Port, mb.Rack = b.NodeID, ep.Host, ep.Port, b.Rack
+			out = append(out, mb)
+		}
+	}
+	if len(out) == 0 {
+		if hp, ok := h.Advertised[listener]; ok {
+			mb := kmsg.NewMetadataResponseBroker()
+			mb.NodeID, mb.Host, mb.Port = h.NodeID, hp.Host, hp.Port
+			out = append(out, mb)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NodeID < out[j].NodeID })
+	return out
+}
+
+func (h *handlers) describeTopic(r *kmsg.MetadataRequest, t *metadata.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = isInternalTopic(t.Name)
+	if r.Version >= 8 && r.IncludeTopicAuthorizedOperations {
+		mt.AuthorizedOperations = topicOps
+	}
+	for _, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = p.Index
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		mp.OfflineReplicas = []int32{}
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
