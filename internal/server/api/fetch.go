@@ -242,10 +242,8 @@ func encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchP
 		}
 		if fp.read != nil {
 			records[fp.topicIdx][fp.partIdx] = fetchRecords{fp.read}
+			fp.read = nil // the body owns it now
 		}
 	}
 	return encodeFetchResponse(resp, records)
 }
-
-// fetchRecords adapts a storage read to the fetch encoder's record source.
-type fetchRecords struct{ rr *storage.ReadResult }
