@@ -277,9 +277,10 @@ func (s *Store) Subscribe(fn func(prev, next *Image)) (cancel func()) {
 }
 
 // Snapshot makes Raft snapshot the state machine now and trim the log, as it does by
-// itself every SnapshotThreshold entries.
+// itself every SnapshotThreshold entries. Nothing new since the last snapshot is not an
+// error.
 func (s *Store) Snapshot() error {
-	if err := s.raft.Snapshot().Error(); err != nil {
+	if err := s.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
 		return fmt.Errorf("snapshot metadata: %w", err)
 	}
 	return nil
