@@ -113,7 +113,7 @@ func TestUnsupportedApiVersionsVersion(t *testing.T) {
 func TestClientDisconnectsMidRequest(t *testing.T) {
 	ts := startServer(t, badInputMux(t), nil)
 	for _, partial := range [][]byte{
-		{0, 0},                                  // half a size
+		{0, 0},                                 // half a size
 		append([]byte{0, 0, 0, 100}, 0, 18, 0), // a body cut short
 	} {
 		before := ts.logs.count(slog.LevelInfo, "middle of a request")

@@ -48,6 +48,10 @@ type pending struct {
 	// returned a Then, by the goroutine that closes done.
 	reply *Reply
 	done  chan struct{}
+	// written and out record what encode queued: whether a response
+	// goes out and its size with the header.
+	written bool
+	out     int
 }
 
 func newConn(s *Server, listener string, nc net.Conn) *conn {
@@ -378,7 +382,7 @@ func (c *conn) write() {
 		}
 		now := time.Now()
 		for _, q := range batch {
-			c.s.metrics.RequestDone(c.info.Listener, q.req.Key, q.req.Version, now.Sub(q.received), q.size, q.outBytes(), q.reply != nil && !q.reply.NoResponse)
+			c.s.metrics.RequestDone(c.info.Listener, q.req.Key, q.req.Version, now.Sub(q.received), q.size, q.out, q.written)
 		}
 		batch = batch[:0]
 	}
@@ -390,18 +394,6 @@ func isClosed(ch chan struct{}) bool {
 		return true
 	default:
 		return false
-	}
-}
-
-func (p *pending) outBytes() int {
-	r := p.reply
-	switch {
-	case r == nil || r.NoResponse:
-		return 0
-	case r.Body != nil:
-		return r.Body.Len()
-	default:
-		return -1 // encoded size is not kept; metrics treat -1 as unknown
 	}
 }
 
@@ -428,6 +420,7 @@ func (c *conn) encode(w *sender, p *pending) (closeAfter bool) {
 		*hdr = appendResponseHeader(binary.BigEndian.AppendUint32((*hdr)[:0], uint32(size)), p.req)
 		w.bytes(*hdr)
 		w.chunks(r.Body)
+		p.written, p.out = true, 4+size
 	case r.Msg != nil:
 		if r.Msg.Key() != p.req.Key {
 			c.log.Error("handler replied with another API's response; closing connection",
@@ -445,6 +438,7 @@ func (c *conn) encode(w *sender, p *pending) (closeAfter bool) {
 		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 		*buf = b
 		w.bytes(b)
+		p.written, p.out = true, len(b)
 	default:
 		c.log.Error("handler reply has neither Msg, Body nor NoResponse; closing connection", "api", kmsg.NameForKey(p.req.Key))
 		return true

@@ -15,7 +15,8 @@ type Metrics interface {
 	// reply has been written, after the handler chose no response, or when
 	// the reply was dropped because the connection closed (written false).
 	// latency runs from the moment the whole request was read to the last
-	// byte of the response being handed to the kernel.
+	// byte of the response being handed to the kernel; responseBytes
+	// counts the size prefix and the header too.
 	RequestDone(listener string, key, version int16, latency time.Duration, requestBytes, responseBytes int, written bool)
 	// RequestRejected is called when a frame closes the connection before
 	// reaching a handler (oversized, unknown key, unsupported version,
