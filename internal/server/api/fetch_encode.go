@@ -49,17 +49,25 @@ func (b RecordBytes) AppendTo(c *server.Chunks) { c.AppendBytes(b) }
 // of resp.Topics[t].Partitions[p]; when records is nil or returns nil, that
 // partition's RecordBatches field is written instead (nil meaning null).
 //
-// On error (a version it cannot frame, or a Records whose AppendTo did not
-// append Len bytes) the Chunks built so far is released and nil returned.
+// Ownership: every non-nil Records the callback returns is appended to the
+// Chunks, which then owns it (its file regions are released by
+// Chunks.Release), including when an error is returned: the Chunks is then
+// released before returning nil. The callback is called once per partition,
+// in order, and never when the version is outside 4-18; so a caller only
+// ever releases the records it did not hand over.
+//
+// Errors: a version outside 4-18, or a Records whose AppendTo did not append
+// Len bytes (a bug in that Records).
 func EncodeFetchResponse(resp *kmsg.FetchResponse, records func(topic, partition int) Records) (*server.Chunks, error) {
 	v := resp.Version
 	if v < FetchEncodeMinVersion || v > FetchEncodeMaxVersion {
 		return nil, fmt.Errorf("encode fetch response: version %d outside %d-%d", v, FetchEncodeMinVersion, FetchEncodeMaxVersion)
 	}
 	e := fetchEncoder{v: v, flex: v >= 12, c: &server.Chunks{}, buf: make([]byte, 0, 256)}
-	if err := e.response(resp, records); err != nil {
+	e.response(resp, records)
+	if e.err != nil {
 		e.c.Release()
-		return nil, err
+		return nil, e.err
 	}
 	e.flush()
 	return e.c, nil
@@ -75,6 +83,9 @@ type fetchEncoder struct {
 	buf     []byte
 	start   int
 	scratch []byte // tagged-field contents, to measure their size
+	// err is the first Records that appended other than its Len; the
+	// encoding goes on so that every Records is handed over.
+	err error
 }
 
 // flush hands the pending bytes to the Chunks.
@@ -100,7 +111,7 @@ func appendUnknownTags(dst []byte, t *kmsg.Tags) []byte {
 	return t.AppendEach(dst)
 }
 
-func (e *fetchEncoder) response(resp *kmsg.FetchResponse, records func(int, int) Records) error {
+func (e *fetchEncoder) response(resp *kmsg.FetchResponse, records func(int, int) Records) {
 	v := e.v
 	if v >= 1 {
 		e.buf = kbin.AppendInt32(e.buf, resp.ThrottleMillis)
@@ -128,8 +139,8 @@ func (e *fetchEncoder) response(resp *kmsg.FetchResponse, records func(int, int)
 			if records != nil {
 				r = records(ti, pi)
 			}
-			if err := e.partition(&t.Partitions[pi], r); err != nil {
-				return fmt.Errorf("encode fetch response: topic %d partition %d: %w", ti, pi, err)
+			if err := e.partition(&t.Partitions[pi], r); err != nil && e.err == nil {
+				e.err = fmt.Errorf("encode fetch response: topic %d partition %d: %w", ti, pi, err)
 			}
 		}
 		if e.flex {
@@ -153,7 +164,6 @@ func (e *fetchEncoder) response(resp *kmsg.FetchResponse, records func(int, int)
 		}
 		e.buf = resp.UnknownTags.AppendEach(e.buf)
 	}
-	return nil
 }
 
 func boolInt(b bool) int {

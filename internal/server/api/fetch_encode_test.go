@@ -243,7 +243,33 @@ func TestEncodeFetchResponseErrors(t *testing.T) {
 	topic := kmsg.NewFetchResponseTopic()
 	topic.Partitions = append(topic.Partitions, kmsg.NewFetchResponseTopicPartition())
 	resp.Topics = append(resp.Topics, topic)
-	if _, err := EncodeFetchResponse(resp, func(int, int) Records { return lyingRecords{} }); err == nil {
+	// The lying Records comes first; the one after it must still be handed
+	// over (and so released with the Chunks).
+	topic.Partitions = append(topic.Partitions, kmsg.NewFetchResponseTopicPartition())
+	resp.Topics[0] = topic
+	releases := 0
+	calls := 0
+	_, err := EncodeFetchResponse(resp, func(_, p int) Records {
+		calls++
+		if p == 0 {
+			return lyingRecords{}
+		}
+		return fileRecords{f: memFile{data: "abc"}, off: 0, n: 3, releases: &releases}
+	})
+	if err == nil {
 		t.Error("a Records whose AppendTo does not match its Len was accepted")
 	}
+	if calls != 2 || releases != 1 {
+		t.Errorf("after the error: %d callbacks, %d releases; want 2 and 1", calls, releases)
+	}
+}
+
+// memFile is a file without a descriptor, for tests that only count.
+type memFile struct {
+	vfs.File
+	data string
+}
+
+func (f memFile) ReadAt(p []byte, off int64) (int, error) {
+	return copy(p, f.data[off:]), nil
 }
