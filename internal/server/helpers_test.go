@@ -83,7 +83,7 @@ func (l *logRecorder) waitLog(t *testing.T, level slog.Level, substr string) {
 func (l *logRecorder) String() string { return l.dump() }
 
 // waitFor polls cond until it holds or ioTimeout passes.
-func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
+func waitFor(t testing.TB, cond func() bool, format string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(ioTimeout)
 	for !cond() {
@@ -117,7 +117,7 @@ func stubApiVersions(m *Mux) func(context.Context, *Request) *Reply {
 // newTestMux serves ApiVersions 0-4 and, with a stub, Metadata 0-12
 // (answering with this broker alone and no topics), so that real clients
 // can connect.
-func newTestMux(t *testing.T) *Mux {
+func newTestMux(t testing.TB) *Mux {
 	m := NewMux()
 	m.Register(18, 0, 4, stubApiVersions(m))
 	return m
@@ -134,7 +134,7 @@ type testServer struct {
 
 // startServer starts a Server on a free loopback port; it is closed when
 // the test ends.
-func startServer(t *testing.T, h Handler, tweak func(*Config)) *testServer {
+func startServer(t testing.TB, h Handler, tweak func(*Config)) *testServer {
 	t.Helper()
 	logs := &logRecorder{}
 	cfg := Config{
@@ -168,12 +168,12 @@ func startServer(t *testing.T, h Handler, tweak func(*Config)) *testServer {
 
 // rawClient speaks the Kafka framing by hand.
 type rawClient struct {
-	t    *testing.T
+	t    testing.TB
 	c    net.Conn
 	corr int32
 }
 
-func dial(t *testing.T, addr string) *rawClient {
+func dial(t testing.TB, addr string) *rawClient {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {

@@ -511,7 +511,16 @@ func TestFranzGoClient(t *testing.T) {
 		resp.ControllerID = 0
 		return &Reply{Msg: resp}
 	})
-	ts := startServer(t, m, nil)
+	var mu sync.Mutex
+	var apiVersions []int16
+	ts := startServer(t, HandlerFunc(func(ctx context.Context, req *Request) *Reply {
+		if req.Key == 18 {
+			mu.Lock()
+			apiVersions = append(apiVersions, req.Version)
+			mu.Unlock()
+		}
+		return m.Handle(ctx, req)
+	}), nil)
 	addr.Store(ts.addr)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(ts.addr))
 	if err != nil {
@@ -530,5 +539,12 @@ func TestFranzGoClient(t *testing.T) {
 	}
 	if ts.logs.count(slog.LevelWarn, "") != 0 {
 		t.Errorf("warnings logged:\n%s", ts.logs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// kgo v1.22.2 asks for v5 first, gets UNSUPPORTED_VERSION with 0-4,
+	// and retries at v4 on the same connection.
+	if len(apiVersions) < 2 || apiVersions[0] != 5 || apiVersions[1] != 4 {
+		t.Errorf("ApiVersions versions asked: %v; want 5 then 4", apiVersions)
 	}
 }
