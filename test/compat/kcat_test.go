@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -208,6 +209,28 @@ func TestKcatKeysAndHeaders(t *testing.T) {
 	}
 }
 
+// kcatFeatures returns librdkafka's log of the protocol features it turned off for the
+// broker, judged from the advertised ApiVersions ranges: the usual reason a codec is
+// silently not used.
+func kcatFeatures(t testing.TB, kcat, addr string) string {
+	t.Helper()
+	cmd := exec.Command(kcat, "-L", "-b", addr, "-m", "5", "-X", "debug=feature")
+	out, err := cmd.CombinedOutput()
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "NOT supported") || strings.Contains(l, "Disabling feature") {
+			if i := strings.Index(l, "]: "); i >= 0 {
+				l = l[i+3:]
+			}
+			lines = append(lines, "  "+l)
+		}
+	}
+	if err != nil {
+		lines = append(lines, fmt.Sprintf("  (kcat -X debug=feature: %v)", err))
+	}
+	return strings.Join(lines, "\n")
+}
+
 func equalHeaders(a, b []kgo.RecordHeader) bool {
 	if len(a) != len(b) {
 		return false
@@ -251,11 +274,16 @@ func TestKcatCompression(t *testing.T) {
 
 			batches := fetchRawBatches(t, b.Addr, topic, 0)
 			records := 0
+			explained := false
 			for _, bt := range batches {
 				records += int(bt.NumRecords)
 				if bt.Codec() != tc.id {
 					t.Errorf("stored batch at offset %d (%d records) has codec %d, want %d (%s)",
 						bt.FirstOffset, bt.NumRecords, bt.Codec(), tc.id, tc.codec)
+					if !explained {
+						explained = true
+						t.Errorf("librdkafka's feature detection for this broker:\n%s", kcatFeatures(t, kcat, b.Addr))
+					}
 				}
 				if !bt.CRCValid {
 					t.Errorf("stored batch at offset %d: CRC32C does not match", bt.FirstOffset)
