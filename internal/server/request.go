@@ -56,6 +56,10 @@ type Request struct {
 //   - Then: the answer is not known yet; see Then.
 //
 // Close closes the connection after the reply (if any) has been written.
+// On a Reply returned by Handle it also stops the reading at once, so no
+// later request of the connection is handled (Kafka reads nothing more
+// after an acks=0 produce error). On a Reply returned by Then, requests
+// read meanwhile may already have been handled; their replies are dropped.
 type Reply struct {
 	Msg        kmsg.Response
 	Body       *Chunks
