@@ -51,6 +51,8 @@ func Register(mux *server.Mux, d Deps) {
 	mux.Register(19, 2, 7, h.createTopics)
 	mux.Register(20, 1, 6, h.deleteTopics)
 	mux.Register(22, 0, 5, h.initProducerID)
+	registerAdmin(mux, h)
+	registerGroups(mux, h)
 }
 
 // errCode maps an error to its Kafka error code: a *kerr.Error anywhere in
