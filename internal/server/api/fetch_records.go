@@ -19,27 +19,30 @@ func (r fetchRecords) AppendTo(c *server.Chunks) {
 	c.AppendFile(f, pos, n, r.rr.Release)
 }
 
-// encodeFetchResponse frames resp around the partitions' reads. A read the
-// encoder does not take (an empty one, or on failure) is released here.
+// encodeFetchResponse frames resp around the partitions' reads. The
+// encoder owns (and on failure releases) every read it was handed; the rest
+// are released here.
 func encodeFetchResponse(resp *kmsg.FetchResponse, records [][]fetchRecords) *server.Chunks {
-	taken := func(t, p int) Records {
+	handed := make(map[*storage.ReadResult]bool)
+	take := func(t, p int) Records {
 		fr := records[t][p]
 		if fr.rr == nil || fr.rr.Size() == 0 {
 			return nil
 		}
+		handed[fr.rr] = true
 		return fr
 	}
-	c, err := EncodeFetchResponse(resp, taken)
+	c, err := EncodeFetchResponse(resp, take)
 	for t := range records {
 		for _, fr := range records[t] {
-			if fr.rr != nil && (err != nil || fr.rr.Size() == 0) {
+			if fr.rr != nil && !handed[fr.rr] {
 				fr.rr.Release()
 			}
 		}
 	}
 	if err != nil {
 		// Only a version the encoder cannot frame gets here, and Register
-		// advertises none; fall back to an empty, valid answer.
+		// advertises none; answer with empty record sets rather than fail.
 		for t := range resp.Topics {
 			for p := range resp.Topics[t].Partitions {
 				resp.Topics[t].Partitions[p].RecordBatches = []byte{}
