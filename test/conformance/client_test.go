@@ -164,6 +164,13 @@ func (c *client) write(b []byte) {
 	}
 }
 
+// writeLoose writes raw bytes, ignoring a failure: bad input may be cut
+// off by the broker closing the connection, which the caller checks.
+func (c *client) writeLoose(b []byte) {
+	c.conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+	c.conn.Write(b)
+}
+
 // tryRecv reads the response to req sent with corr.
 func (c *client) tryRecv(req kmsg.Request, corr int32) (kmsg.Response, error) {
 	version := req.GetVersion()
