@@ -154,7 +154,10 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 				m.logger.Warn("bad topic config in metadata", "topic", tp.Topic, "err", err)
 				continue
 			}
-			p.log.SetConfig(cfg)
+			if err := p.log.SetConfig(cfg); err != nil {
+				m.logger.Warn("apply topic config", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+				continue
+			}
 			p.mu.Lock()
 			p.durable = cfg.FlushMessages == 1
 			p.mu.Unlock()
