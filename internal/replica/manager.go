@@ -119,9 +119,22 @@ func (p *Partition) setLeaderEpoch(e int32) {
 }
 
 // Open opens the logs of every partition this node hosts in the image, so
-// that their data is served and their state recovered before clients come.
+// that their data is served and their state recovered before clients come,
+// and deletes logs the image no longer has: a topic deleted (or deleted and
+// re-created) while this node was down.
 func (m *Manager) Open(img *metadata.Image) error {
 	var errs []error
+	for _, l := range m.logs.Logs() {
+		tp := l.TopicPartition()
+		t, ok := img.Topics[tp.Topic]
+		if ok && t.ID == l.TopicID() && int(tp.Partition) < len(t.Partitions) {
+			continue
+		}
+		m.logger.Info("deleting the log of a partition the metadata no longer has", "topic", tp.Topic, "partition", tp.Partition)
+		if err := m.logs.Delete(tp); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, t := range img.Topics {
 		for i := range t.Partitions {
 			if t.Partitions[i].Leader != m.nodeID {

@@ -227,3 +227,24 @@ func TestConfigChangeReachesLog(t *testing.T) {
 		t.Fatalf("after the change: durable %v, log flush.messages %d", p.Durable(), p.Log().Config().FlushMessages)
 	}
 }
+
+func TestOpenDeletesOrphanLogs(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if _, err := f.meta.CreateTopic(ctx, metadata.TopicSpec{Name: "kept", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// A log on disk whose topic the metadata does not know.
+	if _, err := f.logs.GetOrCreate(storage.TopicPartition{Topic: "orphan", Partition: 0}, [16]byte{9}, storage.DefaultConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.m.Open(f.meta.Image()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.logs.Get(storage.TopicPartition{Topic: "orphan", Partition: 0}); ok {
+		t.Fatal("orphan log survived Open")
+	}
+	if _, ok := f.logs.Get(storage.TopicPartition{Topic: "kept", Partition: 0}); !ok {
+		t.Fatal("the hosted partition's log was not opened")
+	}
+}
