@@ -4,8 +4,9 @@
 // listener the request came in on), the cluster id, the controller, and the
 // asked topics with their partitions, leaders, leader epochs, replicas and ISR.
 // Which topics: v0 with an empty list, and v1+ with a null list, mean all;
-// from v1 an empty list means none. From v10 topics carry their IDs and may be
-// asked for by ID alone. A missing topic is created when the request allows it
+// from v1 an empty list means none. From v10 topics carry their IDs; from v12
+// they may be asked for by ID alone (a null name below v12 is
+// INVALID_REQUEST, as in Kafka). A missing topic is created when the request allows it
 // (always below v4, AllowAutoTopicCreation from v4) and auto.create.topics.enable
 // is on, with num.partitions and default.replication.factor; as in Kafka,
 // Produce never creates topics.
@@ -77,6 +78,22 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 			resp.Topics = append(resp.Topics, h.describeTopic(r, img.Topics[name]))
 		}
 		return &server.Reply{Msg: resp}
+	}
+
+	// Asking by ID alone is served from v12; v10-11 carry the field but a
+	// null name there is an invalid request, answered for every topic.
+	if r.Version < 12 {
+		for _, rt := range r.Topics {
+			if rt.Topic == nil {
+				for _, rt := range r.Topics {
+					mt := kmsg.NewMetadataResponseTopic()
+					mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+					mt.ErrorCode = kerr.InvalidRequest.Code
+					resp.Topics = append(resp.Topics, mt)
+				}
+				return &server.Reply{Msg: resp}
+			}
+		}
 	}
 
 	autoCreate := h.Config.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
