@@ -693,11 +693,82 @@ func testIdempotent(t *testing.T, c *client, v int16, topic string, id [16]byte)
 	if p.ErrorCode != 0 || p.BaseOffset != hw0+3 {
 		t.Errorf("seq 3: %s at %d, want NONE at %d", errName(p.ErrorCode), p.BaseOffset, hw0+3)
 	}
+	// The retry of a batch that is no longer the last but among the last
+	// five: still NONE with its original offset.
+	p = produce(t, c, v, topic, id, 0, first)
+	if p.ErrorCode != 0 || p.BaseOffset != base {
+		t.Errorf("retry of seq 0 after seq 3: %s at %d, want NONE at %d", errName(p.ErrorCode), p.BaseOffset, base)
+	}
 	// A gap: sequence 9 where 5 is next.
 	p = produce(t, c, v, topic, id, 0, batch(9, 1))
 	wantCode(t, "sequence gap", p.ErrorCode, kerr.OutOfOrderSequenceNumber)
 	if hw := latest(t, c, topic, 0); hw != hw0+5 {
 		t.Errorf("after a refused gap, high watermark %d, want %d", hw, hw0+5)
+	}
+	// Five more batches push seq 0 out of the cached five: its retry is
+	// then out of order, not a duplicate.
+	next := int32(5)
+	for range 5 {
+		if p := produce(t, c, v, topic, id, 0, batch(next, 1)); p.ErrorCode != 0 {
+			t.Fatalf("seq %d: %s", next, errName(p.ErrorCode))
+		}
+		next++
+	}
+	wantCode(t, "retry of a batch older than the last five", produce(t, c, v, topic, id, 0, first).ErrorCode, kerr.OutOfOrderSequenceNumber)
+
+	// A client-side epoch bump (KIP-360) starts again at sequence 0; the
+	// old epoch is then fenced.
+	bumped := func(epoch int16, seq int32) []byte {
+		s := batchSpec{firstTS: now, producerID: ip.ProducerID, epoch: epoch, seq: seq, idempotent: true,
+			recs: []rec{{value: []byte("e")}}}
+		return s.encode()
+	}
+	wantCode(t, "new epoch at seq 3", produce(t, c, v, topic, id, 0, bumped(ip.ProducerEpoch+2, 3)).ErrorCode, kerr.OutOfOrderSequenceNumber)
+	wantCode(t, "new epoch at seq 0", produce(t, c, v, topic, id, 0, bumped(ip.ProducerEpoch+1, 0)).ErrorCode, nil)
+	wantCode(t, "old epoch after a bump", produce(t, c, v, topic, id, 0, bumped(ip.ProducerEpoch, next)).ErrorCode, kerr.InvalidProducerEpoch)
+
+	// A producer the partition has no state for (its state may have
+	// expired) is taken at any sequence, as Kafka does since KIP-360; from
+	// then on its sequence is checked.
+	stranger := func(seq int32) []byte {
+		s := batchSpec{firstTS: now, producerID: ip.ProducerID + 1_000_000, epoch: 0, seq: seq, idempotent: true,
+			recs: []rec{{value: []byte("s")}}}
+		return s.encode()
+	}
+	wantCode(t, "unknown producer at seq 5", produce(t, c, v, topic, id, 0, stranger(5)).ErrorCode, nil)
+	wantCode(t, "that producer at seq 6", produce(t, c, v, topic, id, 0, stranger(6)).ErrorCode, nil)
+	wantCode(t, "that producer at seq 8", produce(t, c, v, topic, id, 0, stranger(8)).ErrorCode, kerr.OutOfOrderSequenceNumber)
+}
+
+// TestPipelining sends several requests on one connection without waiting:
+// a long-poll Fetch first, then quick ones. The answers must come back in
+// request order, the quick ones held behind the Fetch.
+func TestPipelining(t *testing.T) {
+	c := dial(t, shared.addr)
+	topic := topicName(t, "pipe")
+	id := createTopic(t, c, topic, 1, nil)
+	fetch := fetchReq(maxVersion(t, 1), topic, id, 0, 0, 1<<20, 1<<20)
+	fetch.MinBytes, fetch.MaxWaitMillis = 1, 300
+	reqs := []kmsg.Request{
+		fetch,
+		versioned(kmsg.NewPtrApiVersionsRequest(), 0),
+		metaReq(maxVersion(t, 3), []string{topic}),
+		versioned(kmsg.NewPtrInitProducerIDRequest(), maxVersion(t, 22)),
+		versioned(kmsg.NewPtrApiVersionsRequest(), maxVersion(t, 18)),
+	}
+	var out []byte
+	corrs := make([]int32, len(reqs))
+	for i, r := range reqs {
+		corrs[i] = int32(500 + i)
+		out = appendRequest(out, r, corrs[i], &clientID)
+	}
+	start := time.Now()
+	c.write(out)
+	for i, r := range reqs {
+		c.recv(r, corrs[i]) // fails on a correlation id out of order
+		if i == 0 && time.Since(start) < 250*time.Millisecond {
+			t.Errorf("the long-poll Fetch answered after %v, want about 300ms", time.Since(start))
+		}
 	}
 }
 
