@@ -24,6 +24,7 @@ type perfFlags struct {
 	brokers    string
 	topic      string
 	partitions int
+	topicCfgs  []string
 	records    int64
 	duration   time.Duration
 	interval   time.Duration
@@ -48,6 +49,7 @@ func (f *perfFlags) common(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.brokers, "bootstrap-server", "b", "127.0.0.1:9092", "host:port,... of brokers to bootstrap from")
 	fs.StringVarP(&f.topic, "topic", "t", "sluice-perf", "topic to use")
 	fs.IntVar(&f.partitions, "partitions", 3, "create the topic with this many partitions if it does not exist (0: never create)")
+	fs.StringArrayVar(&f.topicCfgs, "topic-config", nil, "key=value config of the created topic, repeatable (flush.messages=1, ...)")
 	fs.Int64VarP(&f.records, "num-records", "n", 0, "stop after this many records")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long (with --num-records, whichever comes first)")
 	fs.DurationVar(&f.interval, "interval", time.Second, "time between progress lines on stderr (0: none)")
@@ -79,6 +81,16 @@ func (f *perfFlags) commonConfig(stderr io.Writer) (perf.Common, error) {
 		if b = strings.TrimSpace(b); b != "" {
 			c.Brokers = append(c.Brokers, b)
 		}
+	}
+	for _, kv := range f.topicCfgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return c, fmt.Errorf("--topic-config %q: want key=value", kv)
+		}
+		if c.TopicConfigs == nil {
+			c.TopicConfigs = map[string]string{}
+		}
+		c.TopicConfigs[k] = v
 	}
 	if f.records <= 0 && f.duration <= 0 {
 		return c, errors.New("set --num-records or --duration")

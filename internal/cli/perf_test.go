@@ -53,6 +53,7 @@ func TestPerfFlagErrors(t *testing.T) {
 		{"perf", "produce", "-n", "1", "--acks", "2"},
 		{"perf", "produce", "-n", "1", "--compression", "brotli"},
 		{"perf", "consume", "-n", "1", "extra"},
+		{"perf", "consume", "-n", "1", "--topic-config", "novalue"},
 	} {
 		if _, _, err := runPerfCmd(t, args...); err == nil {
 			t.Errorf("%v: no error", args)

@@ -21,6 +21,8 @@ type Common struct {
 	// Partitions > 0 creates the topic with this many partitions
 	// (replication factor 1) if it does not exist yet.
 	Partitions int
+	// TopicConfigs are the created topic's configs (flush.messages, ...).
+	TopicConfigs map[string]string
 	// Records stops the workload after this many records; Duration after
 	// this long. At least one must be set; the first reached wins.
 	Records  int64
@@ -153,7 +155,14 @@ func ensureTopic(ctx context.Context, c *Common) error {
 		return fmt.Errorf("admin client: %w", err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(c.Partitions), 1, nil, c.Topic)
+	var configs map[string]*string
+	for k, v := range c.TopicConfigs {
+		if configs == nil {
+			configs = map[string]*string{}
+		}
+		configs[k] = &v
+	}
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, int32(c.Partitions), 1, configs, c.Topic)
 	if err == nil {
 		err = resp.Err
 	}
