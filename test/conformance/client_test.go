@@ -236,6 +236,7 @@ func versioned[R kmsg.Request](req R, v int16) R {
 // fixture is the broker every test of the package shares, started once in
 // TestMain so that the package runs in well under a minute.
 type fixture struct {
+	dir     string // log.dirs
 	addr    string
 	host    string
 	port    int32
@@ -310,6 +311,7 @@ func startBroker(sets []string) (*fixture, error) {
 		return nil, errors.New("broker reports no endpoints")
 	}
 	f := &fixture{
+		dir:     dir,
 		host:    eps[0].Host,
 		port:    eps[0].Port,
 		addr:    net.JoinHostPort(eps[0].Host, strconv.Itoa(int(eps[0].Port))),
