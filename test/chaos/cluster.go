@@ -1,0 +1,213 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clusterID is the cluster.id every node of a multi-node cluster is formatted with:
+// KRaft nodes must agree on it. (Any 16 bytes in URL-safe base64 would do.)
+const clusterID = "c2x1aWNlLWNoYW9zLTAwMQ"
+
+// ClusterConfig describes the nodes to start.
+type ClusterConfig struct {
+	// Binary is the sluice binary.
+	Binary string
+	// Dir holds one directory per node: node-<id>/data and node-<id>/sluice.log.
+	Dir string
+	// Nodes is how many nodes to run, with ids 1..Nodes. Default 1.
+	Nodes int
+	// Settings are extra key=value broker settings given to every node, after the
+	// harness's own (so they win).
+	Settings []string
+	// Network places the nodes; nil means Loopback (127.0.0.1, no partitions).
+	Network Network
+	// StopGrace bounds a graceful stop before the node is killed. Default 20s.
+	StopGrace time.Duration
+	Logger    *slog.Logger
+}
+
+// Cluster is a set of Sluice nodes run as processes by this harness.
+type Cluster struct {
+	cfg   ClusterConfig
+	nodes []*Node
+}
+
+// NewCluster lays out the nodes (ids, ports, directories, settings) without starting
+// them.
+//
+// One node runs as today's single-node broker: a PLAINTEXT listener and a Raft group
+// of one. Several nodes run in KRaft combined mode (process.roles=broker,controller):
+// each has a CONTROLLER listener beside its client listener, and all are voters of
+// controller.quorum.voters with one cluster.id.
+func NewCluster(cfg ClusterConfig) (*Cluster, error) {
+	if cfg.Binary == "" {
+		return nil, errors.New("cluster: no sluice binary")
+	}
+	if cfg.Nodes <= 0 {
+		cfg.Nodes = 1
+	}
+	if cfg.Network == nil {
+		cfg.Network = Loopback{}
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 20 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	c := &Cluster{cfg: cfg}
+	for i := range cfg.Nodes {
+		id := int32(i + 1)
+		dir := filepath.Join(cfg.Dir, fmt.Sprintf("node-%d", id))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+		addr, err := cfg.Network.Addr(id, 0)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: client address of node %d: %w", id, err)
+		}
+		n := &Node{
+			ID: id, Addr: addr,
+			DataDir: filepath.Join(dir, "data"),
+			LogPath: filepath.Join(dir, "sluice.log"),
+			binary:  cfg.Binary, net: cfg.Network, logger: cfg.Logger, state: Stopped,
+		}
+		if cfg.Nodes > 1 {
+			if n.ControllerAddr, err = cfg.Network.Addr(id, 1); err != nil {
+				return nil, fmt.Errorf("cluster: controller address of node %d: %w", id, err)
+			}
+		}
+		c.nodes = append(c.nodes, n)
+	}
+	var voters []string
+	for _, n := range c.nodes {
+		if n.ControllerAddr != "" {
+			voters = append(voters, fmt.Sprintf("%d@%s", n.ID, n.ControllerAddr))
+		}
+	}
+	for _, n := range c.nodes {
+		s := []string{
+			"node.id=" + strconv.Itoa(int(n.ID)),
+			"log.dirs=" + n.DataDir,
+			"http.addr=",
+		}
+		if len(voters) == 0 {
+			s = append(s, "listeners=PLAINTEXT://"+n.Addr)
+		} else {
+			s = append(s,
+				"process.roles=broker,controller",
+				"listeners=PLAINTEXT://"+n.Addr+",CONTROLLER://"+n.ControllerAddr,
+				"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+				"controller.listener.names=CONTROLLER",
+				"inter.broker.listener.name=PLAINTEXT",
+				"controller.quorum.voters="+strings.Join(voters, ","),
+				"cluster.id="+clusterID,
+			)
+		}
+		n.settings = append(s, cfg.Settings...)
+	}
+	return c, nil
+}
+
+// Nodes returns the nodes in id order.
+func (c *Cluster) Nodes() []*Node { return c.nodes }
+
+// Node returns the node with the given id, or nil.
+func (c *Cluster) Node(id int32) *Node {
+	if id < 1 || int(id) > len(c.nodes) {
+		return nil
+	}
+	return c.nodes[id-1]
+}
+
+// Network returns where the nodes run.
+func (c *Cluster) Network() Network { return c.cfg.Network }
+
+// StopGrace is how long a graceful stop may take.
+func (c *Cluster) StopGrace() time.Duration { return c.cfg.StopGrace }
+
+// Bootstrap returns every node's client address, for a client's seed brokers.
+func (c *Cluster) Bootstrap() []string {
+	var addrs []string
+	for _, n := range c.nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	return addrs
+}
+
+// Start starts every node at once (a quorum needs its voters together) and waits
+// until each answers ApiVersions.
+func (c *Cluster) Start(ctx context.Context) error {
+	for _, n := range c.nodes {
+		if err := n.launch(); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.nodes))
+	for i, n := range c.nodes {
+		wg.Go(func() { errs[i] = n.WaitReady(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Crashes returns every node's unexpected exits.
+func (c *Cluster) Crashes() []error {
+	var all []error
+	for _, n := range c.nodes {
+		all = append(all, n.Crashes()...)
+	}
+	return all
+}
+
+// Close heals the network, stops every node that runs (gracefully, then by force) and
+// tears the network down.
+func (c *Cluster) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.StopGrace+10*time.Second)
+	defer cancel()
+	var errs []error
+	if err := c.cfg.Network.Heal(); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		errs = append(errs, err)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range c.nodes {
+		if n.State() == Stopped {
+			continue
+		}
+		wg.Go(func() {
+			if err := n.Stop(ctx, c.cfg.StopGrace); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := c.cfg.Network.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// freePort returns a TCP port on host that nothing listens on right now.
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

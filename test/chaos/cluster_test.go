@@ -1,0 +1,263 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestNodeLifecycle drives one node through every transition the nemesis uses and
+// checks, after each, what a client sees.
+func TestNodeLifecycle(t *testing.T) {
+	c := startCluster(t, 1)
+	n := c.Node(1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	answers := func() error {
+		probe, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		return ProbeAPIVersions(probe, n.Addr)
+	}
+	if err := answers(); err != nil {
+		t.Fatalf("started node does not answer: %v", err)
+	}
+	pid := n.PID()
+
+	// Paused: the socket accepts (the kernel does that) but nothing answers.
+	if err := n.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != Paused {
+		t.Errorf("state %s after Pause", n.State())
+	}
+	if err := answers(); err == nil {
+		t.Errorf("paused node answered ApiVersions")
+	}
+	if err := n.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WaitReady(ctx); err != nil {
+		t.Fatalf("resumed node: %v", err)
+	}
+	if n.PID() != pid {
+		t.Errorf("pause and resume changed the pid from %d to %d", pid, n.PID())
+	}
+
+	// Killed: gone at once, nothing listens.
+	if err := n.Kill(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != Stopped || n.PID() != 0 {
+		t.Errorf("after kill: state %s, pid %d", n.State(), n.PID())
+	}
+	if err := answers(); err == nil {
+		t.Errorf("killed node answered ApiVersions")
+	}
+	if err := n.Kill(ctx); err == nil {
+		t.Errorf("killing a stopped node succeeded")
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatalf("restart after kill: %v", err)
+	}
+	if n.PID() == pid {
+		t.Errorf("restart kept pid %d", pid)
+	}
+
+	// Graceful restart, including from a paused state.
+	if err := n.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Restart(ctx, c.StopGrace()); err != nil {
+		t.Fatalf("restart of a paused node: %v", err)
+	}
+	if err := answers(); err != nil {
+		t.Errorf("restarted node does not answer: %v", err)
+	}
+	if err := n.Start(ctx); err == nil {
+		t.Errorf("starting a running node succeeded")
+	}
+
+	if crashes := c.Crashes(); len(crashes) > 0 {
+		t.Errorf("unexpected exits: %v", crashes)
+	}
+	log, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(log), "chaos: start"); got != 3 {
+		t.Errorf("node log shows %d starts, want 3", got)
+	}
+}
+
+// TestNodeCrashIsReported checks that an exit the harness did not cause is recorded:
+// a broker dying by itself during a run is a finding.
+func TestNodeCrashIsReported(t *testing.T) {
+	c := startCluster(t, 1)
+	n := c.Node(1)
+	if err := exec.Command("kill", "-9", itoa(int64(n.PID()))).Run(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := WaitFor(ctx, "the crash to be noticed", func(context.Context) (bool, error) {
+		return len(c.Crashes()) == 1 && n.State() == Stopped, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Crashes()[0].Error(); !strings.Contains(got, "exited by itself") {
+		t.Errorf("crash = %q", got)
+	}
+}
+
+// TestClusterLayout checks the settings each node of a 3-node cluster gets: KRaft
+// combined mode with a CONTROLLER listener and every node a voter. (Multi-node
+// clusters do not run yet; this checks only what the harness would start.)
+func TestClusterLayout(t *testing.T) {
+	c, err := NewCluster(ClusterConfig{Binary: "/bin/sluice", Dir: t.TempDir(), Nodes: 3, Settings: []string{"num.partitions=4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var voters []string
+	for _, n := range c.Nodes() {
+		voters = append(voters, itoa(int64(n.ID))+"@"+n.ControllerAddr)
+	}
+	seen := map[string]bool{}
+	for _, n := range c.Nodes() {
+		args := strings.Join(n.Args(), " ")
+		for _, want := range []string{
+			"--set node.id=" + itoa(int64(n.ID)),
+			"--set log.dirs=" + n.DataDir,
+			"--set listeners=PLAINTEXT://" + n.Addr + ",CONTROLLER://" + n.ControllerAddr,
+			"--set controller.listener.names=CONTROLLER",
+			"--set process.roles=broker,controller",
+			"--set controller.quorum.voters=" + strings.Join(voters, ","),
+			"--set cluster.id=" + clusterID,
+			"--set http.addr= ",
+		} {
+			if !strings.Contains(args+" ", want) {
+				t.Errorf("node %d lacks %q in %s", n.ID, want, args)
+			}
+		}
+		if !strings.HasSuffix(args, "--set num.partitions=4") {
+			t.Errorf("node %d: extra settings must come last, to win: %s", n.ID, args)
+		}
+		for _, a := range []string{n.Addr, n.ControllerAddr, n.DataDir} {
+			if seen[a] {
+				t.Errorf("%s used twice", a)
+			}
+			seen[a] = true
+		}
+	}
+	if err := c.Network().Partition([]int32{1}, []int32{2, 3}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Errorf("partition on loopback: %v, want ErrUnsupported", err)
+	}
+}
+
+// TestNetnsPartition checks the partition mechanism itself with three helper processes
+// standing in for nodes (a real multi-node Sluice does not exist yet): links between
+// groups are cut both ways, links within a group and from clients stay, and Heal
+// restores everything.
+func TestNetnsPartition(t *testing.T) {
+	if err := NetnsAvailable(); err != nil {
+		t.Skipf("partitions cannot be tested here: %v", err)
+	}
+	nw, err := NewNetns(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := nw.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := map[int32]string{}
+	for id := int32(1); id <= 3; id++ {
+		addr, err := nw.Addr(id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[id] = addr
+		cmd := nw.Command(id, self, addr)
+		cmd.Env = append(os.Environ(), "SLUICE_CHAOS_HELPER=listen")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for id, addr := range addrs {
+		if err := WaitFor(ctx, "helper listening", func(context.Context) (bool, error) {
+			return canDial(nw, 0, addr), nil
+		}); err != nil {
+			t.Fatalf("node %d: %v", id, err)
+		}
+	}
+
+	check := func(stage string, want map[[2]int32]bool) {
+		t.Helper()
+		for link, ok := range want {
+			if got := canDial(nw, link[0], addrs[link[1]]); got != ok {
+				t.Errorf("%s: %d -> %d reachable = %v, want %v", stage, link[0], link[1], got, ok)
+			}
+		}
+	}
+	all := func(ok bool) map[[2]int32]bool {
+		m := map[[2]int32]bool{}
+		for a := int32(0); a <= 3; a++ { // 0 is the harness (clients)
+			for b := int32(1); b <= 3; b++ {
+				if a != b {
+					m[[2]int32{a, b}] = ok
+				}
+			}
+		}
+		return m
+	}
+	check("before", all(true))
+
+	if err := nw.Partition([]int32{1}, []int32{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	want := all(true)
+	for _, l := range [][2]int32{{1, 2}, {2, 1}, {1, 3}, {3, 1}} {
+		want[l] = false
+	}
+	check("1 | 2 3", want)
+
+	if err := nw.Partition([]int32{1, 2}); err != nil { // 3 alone
+		t.Fatal(err)
+	}
+	want = all(true)
+	for _, l := range [][2]int32{{1, 3}, {3, 1}, {2, 3}, {3, 2}} {
+		want[l] = false
+	}
+	check("1 2 | 3", want)
+
+	if err := nw.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	check("healed", all(true))
+}
+
+// canDial reports whether from (0: the harness) reaches addr.
+func canDial(nw *Netns, from int32, addr string) bool {
+	self, _ := os.Executable()
+	var cmd *exec.Cmd
+	if from == 0 {
+		cmd = exec.Command(self, addr)
+	} else {
+		cmd = nw.Command(from, self, addr)
+	}
+	cmd.Env = append(os.Environ(), "SLUICE_CHAOS_HELPER=dial")
+	return cmd.Run() == nil
+}

@@ -1,0 +1,327 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// State is what the process manager believes a node is doing.
+type State string
+
+// Node states.
+const (
+	Stopped State = "stopped"
+	Running State = "running"
+	Paused  State = "paused"
+)
+
+// Node is one Sluice process: its settings, data directory and ports, which stay the
+// same across restarts. Its methods are safe for concurrent use.
+type Node struct {
+	// ID is the node.id.
+	ID int32
+	// Addr is the host:port of the client (PLAINTEXT) listener.
+	Addr string
+	// ControllerAddr is the host:port of the CONTROLLER listener; empty on a single
+	// node, which runs its Raft group of one without a transport.
+	ControllerAddr string
+	// DataDir is log.dirs.
+	DataDir string
+	// LogPath is the file that collects the process's output across restarts.
+	LogPath string
+
+	binary   string
+	settings []string // key=value, passed as --set
+	net      Network
+	logger   *slog.Logger
+
+	mu       sync.Mutex
+	state    State
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the current process has been reaped
+	waitErr  error         // the current process's exit status, once exited is closed
+	expected bool          // the harness asked the current process to end
+	crashes  []error       // exits the harness did not ask for
+	starts   int
+}
+
+// Args returns the command line the node is started with.
+func (n *Node) Args() []string {
+	args := []string{n.binary, "server"}
+	for _, kv := range n.settings {
+		args = append(args, "--set", kv)
+	}
+	return args
+}
+
+// State returns the node's state.
+func (n *Node) State() State {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state
+}
+
+// PID returns the current process id, or 0 when the node is stopped.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state == Stopped || n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Crashes returns the exits the harness did not cause: a broker that dies by itself
+// during a run is a bug.
+func (n *Node) Crashes() []error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]error(nil), n.crashes...)
+}
+
+// Start starts the process and waits until it answers ApiVersions on its client
+// listener, or ctx ends, or the process exits.
+func (n *Node) Start(ctx context.Context) error {
+	if err := n.launch(); err != nil {
+		return err
+	}
+	return n.WaitReady(ctx)
+}
+
+// launch starts the process without waiting for it to serve.
+func (n *Node) launch() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state != Stopped {
+		return fmt.Errorf("start node %d: already %s", n.ID, n.state)
+	}
+	logFile, err := os.OpenFile(n.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("start node %d: open log: %w", n.ID, err)
+	}
+	args := n.Args()
+	fmt.Fprintf(logFile, "=== %s chaos: start %d of node %d: %s\n",
+		time.Now().Format(time.RFC3339Nano), n.starts+1, n.ID, strings.Join(args, " "))
+	cmd := n.net.Command(n.ID, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// A process group of its own: a terminal's Ctrl-C reaches the harness, which then
+	// decides how the node ends.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("start node %d: %w", n.ID, err)
+	}
+	n.starts++
+	n.cmd, n.state, n.expected = cmd, Running, false
+	exited := make(chan struct{})
+	n.exited = exited
+	go func() {
+		err := cmd.Wait()
+		logFile.Close()
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		n.waitErr = err
+		if !n.expected {
+			n.crashes = append(n.crashes, fmt.Errorf("node %d (pid %d) exited by itself: %v", n.ID, cmd.Process.Pid, err))
+			n.logger.Error("node exited by itself", "node", n.ID, "pid", cmd.Process.Pid, "err", err)
+		}
+		if n.cmd == cmd {
+			n.state = Stopped
+		}
+		close(exited)
+	}()
+	n.logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "addr", n.Addr)
+	return nil
+}
+
+// WaitReady waits until the node answers ApiVersions and lists itself as a broker in
+// Metadata (it has registered), failing early if its process exits.
+func (n *Node) WaitReady(ctx context.Context) error {
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	if exited == nil {
+		return fmt.Errorf("node %d was never started", n.ID)
+	}
+	start := time.Now()
+	err := WaitFor(ctx, fmt.Sprintf("node %d to serve on %s", n.ID, n.Addr), func(ctx context.Context) (bool, error) {
+		select {
+		case <-exited:
+			return false, fmt.Errorf("process exited: %v", n.exitErr())
+		default:
+		}
+		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := ProbeAPIVersions(attempt, n.Addr); err != nil {
+			return false, err
+		}
+		_, err := ProbeRegistered(attempt, n.Addr, n.ID)
+		return err == nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, n.LogTail(20))
+	}
+	n.logger.Debug("node ready", "node", n.ID, "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (n *Node) exitErr() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.waitErr
+}
+
+// signal sends sig to the running (or paused) process, marking the exit it may cause
+// as expected.
+func (n *Node) signal(sig syscall.Signal, expectExit bool) (<-chan struct{}, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state == Stopped {
+		return nil, fmt.Errorf("signal %v to node %d: not running", sig, n.ID)
+	}
+	if expectExit {
+		n.expected = true
+	}
+	if err := n.cmd.Process.Signal(sig); err != nil {
+		return nil, fmt.Errorf("signal %v to node %d (pid %d): %w", sig, n.ID, n.cmd.Process.Pid, err)
+	}
+	switch sig {
+	case syscall.SIGSTOP:
+		n.state = Paused
+	case syscall.SIGCONT:
+		n.state = Running
+	}
+	return n.exited, nil
+}
+
+// Kill sends SIGKILL, as kill -9 does, and waits for the process to be gone.
+func (n *Node) Kill(ctx context.Context) error {
+	exited, err := n.signal(syscall.SIGKILL, true)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-exited:
+		n.logger.Info("node killed", "node", n.ID)
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("node %d still running after SIGKILL: %w", n.ID, ctx.Err())
+	}
+}
+
+// Stop asks the process to shut down with SIGTERM (resuming it first if paused) and
+// waits until it exits. If it has not exited within grace, it is killed: a shutdown
+// that hangs is logged as a warning.
+func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
+	if n.State() == Paused {
+		if err := n.Resume(); err != nil {
+			return err
+		}
+	}
+	exited, err := n.signal(syscall.SIGTERM, true)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-exited:
+		if err := n.exitErr(); err != nil {
+			return fmt.Errorf("node %d exited with %v after SIGTERM", n.ID, err)
+		}
+		n.logger.Info("node stopped", "node", n.ID)
+		return nil
+	case <-time.After(grace):
+		n.logger.Warn("node did not stop within the grace period; killing it", "node", n.ID, "grace", grace)
+		if err := n.Kill(ctx); err != nil {
+			return err
+		}
+		return fmt.Errorf("node %d did not stop within %v of SIGTERM", n.ID, grace)
+	case <-ctx.Done():
+		return fmt.Errorf("stop node %d: %w", n.ID, ctx.Err())
+	}
+}
+
+// Pause stops the process with SIGSTOP and waits until the kernel shows every thread
+// stopped: it keeps its sockets but answers nothing.
+func (n *Node) Pause(ctx context.Context) error {
+	if s := n.State(); s != Running {
+		return fmt.Errorf("pause node %d: %s", n.ID, s)
+	}
+	pid := n.PID()
+	if _, err := n.signal(syscall.SIGSTOP, false); err != nil {
+		return err
+	}
+	err := WaitFor(ctx, fmt.Sprintf("node %d (pid %d) to stop", n.ID, pid), func(context.Context) (bool, error) {
+		return allThreadsStopped(pid)
+	})
+	if err != nil {
+		return err
+	}
+	n.logger.Info("node paused", "node", n.ID)
+	return nil
+}
+
+// allThreadsStopped reads /proc/<pid>/task/*/stat and reports whether every thread is
+// in state T (stopped by a signal).
+func allThreadsStopped(pid int) (bool, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(dir + "/" + task.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses, so split after
+		// the last ')'.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) {
+			return false, fmt.Errorf("unexpected %s/%s/stat: %q", dir, task.Name(), stat)
+		}
+		if state := stat[i+2]; state != 'T' && state != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// Resume continues a paused process with SIGCONT.
+func (n *Node) Resume() error {
+	if s := n.State(); s != Paused {
+		return fmt.Errorf("resume node %d: %s", n.ID, s)
+	}
+	_, err := n.signal(syscall.SIGCONT, false)
+	if err == nil {
+		n.logger.Info("node resumed", "node", n.ID)
+	}
+	return err
+}
+
+// Restart stops the node gracefully and starts it again on the same data and ports.
+func (n *Node) Restart(ctx context.Context, grace time.Duration) error {
+	if err := n.Stop(ctx, grace); err != nil {
+		return err
+	}
+	return n.Start(ctx)
+}
+
+// LogTail returns the last lines of the node's log, for error messages.
+func (n *Node) LogTail(lines int) string {
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return fmt.Sprintf("--- last %d lines of %s:\n%s", len(all), n.LogPath, strings.Join(all, "\n"))
+}

@@ -1,0 +1,139 @@
+package chaos
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// pollInterval is how often conditions are re-checked while waiting on them.
+const pollInterval = 20 * time.Millisecond
+
+// WaitFor polls cond until it reports true, cond fails, or ctx ends. what names the
+// condition in the error; the last error cond returned, if any, is included.
+func WaitFor(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	var last error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return nil
+		}
+		if err != nil {
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			if last != nil {
+				return fmt.Errorf("wait for %s: %w (last: %v)", what, ctx.Err(), last)
+			}
+			return fmt.Errorf("wait for %s: %w", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// ProbeAPIVersions sends one ApiVersions v0 request to addr and checks the answer: a
+// node that answers serves the Kafka protocol.
+func ProbeAPIVersions(ctx context.Context, addr string) error {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.SetVersion(0)
+	resp, err := roundTrip(ctx, addr, req)
+	if err != nil {
+		return err
+	}
+	av := resp.(*kmsg.ApiVersionsResponse)
+	if err := kerr.ErrorForCode(av.ErrorCode); err != nil {
+		return fmt.Errorf("ApiVersions: %w", err)
+	}
+	if len(av.ApiKeys) == 0 {
+		return errors.New("ApiVersions response lists no APIs")
+	}
+	return nil
+}
+
+// ProbeRegistered asks addr for Metadata (v1, no topics) and checks that the cluster it
+// describes lists broker id: the node has registered and clients will be sent to it.
+// It returns the controller id the node reports.
+func ProbeRegistered(ctx context.Context, addr string, id int32) (int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(1)
+	req.Topics = []kmsg.MetadataRequestTopic{} // v1: empty means none
+	resp, err := roundTrip(ctx, addr, req)
+	if err != nil {
+		return -1, err
+	}
+	md := resp.(*kmsg.MetadataResponse)
+	for _, b := range md.Brokers {
+		if b.NodeID == id {
+			return md.ControllerID, nil
+		}
+	}
+	return md.ControllerID, fmt.Errorf("metadata from %s does not list broker %d yet", addr, id)
+}
+
+// roundTrip sends one request of a non-flexible version over a new connection and
+// returns the decoded response.
+func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
+	if req.IsFlexible() {
+		return nil, fmt.Errorf("roundTrip: %s v%d is flexible; only non-flexible versions are framed here", kmsg.NameForKey(req.Key()), req.GetVersion())
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(5 * time.Second)
+	}
+	if err := conn.SetDeadline(deadline); err != nil {
+		return nil, err
+	}
+
+	const correlationID = 7
+	clientID := "sluice-chaos-probe"
+	// Request header v1: key, version, correlation id, nullable client id.
+	frame := make([]byte, 4, 64)
+	frame = binary.BigEndian.AppendUint16(frame, uint16(req.Key()))
+	frame = binary.BigEndian.AppendUint16(frame, uint16(req.GetVersion()))
+	frame = binary.BigEndian.AppendUint32(frame, correlationID)
+	frame = binary.BigEndian.AppendUint16(frame, uint16(len(clientID)))
+	frame = append(frame, clientID...)
+	frame = req.AppendTo(frame)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	name := kmsg.NameForKey(req.Key())
+	if _, err := conn.Write(frame); err != nil {
+		return nil, fmt.Errorf("send %s: %w", name, err)
+	}
+
+	var size [4]byte
+	if _, err := io.ReadFull(conn, size[:]); err != nil {
+		return nil, fmt.Errorf("read %s response size: %w", name, err)
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 64<<20 {
+		return nil, fmt.Errorf("%s response size %d out of range", name, n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return nil, fmt.Errorf("read %s response: %w", name, err)
+	}
+	if got := binary.BigEndian.Uint32(body); got != correlationID {
+		return nil, fmt.Errorf("%s response correlation id %d, want %d", name, got, correlationID)
+	}
+	resp := req.ResponseKind()
+	if err := resp.ReadFrom(body[4:]); err != nil {
+		return nil, fmt.Errorf("decode %s response: %w", name, err)
+	}
+	return resp, nil
+}
