@@ -22,8 +22,8 @@ type E2EConfig struct {
 }
 
 // EndToEnd runs an end-to-end workload. The result's Latency is the produce
-// acknowledgement latency, EndToEnd the produce-to-consume latency; the
-// throughput figures are the consumers'.
+// acknowledgement latency, EndToEnd the produce-to-consume latency; Records
+// and Bytes are what the consumers read, the rates the producers'.
 func EndToEnd(ctx context.Context, cfg E2EConfig) (*Result, error) {
 	if err := cfg.ProduceConfig.check(); err != nil {
 		return nil, err
@@ -102,6 +102,9 @@ wait:
 	}
 	res.Workload = "e2e"
 	res.RecordSize = cfg.RecordSize
+	// The rate is the producers': the consumers were started (and their
+	// clock with them) before the producers connected.
+	res.Seconds, res.RecordsPerSec, res.MBPerSec = pres.Seconds, pres.RecordsPerSec, pres.MBPerSec
 	res.Latency = pres.Latency
 	l := e2e.Snapshot().Summary()
 	res.EndToEnd = &l
