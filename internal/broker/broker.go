@@ -104,8 +104,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	dyn := newDynamicConfig(cfg, meta.Image(), logger.With("subsystem", "config"))
 	logConfig := func(overrides map[string]string) (storage.Config, error) {
-		t, err := config.TopicConfig(cfg, overrides)
+		t, err := config.TopicConfig(dyn.Current(), overrides)
 		if err != nil {
 			return storage.Config{}, err
 		}
@@ -122,6 +123,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		PIDs:       txn.NewProducerIDs(meta.AllocateProducerIDs),
 		Logger:     logger.With("subsystem", "api"),
 		Advertised: map[string]api.HostPort{},
+		Logs:       logs,
 	}
 	api.Register(mux, deps)
 
@@ -169,6 +171,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		logger.Warn("some partitions failed to open", "err", err)
 	}
 	unsubscribe := meta.Subscribe(func(prev, next *metadata.Image) {
+		if dyn.update(next) {
+			dyn.applyToLogs(next, logs)
+		}
 		if prev != nil {
 			replicas.Apply(prev, next)
 		}

@@ -4,5 +4,17 @@ import "github.com/sluicehq/sluice/internal/server"
 
 // registerAdmin adds the admin APIs (CreatePartitions, DescribeConfigs,
 // AlterConfigs, IncrementalAlterConfigs, DeleteRecords, OffsetForLeaderEpoch,
-// DescribeCluster, DescribeLogDirs, DescribeTopicPartitions).
-func registerAdmin(mux *server.Mux, h *handlers) {}
+// DescribeCluster, DescribeLogDirs, DescribeTopicPartitions). Minimum
+// versions are Apache Kafka 4's (KIP-896); maximums are the highest kmsg
+// knows, each of whose fields is served (see each file's opening comment).
+func registerAdmin(mux *server.Mux, h *handlers) {
+	mux.Register(21, 0, 2, h.deleteRecords)
+	mux.Register(23, 2, 4, h.offsetForLeaderEpoch)
+	mux.Register(32, 1, 4, h.describeConfigs)
+	mux.Register(33, 0, 2, h.alterConfigs)
+	mux.Register(35, 1, 5, h.describeLogDirs)
+	mux.Register(37, 0, 3, h.createPartitions)
+	mux.Register(44, 0, 1, h.incrementalAlterConfigs)
+	mux.Register(60, 0, 2, h.describeCluster)
+	mux.Register(75, 0, 0, h.describeTopicPartitions)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/replica"
 	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/storage"
 	"github.com/sluicehq/sluice/internal/txn"
 )
 
@@ -28,6 +29,9 @@ type Deps struct {
 	// Advertised is the host and port clients are told to reach this node
 	// at, per listener name.
 	Advertised map[string]HostPort
+	// Logs are this node's partition logs, which DescribeLogDirs lists
+	// (nil: none).
+	Logs *storage.Manager
 }
 
 // HostPort is an advertised endpoint.
