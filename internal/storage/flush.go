@@ -104,6 +104,11 @@ func (l *Log) flushLoop() {
 		want := min(l.flushWant, l.leo.Load())
 		if want <= l.flushed.Load() || l.failed.Load() != nil || l.closedForFlush() {
 			l.flushing = false
+			// Wake every waiter on the way out: one that registered after
+			// the last round must see the failure (or its offset gone), not
+			// wait for a flusher that no longer runs.
+			close(l.flushCh)
+			l.flushCh = make(chan struct{})
 			l.fmu.Unlock()
 			return
 		}

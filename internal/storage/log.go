@@ -390,7 +390,14 @@ func (l *Log) appendLocked(b []byte, h *record.Header, lc *logConfig, now time.T
 	}
 	seg := l.active.Load()
 	if l.shouldRoll(seg, len(b), h, lc, now) {
-		ns, err := l.rollLocked(h.BaseOffset, now)
+		// A new segment starts at the log end, even when a replicated batch
+		// leaves a gap, so that every segment's base is its predecessor's
+		// end: recovery relies on it to spot a lost segment tail.
+		newBase := l.leo.Load()
+		if h.LastOffset()-newBase > maxRelativeOffset {
+			newBase = h.BaseOffset
+		}
+		ns, err := l.rollLocked(newBase, now)
 		if err != nil {
 			undoEpoch()
 			return storageErr("roll", l.tp, err)
@@ -466,7 +473,6 @@ func (l *Log) rollLocked(newBase int64, now time.Time) (*segment, error) {
 	if old.size.Load() == 0 && old.base == newBase {
 		return old, nil
 	}
-	newBase = max(newBase, l.leo.Load())
 	ns, err := l.createSegment(newBase, now)
 	if err != nil {
 		return nil, err
@@ -868,8 +874,10 @@ func (l *Log) truncateLocked(o int64) error {
 		case sc.err != nil:
 			cut, newLEO = sc.bpos, max(b.lastOff+1, target.base)
 		default:
-			// Every batch of target is below o: o falls in a gap.
-			cut, newLEO = end, o
+			// Every batch of target is below o (o falls in a gap): the log
+			// ends after its last batch, so that the next segment's base
+			// follows it.
+			cut, newLEO = end, max(b.lastOff+1, target.base)
 		}
 	}
 	b.finish()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/producerstate"
 	"github.com/sluicehq/sluice/internal/record"
+	"github.com/sluicehq/sluice/internal/storage/vfs"
 )
 
 // dirOffsets are what a log directory's checkpoints say of one partition.
@@ -350,25 +351,30 @@ func (l *Log) recover(rp int64) error {
 		if k+1 < len(segs) {
 			nextBase = segs[k+1].base
 		}
-		isLast := k == len(segs)-1
-		truncated, err := l.recoverSegment(s, nextBase, ps, snap)
+		f, b, truncated, err := l.scanSegment(s, nextBase, ps, snap)
 		if err != nil {
 			return err
 		}
-		if truncated && !isLast {
-			// Nothing after a bad batch can be trusted to follow it.
-			for _, d := range segs[k+1:] {
-				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-					if err := fsys.Remove(d.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-						return err
-					}
+		// Every segment starts where its predecessor ends (rolls happen at
+		// the log end). A successor that starts elsewhere follows a lost
+		// tail (unsynced when the power went) and cannot stay: nothing may
+		// follow a hole.
+		end := s.base
+		if b.batches > 0 {
+			end = b.lastOff + 1
+		}
+		last := k == len(segs)-1 || truncated || segs[k+1].base != end
+		if err := l.finishRecoveredSegment(s, f, b, last); err != nil {
+			return err
+		}
+		if last {
+			if k+1 < len(segs) {
+				l.logger.Warn("dropping segments after a torn or corrupt tail", "from", segs[k+1].base, "count", len(segs)-k-1, "log_end", end)
+				if err := l.dropSegments(segs[k+1:]); err != nil {
+					return err
 				}
+				l.segs = segs[:k+1]
 			}
-			if err := fsys.SyncDir(dir); err != nil {
-				return err
-			}
-			l.logger.Warn("deleted segments after a bad batch", "from", segs[k+1].base, "count", len(segs)-k-1)
-			l.segs = segs[:k+1]
 			break
 		}
 	}
@@ -383,17 +389,30 @@ func (l *Log) recover(rp int64) error {
 	return nil
 }
 
-// recoverSegment checks every batch of s, truncates it at the first bad
-// one, and rebuilds its indexes (files written and fsynced). The last
-// segment becomes the active one with its indexes in memory.
-func (l *Log) recoverSegment(s *segment, nextBase int64, ps *producerstate.State, snap int64) (bool, error) {
+// dropSegments deletes segments that recovery found to follow a bad batch
+// or a hole.
+func (l *Log) dropSegments(segs []*segment) error {
 	fsys := l.m.fs
+	for _, d := range segs {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+			if err := fsys.Remove(d.path(suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return fsys.SyncDir(l.Dir())
+}
+
+// scanSegment checks every batch of s and truncates it at the first bad
+// one (fsynced). It returns the open .log and the rebuilt index entries.
+func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, snap int64) (vfs.File, indexBuilder, bool, error) {
+	fsys := l.m.fs
+	b := newIndexBuilder(s.base, l.config().IndexIntervalBytes)
 	f, err := fsys.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
 	if err != nil {
-		return false, fmt.Errorf("open %s: %w", s.path(logSuffix), err)
+		return nil, b, false, fmt.Errorf("open %s: %w", s.path(logSuffix), err)
 	}
 	size := s.size.Load()
-	b := newIndexBuilder(s.base, l.config().IndexIntervalBytes)
 	sc := newBatchScanner(f, 0, size, true, 1<<20)
 	bad := int64(-1)
 	var reason error
@@ -413,7 +432,7 @@ func (l *Log) recoverSegment(s *segment, nextBase int64, ps *producerstate.State
 	if sc.err != nil {
 		if !errors.Is(sc.err, errBadBatch) {
 			_ = f.Close()
-			return false, fmt.Errorf("scan %s: %w", s.path(logSuffix), sc.err)
+			return nil, b, false, fmt.Errorf("scan %s: %w", s.path(logSuffix), sc.err)
 		}
 		bad, reason = sc.bpos, sc.err
 	}
@@ -422,44 +441,50 @@ func (l *Log) recoverSegment(s *segment, nextBase int64, ps *producerstate.State
 		l.logger.Warn("truncating a torn or corrupt segment tail", "segment", s.base, "position", bad, "dropped_bytes", size-bad, "reason", reason)
 		if err := f.Truncate(bad); err != nil {
 			_ = f.Close()
-			return false, fmt.Errorf("truncate %s: %w", s.path(logSuffix), err)
+			return nil, b, false, fmt.Errorf("truncate %s: %w", s.path(logSuffix), err)
 		}
 		size = bad
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return false, fmt.Errorf("sync %s: %w", s.path(logSuffix), err)
+		return nil, b, false, fmt.Errorf("sync %s: %w", s.path(logSuffix), err)
 	}
 	s.size.Store(size)
-	isLast := nextBase == math.MaxInt64 || truncated
-	if !isLast {
+	return f, b, truncated, nil
+}
+
+// finishRecoveredSegment writes a scanned segment's rebuilt indexes
+// (fsynced). The last segment becomes the active one, its indexes in
+// memory; a closed one keeps nothing open.
+func (l *Log) finishRecoveredSegment(s *segment, f vfs.File, b indexBuilder, last bool) error {
+	fsys := l.m.fs
+	if !last {
 		b.finish()
 	}
 	idxF, err := writeIndexFile(fsys, s.path(indexSuffix), appendOffsetEntries(nil, b.idx))
 	if err != nil {
 		_ = f.Close()
-		return false, err
+		return err
 	}
 	tidxF, err := writeIndexFile(fsys, s.path(timeIndexSuffix), appendTimeEntries(nil, b.tidx))
 	if err != nil {
 		_ = f.Close()
 		_ = idxF.Close()
-		return false, err
+		return err
 	}
 	s.checked = true
-	if isLast {
+	if last {
 		s.logF, s.idxF, s.tidxF = f, idxF, tidxF
 		s.active = true
 		s.memIndex = true
 		s.ib = b
 		s.idxWritten, s.tidxWritten = len(b.idx), len(b.tidx)
-		return truncated, nil
+		return nil
 	}
-	// A closed segment: nothing stays in memory or open.
 	_ = f.Close()
 	_ = idxF.Close()
 	_ = tidxF.Close()
 	s.idxN, s.tidxN = len(b.idx), len(b.tidx)
 	s.maxTs, s.maxTsOff, s.maxTsKnown = b.maxTs, b.maxTsOff, true
-	return truncated, nil
+	return nil
 }

@@ -378,3 +378,51 @@ func TestRecoveryRebuildsLostEpochCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+func TestRecoveryDropsSegmentsAfterAHole(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 1000
+	l := e.log(cfg)
+	appendN(t, l, 8, 1, 300, e.clock.Ms()) // 2 batches per segment
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	segs := bases(l)
+	if len(segs) < 3 {
+		t.Fatalf("segments %v", segs)
+	}
+	// The second segment loses its last batch whole (unsynced when the
+	// power went) while the third kept its data: a hole at segs[2]-1.
+	name := filepath.Join(l.Dir(), segmentName(segs[1], logSuffix))
+	one := int64(len(build(t, batchSpec{n: 1, ts: e.clock.Ms(), valueSize: 300})))
+	f, err := e.fs.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(fileSize(t, e.fs, name) - one); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := e.fs.Remove(filepath.Join("/data", RecoveryPointCheckpointFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fs.SyncDir("/data"); err != nil {
+		t.Fatal(err)
+	}
+	e.crash()
+	l = e.log(cfg)
+	if l.LogEndOffset() != segs[2]-1 {
+		t.Fatalf("LEO %d, want %d: nothing may follow the hole", l.LogEndOffset(), segs[2]-1)
+	}
+	if got := l.SegmentBaseOffsets(); len(got) != 2 {
+		t.Fatalf("segments %v after recovery", got)
+	}
+	readAll(t, l, 0)
+	if r := mustAppend(t, l, batchSpec{n: 1, ts: e.clock.Ms()}); r.BaseOffset != segs[2]-1 {
+		t.Fatalf("append at %d", r.BaseOffset)
+	}
+}
