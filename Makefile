@@ -1,0 +1,74 @@
+# Sluice's make targets. `make test` is the one command that runs every test; .ci/run calls it.
+#
+#   make build      static binary bin/sluice
+#   make run        build, then start a single-node broker (ARGS="--set k=v ..." to configure)
+#   make test       install test clients, vet, unit tests, build, compat tests, franz-go suite
+#   make test-long  the same at full sizes (SLUICE_LONG=1, 500k-record franz-go ETL tests)
+#   make fuzz       every fuzz target for FUZZTIME (default 10s) each
+#   make bench      every benchmark, BENCHTIME (default 1s) each
+
+GO        ?= go
+BIN       := bin/sluice
+ARGS      ?=
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+
+# Unit test packages: everything but the end-to-end tests, which need the built binary.
+# test/kgo is a module of its own and is not part of ./... .
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/compat$$')
+
+# Per-package limits. The unit-test limit is a safety net against hangs, well above the
+# ~60 s a package is meant to take.
+UNIT_TIMEOUT   ?= 10m
+COMPAT_TIMEOUT ?= 20m
+
+# Sizes for `make test` (CI: 2 cores, well under 45 minutes in all) and `make test-long`.
+SLUICE_COMPAT_RECORDS ?= 1000000
+KGO_TEST_RECORDS      ?= 50000
+
+.PHONY: all build run test test-long deps vet unit compat kgo-suite fuzz bench clean
+
+all: build
+
+# The binary is rebuilt every time: go's build cache makes that cheap, and make cannot see
+# Go's dependencies.
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sluice
+
+run: build
+	$(BIN) server $(ARGS)
+
+test: deps vet unit compat kgo-suite
+
+test-long:
+	$(MAKE) test SLUICE_LONG=1 KGO_TEST_RECORDS=500000 SLUICE_COMPAT_RECORDS=5000000 \
+		UNIT_TIMEOUT=30m COMPAT_TIMEOUT=60m
+
+# The third-party clients test/compat drives (kcat, confluent-kafka-python, kafka-python
+# from Debian; kafkajs from npm), installed only when missing.
+deps:
+	scripts/install-test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	SLUICE_LONG=$(SLUICE_LONG) $(GO) test -count=1 -timeout $(UNIT_TIMEOUT) $(UNIT_PKGS)
+
+# End-to-end tests with real clients; each test starts bin/sluice itself.
+compat: build deps
+	SLUICE_LONG=$(SLUICE_LONG) SLUICE_COMPAT_RECORDS=$(SLUICE_COMPAT_RECORDS) \
+		$(GO) test -count=1 -v -timeout $(COMPAT_TIMEOUT) ./test/compat
+
+# franz-go's own integration suite against a broker this target starts and always stops.
+kgo-suite: build deps
+	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) scripts/with-broker.sh test/kgo/run.sh
+
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(UNIT_PKGS)
+
+clean:
+	rm -rf bin
