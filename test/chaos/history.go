@@ -81,12 +81,36 @@ type History struct {
 	Ops   []Op      `json:"ops"`
 }
 
-// WriteJSON writes the history as indented JSON.
+// WriteJSON writes the history as JSON, one operation a line.
 func (h *History) WriteJSON(w io.Writer) error {
+	if _, err := fmt.Fprintf(w, "{\"start\": %q, \"ops\": [\n", h.Start.Format(time.RFC3339Nano)); err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
+	for i, op := range h.Ops {
+		b, err := json.Marshal(op)
+		if err != nil {
+			return fmt.Errorf("encode history: %w", err)
+		}
+		sep := ",\n"
+		if i == len(h.Ops)-1 {
+			sep = "\n"
+		}
+		if _, err := fmt.Fprintf(w, "%s%s", b, sep); err != nil {
+			return fmt.Errorf("write history: %w", err)
+		}
+	}
+	if _, err := io.WriteString(w, "]}\n"); err != nil {
+		return fmt.Errorf("write history: %w", err)
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(h); err != nil {
-		return fmt.Errorf("encode history: %w", err)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encode %T: %w", v, err)
 	}
 	return nil
 }
@@ -155,6 +179,14 @@ func (r *Recorder) Complete(id int, outcome Outcome, records []Record, err error
 		op.Error = err.Error()
 	}
 	r.done = append(r.done, op)
+}
+
+// Discard forgets operation id, invoked but of no interest (a poll that returned
+// nothing).
+func (r *Recorder) Discard(id int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, id)
 }
 
 // InvokeFault records the start of a fault, described for humans ("kill -9 node 1"),

@@ -1,0 +1,207 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Options describe one run.
+type Options struct {
+	// Binary is the sluice binary; Dir holds the nodes' data and logs, and the
+	// history and summary the run writes.
+	Binary string
+	Dir    string
+	// Nodes is how many nodes run. Default 1.
+	Nodes int
+	// Network is "loopback" or "netns"; empty picks netns for several nodes when it
+	// is available (root), loopback otherwise.
+	Network string
+	// Settings are extra broker settings (key=value) for every node.
+	Settings []string
+	// Duration is how long the workload runs under faults, before the final heal.
+	Duration time.Duration
+	// Quiet is how long the workload runs after the final heal. Default 5s.
+	Quiet time.Duration
+	// Seed reproduces the schedule and the workload's choices. Nemesis.Seed and
+	// Workload.Seed are set from it.
+	Seed     uint64
+	Nemesis  NemesisConfig
+	Workload WorkloadConfig
+	Check    CheckOptions
+	Logger   *slog.Logger
+}
+
+// Result is what a run found.
+type Result struct {
+	Seed     uint64        `json:"seed"`
+	Nodes    int           `json:"nodes"`
+	Network  string        `json:"network"`
+	Duration time.Duration `json:"duration_ns"`
+	Summary  Summary       `json:"summary"`
+	// Crashes are node exits the harness did not cause.
+	Crashes []string `json:"crashes,omitempty"`
+	// Errors are failures of the run itself: a node that did not restart, a final
+	// read that could not finish. Each one is a finding too.
+	Errors  []string `json:"errors,omitempty"`
+	History *History `json:"-"`
+}
+
+// OK reports whether the run found nothing wrong.
+func (r *Result) OK() bool {
+	return r.Summary.Valid && len(r.Crashes) == 0 && len(r.Errors) == 0
+}
+
+// String is a one-line verdict.
+func (r *Result) String() string {
+	s := fmt.Sprintf("seed %d, %d node(s) on %s, %v: %v", r.Seed, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Summary)
+	if len(r.Crashes) > 0 {
+		s += fmt.Sprintf("; %d crash(es): %v", len(r.Crashes), r.Crashes)
+	}
+	if len(r.Errors) > 0 {
+		s += fmt.Sprintf("; errors: %v", r.Errors)
+	}
+	return s
+}
+
+// Run starts a cluster, runs the workload under the nemesis for Duration, heals
+// everything, lets the workload run Quiet longer, stops it, reads every partition
+// from the beginning and checks the history. The history and the result are written
+// to Dir as history.json and result.json. An error means the run could not start.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Nodes <= 0 {
+		opts.Nodes = 1
+	}
+	if opts.Quiet <= 0 {
+		opts.Quiet = 5 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	opts.Nemesis.Seed, opts.Workload.Seed = opts.Seed, opts.Seed
+	log := opts.Logger
+
+	nw, err := newNetwork(opts.Network, opts.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := NewCluster(ClusterConfig{
+		Binary: opts.Binary, Dir: opts.Dir, Nodes: opts.Nodes, Settings: opts.Settings, Network: nw, Logger: log,
+	})
+	if err != nil {
+		nw.Close()
+		return nil, err
+	}
+	res := &Result{Seed: opts.Seed, Nodes: opts.Nodes, Network: nw.String()}
+	defer func() {
+		if err := cluster.Close(); err != nil {
+			log.Warn("close cluster", "err", err)
+		}
+	}()
+	started := time.Now()
+	startCtx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := cluster.Start(startCtx); err != nil {
+		return nil, fmt.Errorf("start cluster: %w", err)
+	}
+
+	rec := NewRecorder()
+	w := NewWorkload(opts.Workload, opts.Nodes, cluster.Bootstrap(), rec, log)
+	if err := w.Setup(startCtx); err != nil {
+		return nil, fmt.Errorf("workload setup: %w", err)
+	}
+	nem, err := NewNemesis(opts.Nemesis, cluster, w, rec, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Start(); err != nil {
+		return nil, err
+	}
+	log.Info("run started", "seed", opts.Seed, "nodes", opts.Nodes, "network", nw.String(),
+		"duration", opts.Duration, "faults", opts.Nemesis.Faults)
+
+	faultCtx, stopFaults := context.WithTimeout(ctx, opts.Duration)
+	if err := nem.Run(faultCtx); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+	}
+	stopFaults()
+
+	// Final heal: whatever the last fault left, and whatever a failed fault broke.
+	healCtx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := nem.HealAll(healCtx); err != nil {
+		res.Errors = append(res.Errors, "final heal: "+err.Error())
+	}
+	log.Info("healed; quiet period", "quiet", opts.Quiet)
+	if err := sleep(ctx, opts.Quiet); err != nil {
+		res.Errors = append(res.Errors, "quiet period: "+err.Error())
+	}
+	w.StopProducers()
+
+	endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ends, err := w.EndOffsets(endCtx)
+	if err != nil {
+		res.Errors = append(res.Errors, err.Error())
+	} else {
+		log.Info("producers stopped; consumers catching up", "ends", ends)
+		if err := w.CatchUp(endCtx, ends); err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+	w.StopConsumers()
+	if ends != nil {
+		if err := w.FinalRead(endCtx, ends); err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+
+	res.History = rec.History()
+	res.Duration = time.Since(started)
+	for _, c := range cluster.Crashes() {
+		res.Crashes = append(res.Crashes, c.Error())
+	}
+	res.Summary = Check(res.History, opts.Check)
+	log.Info("run checked", "result", res.String())
+	if err := res.write(opts.Dir); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// newNetwork builds the network a run asked for.
+func newNetwork(name string, nodes int) (Network, error) {
+	switch name {
+	case "loopback":
+		return Loopback{}, nil
+	case "netns":
+		return NewNetns(nodes)
+	case "":
+		if nodes > 1 && NetnsAvailable() == nil {
+			return NewNetns(nodes)
+		}
+		return Loopback{}, nil
+	}
+	return nil, fmt.Errorf("unknown network %q: loopback or netns", name)
+}
+
+// write saves history.json and result.json in dir.
+func (r *Result) write(dir string) error {
+	var errs []error
+	if f, err := os.Create(filepath.Join(dir, "history.json")); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, r.History.WriteJSON(f), f.Close())
+	}
+	if f, err := os.Create(filepath.Join(dir, "result.json")); err != nil {
+		errs = append(errs, err)
+	} else {
+		errs = append(errs, writeJSON(f, r), f.Close())
+	}
+	return errors.Join(errs...)
+}

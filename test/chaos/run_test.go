@@ -1,0 +1,86 @@
+package chaos
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// long reports whether the long variants run (SLUICE_LONG=1).
+func long() bool { return os.Getenv("SLUICE_LONG") == "1" }
+
+// testSeed is $SLUICE_CHAOS_SEED, or a fixed seed so that the default test is
+// reproducible.
+func testSeed(t *testing.T, def uint64) uint64 {
+	if s := os.Getenv("SLUICE_CHAOS_SEED"); s != "" {
+		seed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("SLUICE_CHAOS_SEED=%q: %v", s, err)
+		}
+		return seed
+	}
+	return def
+}
+
+// runChaos runs the harness and fails the test on any anomaly, crash or error,
+// logging the summary and where the history is.
+func runChaos(t *testing.T, opts Options) *Result {
+	t.Helper()
+	if opts.Binary == "" {
+		opts.Binary = testBinary
+	}
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	opts.Logger = testLogger(t)
+	ctx, cancel := context.WithTimeout(context.Background(), opts.Duration+5*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, opts)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	t.Logf("result: %v", res)
+	t.Logf("faults: %v; linearizability: %v", res.Summary.Stats.Faults, res.Summary.Linearizability)
+	for _, r := range res.Summary.Stats.Recovery {
+		t.Logf("recovery: %s: fault lasted %.0f ms, first ack %.0f ms after the heal", r.Fault, r.FaultMs, r.AckAfterHealMs)
+	}
+	for _, a := range res.Summary.Examples {
+		t.Logf("anomaly: %v", a)
+	}
+	return res
+}
+
+// TestSingleNodeFaults is the short run of the default test: one node, durable
+// flush policy, kill -9, pause, graceful restart and crash loops for a minute,
+// then a heal, a quiet period and the final read. No anomaly may be found.
+func TestSingleNodeFaults(t *testing.T) {
+	duration := time.Minute
+	if long() {
+		duration = 10 * time.Minute
+	}
+	res := runChaos(t, Options{
+		Nodes:    1,
+		Duration: duration,
+		Seed:     testSeed(t, 1),
+		Nemesis: NemesisConfig{
+			Faults:   []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLoop},
+			Interval: 4 * time.Second,
+			Hold:     2 * time.Second,
+		},
+		Workload: WorkloadConfig{Durable: true},
+	})
+	if !res.OK() {
+		t.Errorf("run found problems: %v", res)
+	}
+	st := res.Summary.Stats
+	if st.SendsOK == 0 || st.FinalRead == 0 || len(st.Faults) == 0 {
+		t.Errorf("the run did too little to mean anything: %+v", st)
+	}
+	for p, lin := range res.Summary.Linearizability {
+		if lin == "illegal" {
+			t.Errorf("partition %d not linearizable", p)
+		}
+	}
+}
