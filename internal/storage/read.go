@@ -61,7 +61,7 @@ func (r *ReadResult) ReadInto(b []byte) error {
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
-		err = fmt.Errorf("segment shrank under the read (truncated): %d of %d bytes", m, r.n)
+		err = fmt.Errorf("%w: %d of %d bytes", ErrRegionTruncated, m, r.n)
 	}
 	return fmt.Errorf("read segment region: %w", err)
 }
@@ -72,6 +72,10 @@ func (r *ReadResult) Release() {
 		r.seg.release()
 	}
 }
+
+// ErrRegionTruncated means a truncation shortened a segment under a read
+// that had found its region before: the region can no longer be sent.
+var ErrRegionTruncated = errors.New("storage: segment truncated under the read")
 
 func emptyRead() *ReadResult { return &ReadResult{FirstOffset: -1} }
 
