@@ -1,0 +1,63 @@
+package group
+
+import (
+	"context"
+	"time"
+)
+
+// Config holds the coordinator's settings, named after Kafka's.
+type Config struct {
+	// MinSessionTimeout and MaxSessionTimeout bound a member's session
+	// timeout (group.min/max.session.timeout.ms).
+	MinSessionTimeout, MaxSessionTimeout time.Duration
+	// InitialRebalanceDelay is how long the first rebalance of an empty
+	// group waits for more members (group.initial.rebalance.delay.ms).
+	InitialRebalanceDelay time.Duration
+	// MaxSize is the most members of one group (group.max.size).
+	MaxSize int
+	// OffsetsRetention is how long committed offsets are kept: after the
+	// group became empty, or after the commit for groups without a
+	// protocol (offsets.retention.minutes).
+	OffsetsRetention time.Duration
+	// RetentionCheckInterval is how often expired offsets and groups are
+	// looked for (offsets.retention.check.interval.ms).
+	RetentionCheckInterval time.Duration
+	// CommitTimeout bounds the wait for an offset commit to be durable
+	// (offsets.commit.timeout.ms).
+	CommitTimeout time.Duration
+	// MaxMetadataBytes is the most bytes of commit metadata per partition
+	// (Kafka's offset.metadata.max.bytes, 4096).
+	MaxMetadataBytes int
+	// NewMemberJoinTimeout bounds how long a new member may wait in
+	// JoinGroup (Kafka's fixed 5 minutes).
+	NewMemberJoinTimeout time.Duration
+}
+
+// DefaultConfig is Kafka's defaults.
+func DefaultConfig() Config {
+	return Config{
+		MinSessionTimeout:      6 * time.Second,
+		MaxSessionTimeout:      30 * time.Minute,
+		InitialRebalanceDelay:  3 * time.Second,
+		MaxSize:                1<<31 - 1,
+		OffsetsRetention:       7 * 24 * time.Hour,
+		RetentionCheckInterval: 10 * time.Minute,
+		CommitTimeout:          5 * time.Second,
+		MaxMetadataBytes:       4096,
+		NewMemberJoinTimeout:   5 * time.Minute,
+	}
+}
+
+// Storage is where the coordinator keeps its state: the partitions of
+// __consumer_offsets. The coordinator appends under a group's lock, so one
+// group's records reach the log in the order it decided them.
+type Storage interface {
+	// Append writes recs to partition p of __consumer_offsets as one batch,
+	// as its leader. It returns the offset of the last record, and a wait
+	// that returns once the records are acknowledged as the topic's
+	// durability policy asks; a nil wait means they already are.
+	Append(p int32, recs []Record) (last int64, wait func(context.Context) error, err error)
+	// Load calls fn with every record of partition p, from the start of
+	// the log to its end, in offset order.
+	Load(ctx context.Context, p int32, fn func(offset int64, key, value []byte) error) error
+}

@@ -1,0 +1,144 @@
+package group
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/record"
+	"github.com/sluicehq/sluice/internal/replica"
+)
+
+// loadReadBytes is how much of the log one read brings in while loading
+// (Kafka's offsets.load.buffer.size default).
+const loadReadBytes = 5 << 20
+
+// ReplicaStorage is the Storage of a broker: the partitions of
+// __consumer_offsets it leads, through the replica manager, so the
+// coordinator's writes take the same path (validation, leader epoch, high
+// watermark, durability) as a producer's.
+type ReplicaStorage struct {
+	replicas *replica.Manager
+}
+
+// NewReplicaStorage returns the Storage over replicas.
+func NewReplicaStorage(replicas *replica.Manager) *ReplicaStorage {
+	return &ReplicaStorage{replicas: replicas}
+}
+
+// Append builds one uncompressed batch of recs and appends it as the
+// leader. On a durable topic the wait ends once the batch is fsynced.
+func (s *ReplicaStorage) Append(p int32, recs []Record) (int64, func(context.Context) error, error) {
+	part, err := s.replicas.Partition(Topic, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	b := record.NewBuilder(record.CodecNone)
+	now := time.Now().UnixMilli()
+	for _, r := range recs {
+		b.Add(now, r.Key, r.Value)
+	}
+	batch, err := b.Build(nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("build __consumer_offsets batch: %w", err)
+	}
+	res, err := part.Append(batch)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !part.Durable() {
+		return res.LastOffset, nil, nil
+	}
+	end := res.LastOffset + 1
+	return res.LastOffset, func(ctx context.Context) error { return part.WaitDurable(ctx, end) }, nil
+}
+
+// Load reads partition p from its log start to its log end. Control batches
+// are skipped.
+func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(offset int64, key, value []byte) error) error {
+	part, err := s.replicas.Partition(Topic, p)
+	if err != nil {
+		return err
+	}
+	l := part.Log()
+	end := l.LogEndOffset()
+	off := l.LogStartOffset()
+	for off < end {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rr, err := l.Read(off, loadReadBytes, end, true)
+		if err != nil {
+			if errors.Is(err, kerr.OffsetOutOfRange) && l.LogStartOffset() > off {
+				off = l.LogStartOffset() // retention or compaction moved the start
+				continue
+			}
+			return fmt.Errorf("load %s-%d at %d: %w", Topic, p, off, err)
+		}
+		data, err := rr.Bytes()
+		rr.Release()
+		if err != nil {
+			return fmt.Errorf("load %s-%d at %d: %w", Topic, p, off, err)
+		}
+		if len(data) == 0 {
+			return fmt.Errorf("load %s-%d: nothing to read at %d below the log end %d", Topic, p, off, end)
+		}
+		for len(data) > 0 {
+			h, err := record.ParseHeader(data)
+			if err != nil || h.Size() > len(data) {
+				break // a partial batch at the end of the read
+			}
+			batch := data[:h.Size()]
+			data = data[h.Size():]
+			if h.LastOffset() < off {
+				continue
+			}
+			off = h.LastOffset() + 1
+			if h.Control() {
+				continue
+			}
+			err = record.Iterate(batch, func(r *record.Record) error {
+				return fn(r.Offset(&h), r.Key, r.Value)
+			})
+			if err != nil {
+				return fmt.Errorf("load %s-%d batch at %d: %w", Topic, p, h.BaseOffset, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ApplyImage points the coordinator at the partitions of __consumer_offsets
+// that node leads in img. Call it with every new metadata image.
+func (c *Coordinator) ApplyImage(img *metadata.Image, node int32) {
+	t := img.Topics[Topic]
+	if t == nil {
+		c.Lead([16]byte{}, 0, nil)
+		return
+	}
+	var led []int32
+	for i, p := range t.Partitions {
+		if p.Leader == node {
+			led = append(led, int32(i))
+		}
+	}
+	c.Lead(t.ID, int32(len(t.Partitions)), led)
+}
+
+// ConfigFromBroker takes the coordinator's settings from the broker's.
+func ConfigFromBroker(b *config.Broker) Config {
+	c := DefaultConfig()
+	c.MinSessionTimeout = time.Duration(b.GroupMinSessionTimeoutMs) * time.Millisecond
+	c.MaxSessionTimeout = time.Duration(b.GroupMaxSessionTimeoutMs) * time.Millisecond
+	c.InitialRebalanceDelay = time.Duration(b.GroupInitialRebalanceDelayMs) * time.Millisecond
+	c.MaxSize = int(b.GroupMaxSize)
+	c.OffsetsRetention = time.Duration(b.OffsetsRetentionMinutes) * time.Minute
+	c.RetentionCheckInterval = time.Duration(b.OffsetsRetentionCheckIntervalMs) * time.Millisecond
+	c.CommitTimeout = time.Duration(b.OffsetsCommitTimeoutMs) * time.Millisecond
+	return c
+}

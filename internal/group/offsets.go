@@ -1,0 +1,482 @@
+package group
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// committed is an offset in the cache with the log position of its record.
+// A commit becomes visible once its record is acknowledged, and only if no
+// later record (commit or deletion) of the partition has been applied:
+// deleted entries stay, invisible, while commits are in flight.
+type committed struct {
+	value   offsetValue
+	pos     int64
+	deleted bool
+}
+
+// CommitOffsets handles an OffsetCommit: the errors come in request order
+// once the commit is acknowledged as the topic's durability policy asks.
+func (c *Coordinator) CommitOffsets(req CommitRequest) <-chan []error {
+	ch := make(chan []error, 1)
+	errs := make([]error, len(req.Offsets))
+	fill := func(err error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		ch <- errs
+	}
+	g, err := c.lockGroup(req.Group, req.Generation < 0)
+	if err != nil {
+		fill(err)
+		return ch
+	}
+	if g == nil {
+		if req.GroupIDNotFound {
+			fill(kerr.GroupIDNotFound)
+		} else {
+			fill(kerr.IllegalGeneration)
+		}
+		return ch
+	}
+	defer g.mu.Unlock()
+	if err := g.validateCommit(&req); err != nil {
+		fill(err)
+		return ch
+	}
+	g.commit(&req, errs, ch)
+	return ch
+}
+
+// validateCommit checks who may commit, as Kafka 4 does: anyone into an
+// empty group with generation -1; otherwise a member of the current
+// generation, and not while the group waits for its assignment.
+func (g *Group) validateCommit(req *CommitRequest) error {
+	if req.Generation < 0 && g.state == Empty {
+		return nil
+	}
+	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
+		if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
+			return err
+		}
+		if req.Generation != g.generation {
+			return kerr.IllegalGeneration
+		}
+	} else if g.state != Empty {
+		return kerr.UnknownMemberID
+	}
+	if g.state == CompletingRebalance {
+		return kerr.RebalanceInProgress
+	}
+	return nil
+}
+
+func (g *Group) commit(req *CommitRequest, errs []error, ch chan []error) {
+	now := g.now().UnixMilli()
+	var (
+		recs []Record
+		idx  []int
+		vals []offsetValue
+	)
+	for i, o := range req.Offsets {
+		md := ""
+		if o.Metadata != nil {
+			md = *o.Metadata
+		}
+		if len(md) > g.c.cfg.MaxMetadataBytes {
+			errs[i] = kerr.OffsetMetadataTooLarge
+			continue
+		}
+		v := offsetValue{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: md, CommitTime: now, ExpireTime: -1}
+		if req.Retention >= 0 {
+			v.ExpireTime = now + req.Retention.Milliseconds()
+		}
+		recs = append(recs, Record{Key: offsetKey(g.name, o.Topic, o.Partition), Value: encodeOffsetValue(v)})
+		idx = append(idx, i)
+		vals = append(vals, v)
+	}
+	// Committing is a sign of life, as in Kafka.
+	if m := g.members[req.MemberID]; m != nil && req.Generation >= 0 {
+		g.scheduleSession(m, m.sessionTimeout)
+	}
+	if len(recs) == 0 {
+		ch <- errs
+		return
+	}
+	last, wait, err := g.c.store.Append(g.partition, recs)
+	if err != nil {
+		err = appendError(err, true)
+		for _, i := range idx {
+			errs[i] = err
+		}
+		ch <- errs
+		return
+	}
+	first := last - int64(len(recs)) + 1
+	tps := make([]topicPartition, len(idx))
+	for j, i := range idx {
+		tps[j] = topicPartition{req.Offsets[i].Topic, req.Offsets[i].Partition}
+	}
+	if wait == nil {
+		for j := range tps {
+			g.applyOffset(tps[j], vals[j], first+int64(j))
+		}
+		ch <- errs
+		return
+	}
+	for _, tp := range tps {
+		g.pendingCommits[tp]++
+	}
+	g.c.goWait(func(ctx context.Context) {
+		werr := appendError(wait(ctx), true)
+		g.mu.Lock()
+		for j, tp := range tps {
+			if g.pendingCommits[tp]--; g.pendingCommits[tp] <= 0 {
+				delete(g.pendingCommits, tp)
+			}
+			if werr == nil {
+				g.applyOffset(tp, vals[j], first+int64(j))
+			} else {
+				errs[idx[j]] = werr
+			}
+			g.dropDeleted(tp)
+		}
+		g.mu.Unlock()
+		ch <- errs
+	})
+}
+
+func (g *Group) applyOffset(tp topicPartition, v offsetValue, pos int64) {
+	if e := g.offsets[tp]; e == nil || pos > e.pos {
+		g.offsets[tp] = &committed{value: v, pos: pos}
+	}
+}
+
+func (g *Group) dropDeleted(tp topicPartition) {
+	if e := g.offsets[tp]; e != nil && e.deleted && g.pendingCommits[tp] == 0 {
+		delete(g.offsets, tp)
+	}
+}
+
+// deleteOffset removes an offset whose tombstone is at pos.
+func (g *Group) deleteOffset(tp topicPartition, pos int64) {
+	if g.pendingCommits[tp] > 0 {
+		g.offsets[tp] = &committed{pos: pos, deleted: true}
+		return
+	}
+	delete(g.offsets, tp)
+}
+
+func (g *Group) liveOffset(tp topicPartition) (*committed, bool) {
+	e := g.offsets[tp]
+	if e == nil || e.deleted {
+		return nil, false
+	}
+	return e, true
+}
+
+func (g *Group) hasOffsets() bool {
+	for _, e := range g.offsets {
+		if !e.deleted {
+			return true
+		}
+	}
+	return len(g.pendingCommits) > 0
+}
+
+// FetchOffsets answers an OffsetFetch: the asked partitions, or with nil
+// topics every partition with an offset. Partitions without one have
+// offset -1. requireStable (KIP-447) concerns transactional commits, which
+// do not exist yet, so no offset is ever unstable.
+func (c *Coordinator) FetchOffsets(group string, topics []TopicPartitions, requireStable bool) ([]FetchedTopic, error) {
+	_ = requireStable
+	g, err := c.lockGroup(group, false)
+	if err != nil {
+		return nil, err
+	}
+	if g != nil {
+		defer g.mu.Unlock()
+	}
+	none := func(p int32) FetchedOffset { return FetchedOffset{Partition: p, Offset: -1, LeaderEpoch: -1} }
+	if topics == nil {
+		if g == nil {
+			return nil, nil
+		}
+		byTopic := make(map[string][]FetchedOffset)
+		for tp, e := range g.offsets {
+			if e.deleted {
+				continue
+			}
+			byTopic[tp.topic] = append(byTopic[tp.topic], fetched(tp.partition, e))
+		}
+		out := make([]FetchedTopic, 0, len(byTopic))
+		for t, ps := range byTopic {
+			sort.Slice(ps, func(i, j int) bool { return ps[i].Partition < ps[j].Partition })
+			out = append(out, FetchedTopic{Topic: t, Partitions: ps})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+		return out, nil
+	}
+	out := make([]FetchedTopic, len(topics))
+	for i, t := range topics {
+		out[i].Topic = t.Topic
+		out[i].Partitions = make([]FetchedOffset, len(t.Partitions))
+		for j, p := range t.Partitions {
+			out[i].Partitions[j] = none(p)
+			if g == nil {
+				continue
+			}
+			if e, ok := g.liveOffset(topicPartition{t.Topic, p}); ok {
+				out[i].Partitions[j] = fetched(p, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func fetched(p int32, e *committed) FetchedOffset {
+	return FetchedOffset{Partition: p, Offset: e.value.Offset, LeaderEpoch: e.value.LeaderEpoch, Metadata: e.value.Metadata}
+}
+
+// DeleteOffsets handles an OffsetDelete: offsets of an empty group, or of
+// topics a consumer group does not subscribe to, are deleted
+// (GROUP_SUBSCRIBED_TO_TOPIC otherwise; NON_EMPTY_GROUP for an active group
+// of another protocol type).
+func (c *Coordinator) DeleteOffsets(group string, topics []TopicPartitions) <-chan DeleteOffsetsResult {
+	ch := make(chan DeleteOffsetsResult, 1)
+	g, err := c.lockGroup(group, false)
+	if err != nil {
+		ch <- DeleteOffsetsResult{Err: err}
+		return ch
+	}
+	if g == nil {
+		ch <- DeleteOffsetsResult{Err: kerr.GroupIDNotFound}
+		return ch
+	}
+	defer g.mu.Unlock()
+
+	res := DeleteOffsetsResult{Partitions: make([][]error, len(topics))}
+	var subscribed func(string) bool
+	switch {
+	case g.state == Empty:
+		subscribed = func(string) bool { return false }
+	case g.protocolType == "consumer":
+		topicsOf, known := g.subscribedTopics()
+		subscribed = func(t string) bool { return !known || topicsOf[t] }
+	default:
+		ch <- DeleteOffsetsResult{Err: kerr.NonEmptyGroup}
+		return ch
+	}
+	var (
+		recs []Record
+		tps  []topicPartition
+	)
+	for i, t := range topics {
+		res.Partitions[i] = make([]error, len(t.Partitions))
+		for j, p := range t.Partitions {
+			if subscribed(t.Topic) {
+				res.Partitions[i][j] = kerr.GroupSubscribedToTopic
+				continue
+			}
+			tp := topicPartition{t.Topic, p}
+			if _, ok := g.liveOffset(tp); ok {
+				recs = append(recs, Record{Key: offsetKey(g.name, t.Topic, p)})
+				tps = append(tps, tp)
+			}
+		}
+	}
+	if len(recs) == 0 {
+		ch <- res
+		return ch
+	}
+	last, wait, err := g.c.store.Append(g.partition, recs)
+	if err != nil {
+		ch <- DeleteOffsetsResult{Err: appendError(err, false)}
+		return ch
+	}
+	first := last - int64(len(recs)) + 1
+	for j, tp := range tps {
+		g.deleteOffset(tp, first+int64(j))
+	}
+	if wait == nil {
+		ch <- res
+		return ch
+	}
+	c.goWait(func(ctx context.Context) {
+		if err := wait(ctx); err != nil {
+			res = DeleteOffsetsResult{Err: appendError(err, false)}
+		}
+		ch <- res
+	})
+	return ch
+}
+
+// subscribedTopics are the topics a consumer group's members subscribe to,
+// from their metadata for the chosen protocol; known is false when some
+// metadata cannot be read (Kafka then treats every topic as subscribed).
+func (g *Group) subscribedTopics() (topics map[string]bool, known bool) {
+	topics = make(map[string]bool)
+	if g.protocolType != "consumer" {
+		return nil, false
+	}
+	if len(g.members) == 0 {
+		return topics, true
+	}
+	if g.protocol == "" {
+		return nil, false
+	}
+	for _, m := range g.members {
+		var md kmsg.ConsumerMemberMetadata
+		if err := md.ReadFrom(m.metadataFor(g.protocol)); err != nil {
+			return nil, false
+		}
+		for _, t := range md.Topics {
+			topics[t] = true
+		}
+	}
+	return topics, true
+}
+
+// expire removes offsets past their retention, as Kafka does: for an empty
+// group, retention counts from when it became empty; for a stable consumer
+// group, offsets of topics it no longer subscribes to count from their
+// commit; for a group used only for offsets, from the commit. Offsets with
+// commits in flight stay. An empty group left without offsets is deleted.
+// It returns how many offsets went and whether the group did.
+func (g *Group) expire(now time.Time) (removed int, dead bool) {
+	retention := g.c.cfg.OffsetsRetention
+	var base func(e *committed) time.Time
+	skip := func(string) bool { return false }
+	switch {
+	case g.protocolType != "" && g.state == Empty:
+		base = func(e *committed) time.Time {
+			if g.stateTimeKnown {
+				return g.stateTime
+			}
+			return time.UnixMilli(e.value.CommitTime)
+		}
+	case g.protocolType == "consumer" && g.state == Stable:
+		subs, known := g.subscribedTopics()
+		if !known {
+			break
+		}
+		base = func(e *committed) time.Time { return time.UnixMilli(e.value.CommitTime) }
+		skip = func(t string) bool { return subs[t] }
+	case g.protocolType == "":
+		base = func(e *committed) time.Time { return time.UnixMilli(e.value.CommitTime) }
+	}
+	var tps []topicPartition
+	if base != nil {
+		for tp, e := range g.offsets {
+			if e.deleted || g.pendingCommits[tp] > 0 || skip(tp.topic) {
+				continue
+			}
+			expired := now.Sub(base(e)) >= retention
+			if e.value.ExpireTime >= 0 {
+				expired = now.UnixMilli() >= e.value.ExpireTime
+			}
+			if expired {
+				tps = append(tps, tp)
+			}
+		}
+		sortTPs(tps)
+	}
+	recs := make([]Record, 0, len(tps)+1)
+	for _, tp := range tps {
+		recs = append(recs, Record{Key: offsetKey(g.name, tp.topic, tp.partition)})
+	}
+	dying := g.state == Empty && len(g.pending) == 0 && !g.hasOffsetsExcept(tps)
+	if dying {
+		recs = append(recs, Record{Key: groupKey(g.name)})
+	}
+	if len(recs) == 0 {
+		return 0, false
+	}
+	last, _, err := g.c.store.Append(g.partition, recs)
+	if err != nil {
+		g.c.logger.Warn("expire group offsets", "group", g.name, "err", err)
+		return 0, false
+	}
+	first := last - int64(len(recs)) + 1
+	for j, tp := range tps {
+		g.deleteOffset(tp, first+int64(j))
+	}
+	if dying {
+		g.kill(kerr.CoordinatorNotAvailable)
+		g.c.removeGroup(g)
+	}
+	return len(tps), dying
+}
+
+// hasOffsetsExcept reports whether the group has offsets (or commits in
+// flight) besides those in gone.
+func (g *Group) hasOffsetsExcept(gone []topicPartition) bool {
+	if len(g.pendingCommits) > 0 {
+		return true
+	}
+	drop := make(map[topicPartition]bool, len(gone))
+	for _, tp := range gone {
+		drop[tp] = true
+	}
+	for tp, e := range g.offsets {
+		if !e.deleted && !drop[tp] {
+			return true
+		}
+	}
+	return false
+}
+
+// deleteGroup deletes an empty group with its offsets (DeleteGroups).
+func (g *Group) deleteGroup() (func(context.Context) error, error) {
+	switch g.state {
+	case Dead:
+		return nil, kerr.GroupIDNotFound
+	case Empty:
+	default:
+		return nil, kerr.NonEmptyGroup
+	}
+	// Offsets with commits in flight get tombstones too: their records
+	// are already in the log, before these.
+	var tps []topicPartition
+	for tp, e := range g.offsets {
+		if !e.deleted || g.pendingCommits[tp] > 0 {
+			tps = append(tps, tp)
+		}
+	}
+	for tp := range g.pendingCommits {
+		if g.offsets[tp] == nil {
+			tps = append(tps, tp)
+		}
+	}
+	sortTPs(tps)
+	recs := make([]Record, 0, len(tps)+1)
+	for _, tp := range tps {
+		recs = append(recs, Record{Key: offsetKey(g.name, tp.topic, tp.partition)})
+	}
+	recs = append(recs, Record{Key: groupKey(g.name)})
+	_, wait, err := g.c.store.Append(g.partition, recs)
+	if err != nil {
+		return nil, appendError(err, false)
+	}
+	g.kill(kerr.CoordinatorNotAvailable)
+	g.c.removeGroup(g)
+	return wait, nil
+}
+
+func sortTPs(tps []topicPartition) {
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].topic != tps[j].topic {
+			return tps[i].topic < tps[j].topic
+		}
+		return tps[i].partition < tps[j].partition
+	})
+}
