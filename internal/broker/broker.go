@@ -34,6 +34,7 @@ type Broker struct {
 
 	ready     chan struct{} // closed once clients can connect
 	endpoints []metadata.Endpoint
+	ops       *ops // metrics and the HTTP listener; set before ready
 }
 
 // New checks the configuration and returns a broker ready to Run.
@@ -104,6 +105,12 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	obs, err := b.startOps(ctx, logs, meta)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+
 	dyn := newDynamicConfig(cfg, meta.Image(), logger.With("subsystem", "config"))
 	logConfig := func(overrides map[string]string) (storage.Config, error) {
 		t, err := config.TopicConfig(dyn.Current(), overrides)
@@ -124,6 +131,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Logger:     logger.With("subsystem", "api"),
 		Advertised: map[string]api.HostPort{},
 		Logs:       logs,
+		Fetched:    obs.metrics.TopicFetched,
 	}
 	api.Register(mux, deps)
 
@@ -138,7 +146,8 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Listeners:       listeners,
 		MaxRequestBytes: int(cfg.SocketRequestMaxBytes),
 		Logger:          logger.With("subsystem", "server"),
-		Handler:         mux,
+		Handler:         obs.handler(mux),
+		Metrics:         obs.metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/group"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/replica"
 	"github.com/sluicehq/sluice/internal/server"
@@ -32,6 +33,11 @@ type Deps struct {
 	// Logs are this node's partition logs, which DescribeLogDirs lists
 	// (nil: none).
 	Logs *storage.Manager
+	// Fetched, when set, is told the bytes of a topic's record batches each
+	// Fetch response carries (sluice_topic_bytes_out_total).
+	Fetched func(topic string, bytes int)
+	// Groups is the group coordinator (nil: the group APIs are not served).
+	Groups *group.Coordinator
 }
 
 // HostPort is an advertised endpoint.
