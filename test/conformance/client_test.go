@@ -20,9 +20,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,6 +250,7 @@ type fixture struct {
 var shared *fixture
 
 func TestMain(m *testing.M) {
+	removeStaleDirs()
 	f, err := startBroker(nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start broker:", err)
@@ -267,11 +270,13 @@ func TestMain(m *testing.M) {
 // own data directory, with extra settings in --set form, and asks it for
 // its ApiVersions ranges.
 func startBroker(sets []string) (*fixture, error) {
-	dir, err := os.MkdirTemp("", "sluice-conformance-")
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 	if err != nil {
 		return nil, err
 	}
-	all := append([]string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + dir, "node.id=1"}, sets...)
+	// http.addr off: several brokers share this process, and the tests
+	// speak only the Kafka protocol.
+	all := append([]string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + dir, "node.id=1", "http.addr="}, sets...)
 	cfg, _, err := config.Load("", all, nil)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -324,6 +329,27 @@ func startBroker(sets []string) (*fixture, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// dirPrefix starts the name of every data directory this package makes,
+// followed by the owning process id.
+const dirPrefix = "sluice-conformance-"
+
+// removeStaleDirs removes the data directories of test processes that are
+// gone without cleaning up: fuzz workers are killed, not stopped.
+func removeStaleDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*-*"))
+	for _, d := range dirs {
+		pidText, _, ok := strings.Cut(strings.TrimPrefix(filepath.Base(d), dirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if p, err := os.FindProcess(pid); err == nil && p.Signal(syscall.Signal(0)) == nil {
+			continue // still running
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // fetchRanges asks ApiVersions v0 (which every broker serves) for the
