@@ -10,6 +10,7 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/server"
@@ -84,7 +85,15 @@ func (b *Broker) startOps(ctx context.Context, logs *storage.Manager, meta *meta
 	}
 	ln, err := net.Listen("tcp", b.cfg.HTTPAddr)
 	if err != nil {
-		return nil, fmt.Errorf("http.addr %s: %w", b.cfg.HTTPAddr, err)
+		// An address given explicitly must work. The default one may be
+		// taken by another broker on the same host (a development cluster,
+		// tests): that must not keep this one from starting.
+		if b.cfg.Source(config.KeyHTTPAddr) != config.SourceDefault {
+			return nil, fmt.Errorf("http.addr %s: %w", b.cfg.HTTPAddr, err)
+		}
+		o.logger.Warn("metrics and health checks are off: the default http.addr is taken; set http.addr to another address",
+			"address", b.cfg.HTTPAddr, "err", err)
+		return o, nil
 	}
 	o.ln = ln
 	o.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

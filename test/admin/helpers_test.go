@@ -29,9 +29,11 @@ type node struct {
 	t    testing.TB
 	dir  string
 	sets []string
-	addr string
-	b    *broker.Broker
-	logs *logBuffer
+	// defaultHTTP leaves http.addr at its default instead of a free port.
+	defaultHTTP bool
+	addr        string
+	b           *broker.Broker
+	logs        *logBuffer
 
 	stop func()
 }
@@ -65,18 +67,30 @@ func startNode(t testing.TB, sets ...string) *node {
 }
 
 func (n *node) start() {
+	n.t.Helper()
+	if err := n.tryStart(); err != nil {
+		n.t.Fatal(err)
+	}
+}
+
+// tryStart starts the broker and returns why it did not become ready.
+func (n *node) tryStart() error {
 	t := n.t
 	t.Helper()
-	all := append([]string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + n.dir, "http.addr=127.0.0.1:0"}, n.sets...)
+	all := []string{"listeners=PLAINTEXT://127.0.0.1:0", "log.dirs=" + n.dir}
+	if !n.defaultHTTP {
+		all = append(all, "http.addr=127.0.0.1:0")
+	}
+	all = append(all, n.sets...)
 	cfg, _, err := config.Load("", all, nil)
 	if err != nil {
-		t.Fatalf("config: %v", err)
+		return fmt.Errorf("config: %v", err)
 	}
 	n.logs = &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	b, err := broker.New(cfg, logger)
 	if err != nil {
-		t.Fatalf("broker.New: %v", err)
+		return fmt.Errorf("broker.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -99,14 +113,16 @@ func (n *node) start() {
 	case <-b.Ready():
 	case err := <-done:
 		cancel()
-		t.Fatalf("broker stopped before it was ready: %v\n%s", err, n.logs)
+		n.stop = nil
+		return fmt.Errorf("broker stopped before it was ready: %v\n%s", err, n.logs)
 	case <-time.After(30 * time.Second):
 		n.stop()
-		t.Fatalf("broker not ready within 30s\n%s", n.logs)
+		return fmt.Errorf("broker not ready within 30s\n%s", n.logs)
 	}
 	ep := b.Endpoints()[0]
 	n.addr = net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))
 	n.b = b
+	return nil
 }
 
 func (n *node) shutdown() {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -188,5 +189,34 @@ func TestHealthEndpoints(t *testing.T) {
 	off := startNode(t, "http.addr=")
 	if a := off.b.HTTPAddr(); a != "" {
 		t.Errorf("http.addr empty, but the broker listens on %s", a)
+	}
+}
+
+func TestHTTPAddrTaken(t *testing.T) {
+	first := startNode(t)
+	taken := first.b.HTTPAddr()
+
+	// Given explicitly, a taken address is an error.
+	n := &node{t: t, dir: t.TempDir(), sets: []string{"http.addr=" + taken}}
+	if err := n.tryStart(); err == nil {
+		n.shutdown()
+		t.Fatalf("broker started although its http.addr %s is taken", taken)
+	}
+
+	// The default address taken (by this test, or by whatever holds it):
+	// the broker starts without HTTP rather than not at all.
+	if ln, err := net.Listen("tcp", "127.0.0.1:9644"); err == nil {
+		defer ln.Close()
+	}
+	d := &node{t: t, dir: t.TempDir(), defaultHTTP: true}
+	if err := d.tryStart(); err != nil {
+		t.Fatalf("broker with the default http.addr taken: %v", err)
+	}
+	defer d.shutdown()
+	if a := d.b.HTTPAddr(); a != "" {
+		t.Errorf("broker reports HTTP on %s although the default address is taken", a)
+	}
+	if !strings.Contains(d.logs.String(), "default http.addr is taken") {
+		t.Errorf("no warning about the taken default address in the log")
 	}
 }
