@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/group"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/replica"
 	"github.com/sluicehq/sluice/internal/server"
@@ -120,6 +121,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		return StorageConfig(&t), nil
 	}
 	replicas := replica.NewManager(cfg.NodeID, logs, meta.Image, logConfig, logger.With("subsystem", "replica"))
+	groups := group.New(group.ConfigFromBroker(cfg), group.NewReplicaStorage(replicas), nil, logger.With("subsystem", "group"))
+	groups.Start()
+	defer groups.Stop()
 
 	mux := server.NewMux()
 	deps := api.Deps{
@@ -132,6 +136,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Advertised: map[string]api.HostPort{},
 		Logs:       logs,
 		Fetched:    obs.metrics.TopicFetched,
+		Groups:     groups,
 	}
 	api.Register(mux, deps)
 
@@ -186,6 +191,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		if prev != nil {
 			replicas.Apply(prev, next)
 		}
+		groups.ApplyImage(next, cfg.NodeID) // loads or unloads the partitions of __consumer_offsets it leads
 	})
 	defer unsubscribe()
 
