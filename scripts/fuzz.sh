@@ -13,7 +13,14 @@ fuzztime="${1:-${FUZZTIME:-10s}}"
 ran=0
 failed=0
 for pkg in $(go list ./...); do
-	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+	# A package that does not build is a failure, not a package without fuzz targets.
+	if ! listed="$(go test -list '^Fuzz' "$pkg" 2>&1)"; then
+		echo "$listed"
+		echo "fuzz: cannot list the fuzz targets of $pkg" >&2
+		failed=$((failed + 1))
+		continue
+	fi
+	for target in $(grep '^Fuzz' <<<"$listed" || true); do
 		echo "fuzz: $pkg $target for $fuzztime"
 		ran=$((ran + 1))
 		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"; then

@@ -34,6 +34,7 @@ start_broker() {
 		--set "log.dirs=$work/data" \
 		--set "listeners=PLAINTEXT://$addr" \
 		--set node.id=1 \
+		--set http.addr=127.0.0.1:0 \
 		>"$log" 2>&1 </dev/null &
 	pid=$!
 }

@@ -34,6 +34,8 @@ func brokerCommand(bin, dataDir, addr string) *exec.Cmd {
 		"--set", "log.dirs="+dataDir,
 		"--set", "listeners=PLAINTEXT://"+addr,
 		"--set", "node.id=1",
+		// A free port for the metrics endpoint, so brokers never compete for the default.
+		"--set", "http.addr=127.0.0.1:0",
 	)
 }
 
