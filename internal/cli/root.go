@@ -64,6 +64,12 @@ Start a single-node broker on 127.0.0.1:9092 with data in ./sluice-data:
 		a.serverCmd(),
 		a.versionCmd(),
 		a.perfCmd(),
+		a.topicsCmd(),
+		a.produceCmd(),
+		a.consumeCmd(),
+		a.configsCmd(),
+		a.recordsCmd(),
+		a.clusterCmd(),
 		a.groupsCmd(),
 		// Later command groups, one file each: topics, produce, consume, groups, perf.
 	)

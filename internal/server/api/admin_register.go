@@ -1,6 +1,13 @@
 package api
 
-import "github.com/sluicehq/sluice/internal/server"
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server"
+)
 
 // registerAdmin adds the admin APIs (CreatePartitions, DescribeConfigs,
 // AlterConfigs, IncrementalAlterConfigs, DeleteRecords, OffsetForLeaderEpoch,
@@ -17,4 +24,11 @@ func registerAdmin(mux *server.Mux, h *handlers) {
 	mux.Register(44, 0, 1, h.incrementalAlterConfigs)
 	mux.Register(60, 0, 2, h.describeCluster)
 	mux.Register(75, 0, 0, h.describeTopicPartitions)
+}
+
+// kafkaErr is a Kafka error code with the message Kafka would send beside
+// it: the response's ErrorMessage carries only the message, the code goes in
+// ErrorCode.
+func kafkaErr(code *kerr.Error, format string, args ...any) error {
+	return &metadata.Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -17,7 +17,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"maps"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,7 +40,7 @@ func (h *handlers) alterConfigs(ctx context.Context, req *server.Request) *serve
 		or.ResourceType, or.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
 		if dup[i] {
-			err = fmt.Errorf("%w: Duplicate resource %s %q in request", kerr.InvalidRequest, rr.ResourceType, rr.ResourceName)
+			err = kafkaErr(kerr.InvalidRequest, "Duplicate resource %s %q in request", rr.ResourceType, rr.ResourceName)
 		} else {
 			err = h.alterConfigsResource(ctx, rr, r.ValidateOnly)
 		}
@@ -63,10 +62,10 @@ func (h *handlers) alterConfigsResource(ctx context.Context, rr *kmsg.AlterConfi
 	next := make(map[string]string, len(rr.Configs))
 	for _, c := range rr.Configs {
 		if _, dup := next[c.Name]; dup {
-			return fmt.Errorf("%w: Error due to duplicate config keys: %s", kerr.InvalidRequest, c.Name)
+			return kafkaErr(kerr.InvalidRequest, "Error due to duplicate config keys: %s", c.Name)
 		}
 		if c.Value == nil {
-			return fmt.Errorf("%w: Null value not supported for : %s", kerr.InvalidRequest, c.Name)
+			return kafkaErr(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
 		}
 		next[c.Name] = *c.Value
 	}
@@ -127,17 +126,17 @@ func (h *handlers) setResourceConfigs(ctx context.Context, img *metadata.Image, 
 		}
 		bcfg, err := h.Config.WithDynamic(next, nil)
 		if err != nil {
-			return fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+			return kafkaErr(kerr.InvalidConfig, "%v", err)
 		}
 		// Broker settings are the defaults of topic settings: every
 		// existing topic must still resolve with the new ones.
 		for _, name := range img.TopicNames() {
 			if _, err := config.TopicConfig(bcfg, img.Topics[name].Configs); err != nil {
-				return fmt.Errorf("%w: with these broker configs the configs of topic %s would be invalid: %v", kerr.InvalidConfig, name, err)
+				return kafkaErr(kerr.InvalidConfig, "with these broker configs the configs of topic %s would be invalid: %v", name, err)
 			}
 		}
 	default:
-		return fmt.Errorf("%w: per-broker dynamic configs are not supported yet; alter the cluster-wide default instead (an empty broker name, kafka-configs.sh --entity-default, sluice configs alter --broker-defaults)", kerr.InvalidRequest)
+		return kafkaErr(kerr.InvalidRequest, "per-broker dynamic configs are not supported yet; alter the cluster-wide default instead (an empty broker name, kafka-configs.sh --entity-default, sluice configs alter --broker-defaults)")
 	}
 	if validateOnly {
 		return nil

@@ -18,7 +18,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,7 +41,7 @@ func (h *handlers) createPartitions(ctx context.Context, req *server.Request) *s
 		ot.Topic = rt.Topic
 		var err error
 		if seen[rt.Topic] > 1 {
-			err = fmt.Errorf("%w: Duplicate topic in request: %s", kerr.InvalidRequest, rt.Topic)
+			err = kafkaErr(kerr.InvalidRequest, "Duplicate topic in request: %s", rt.Topic)
 		} else {
 			err = h.createPartitionsFor(ctx, rt, r.ValidateOnly)
 		}
@@ -62,21 +61,21 @@ func (h *handlers) createPartitionsFor(ctx context.Context, rt *kmsg.CreateParti
 	img := h.Meta.Image()
 	t := img.Topics[rt.Topic]
 	if t == nil {
-		return fmt.Errorf("%w: The topic '%s' does not exist.", kerr.UnknownTopicOrPartition, rt.Topic)
+		return kafkaErr(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rt.Topic)
 	}
 	current := int32(len(t.Partitions))
 	switch {
 	case rt.Count < current:
-		return fmt.Errorf("%w: Topic currently has %d partitions, which is higher than the requested %d.",
-			kerr.InvalidPartitions, current, rt.Count)
+		return kafkaErr(kerr.InvalidPartitions, "Topic currently has %d partitions, which is higher than the requested %d.",
+			current, rt.Count)
 	case rt.Count == current:
-		return fmt.Errorf("%w: Topic already has %d partitions.", kerr.InvalidPartitions, current)
+		return kafkaErr(kerr.InvalidPartitions, "Topic already has %d partitions.", current)
 	}
 	rf := int(t.ReplicationFactor())
 	brokers := img.UnfencedBrokers()
 	if rf > len(brokers) {
-		return fmt.Errorf("%w: Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
-			kerr.InvalidReplicationFactor, rf, rf, len(brokers))
+		return kafkaErr(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
+			rf, rf, len(brokers))
 	}
 	if rt.Assignment != nil {
 		if err := checkAssignment(img, rt, current, rf, len(brokers)); err != nil {
@@ -94,31 +93,31 @@ func (h *handlers) createPartitionsFor(ctx context.Context, rt *kmsg.CreateParti
 func checkAssignment(img *metadata.Image, rt *kmsg.CreatePartitionsRequestTopic, current int32, rf, live int) error {
 	added := rt.Count - current
 	if int32(len(rt.Assignment)) != added {
-		return fmt.Errorf("%w: Increasing the number of partitions by %d but %d assignments provided.",
-			kerr.InvalidReplicaAssignment, added, len(rt.Assignment))
+		return kafkaErr(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.",
+			added, len(rt.Assignment))
 	}
 	for i, a := range rt.Assignment {
 		p := current + int32(i)
 		if len(a.Replicas) == 0 {
-			return fmt.Errorf("%w: The manual partition assignment includes an empty replica list for partition %d.", kerr.InvalidReplicaAssignment, p)
+			return kafkaErr(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list for partition %d.", p)
 		}
 		if len(a.Replicas) != rf {
-			return fmt.Errorf("%w: The manual partition assignment includes the partition %d with %d replica(s), but this is not consistent with the topic's replication factor of %d.",
-				kerr.InvalidReplicaAssignment, p, len(a.Replicas), rf)
+			return kafkaErr(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the partition %d with %d replica(s), but this is not consistent with the topic's replication factor of %d.",
+				p, len(a.Replicas), rf)
 		}
 		sorted := slices.Clone(a.Replicas)
 		slices.Sort(sorted)
 		if len(slices.Compact(sorted)) != len(a.Replicas) {
-			return fmt.Errorf("%w: The manual partition assignment includes the partition %d with duplicate replicas.", kerr.InvalidReplicaAssignment, p)
+			return kafkaErr(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the partition %d with duplicate replicas.", p)
 		}
 		for _, b := range a.Replicas {
 			if br, ok := img.Brokers[b]; !ok || br.Fenced {
-				return fmt.Errorf("%w: The manual partition assignment includes broker %d, which is not registered or not alive.", kerr.InvalidReplicaAssignment, b)
+				return kafkaErr(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, which is not registered or not alive.", b)
 			}
 		}
 	}
 	if rf != live {
-		return fmt.Errorf("%w: Sluice places new partitions itself and cannot follow a manual assignment yet; leave the assignment out", kerr.InvalidRequest)
+		return kafkaErr(kerr.InvalidRequest, "Sluice places new partitions itself and cannot follow a manual assignment yet; leave the assignment out")
 	}
 	return nil
 }

@@ -14,7 +14,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,9 +40,9 @@ func (h *handlers) deleteRecords(ctx context.Context, req *server.Request) *serv
 			default:
 				tc, err := config.TopicConfig(bcfg, t.Configs)
 				if err != nil {
-					topicErr = fmt.Errorf("%w: configs of %s: %v", kerr.InvalidConfig, rt.Topic, err)
+					topicErr = kafkaErr(kerr.InvalidConfig, "configs of %s: %v", rt.Topic, err)
 				} else if !tc.Delete() {
-					topicErr = fmt.Errorf("%w: Records of partitions of topic %s can not be deleted because its cleanup.policy does not include delete", kerr.PolicyViolation, rt.Topic)
+					topicErr = kafkaErr(kerr.PolicyViolation, "Records of partitions of topic %s can not be deleted because its cleanup.policy does not include delete", rt.Topic)
 				}
 			}
 		}

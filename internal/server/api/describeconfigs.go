@@ -22,7 +22,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -71,7 +70,7 @@ func (h *handlers) describeResource(img *metadata.Image, bcfg *config.Broker, bE
 	case res.topic != nil:
 		t, err := config.TopicConfig(bcfg, res.topic.Configs)
 		if err != nil {
-			return nil, fmt.Errorf("%w: the stored configs of topic %s do not resolve: %v", kerr.InvalidConfig, res.topic.Name, err)
+			return nil, kafkaErr(kerr.InvalidConfig, "the stored configs of topic %s do not resolve: %v", res.topic.Name, err)
 		}
 		if rr.ConfigNames == nil {
 			return t.Entries(), nil
@@ -181,14 +180,14 @@ func (h *handlers) configResource(img *metadata.Image, typ kmsg.ConfigResourceTy
 	switch typ {
 	case kmsg.ConfigResourceTypeTopic:
 		if name == "" {
-			return configResource{}, fmt.Errorf("%w: Default topic resources are not allowed.", kerr.InvalidRequest)
+			return configResource{}, kafkaErr(kerr.InvalidRequest, "Default topic resources are not allowed.")
 		}
 		if err := metadata.ValidateTopicName(name); err != nil {
 			return configResource{}, err
 		}
 		t := img.Topics[name]
 		if t == nil {
-			return configResource{}, fmt.Errorf("%w: Topic %s does not exist.", kerr.UnknownTopicOrPartition, name)
+			return configResource{}, kafkaErr(kerr.UnknownTopicOrPartition, "Topic %s does not exist.", name)
 		}
 		return configResource{topic: t}, nil
 	case kmsg.ConfigResourceTypeBroker:
@@ -197,16 +196,16 @@ func (h *handlers) configResource(img *metadata.Image, typ kmsg.ConfigResourceTy
 		}
 		id, err := strconv.ParseInt(name, 10, 32)
 		if err != nil {
-			return configResource{}, fmt.Errorf("%w: Broker id must be an integer, but it is: %s", kerr.InvalidRequest, name)
+			return configResource{}, kafkaErr(kerr.InvalidRequest, "Broker id must be an integer, but it is: %s", name)
 		}
 		if int32(id) != h.NodeID {
-			return configResource{}, fmt.Errorf("%w: Unexpected broker id, expected %d or empty string, but received %s", kerr.InvalidRequest, h.NodeID, name)
+			return configResource{}, kafkaErr(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", h.NodeID, name)
 		}
 		return configResource{}, nil
 	case kmsg.ConfigResourceTypeBrokerLogger:
-		return configResource{}, fmt.Errorf("%w: BROKER_LOGGER resources are not supported: Sluice's log level is set at start (--log-level)", kerr.InvalidRequest)
+		return configResource{}, kafkaErr(kerr.InvalidRequest, "BROKER_LOGGER resources are not supported: Sluice's log level is set at start (--log-level)")
 	}
-	return configResource{}, fmt.Errorf("%w: Unsupported resource type: %s", kerr.InvalidRequest, typ)
+	return configResource{}, kafkaErr(kerr.InvalidRequest, "Unsupported resource type: %s", typ)
 }
 
 // effectiveBrokerConfig is the static broker configuration with the image's
@@ -217,7 +216,7 @@ func (h *handlers) effectiveBrokerConfig(img *metadata.Image) (*config.Broker, e
 	}
 	b, err := h.Config.WithDynamic(img.BrokerConfigs, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the stored dynamic broker configs do not resolve: %v", kerr.InvalidConfig, err)
+		return nil, kafkaErr(kerr.InvalidConfig, "the stored dynamic broker configs do not resolve: %v", err)
 	}
 	return b, nil
 }

@@ -18,7 +18,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,7 +54,7 @@ func (h *handlers) describeTopicPartitions(ctx context.Context, req *server.Requ
 			}
 		}
 		if r.Cursor != nil && !set[r.Cursor.Topic] {
-			msg := fmt.Errorf("%w: the topic list must contain the cursor's topic %s", kerr.InvalidRequest, r.Cursor.Topic)
+			msg := kafkaErr(kerr.InvalidRequest, "the topic list must contain the cursor's topic %s", r.Cursor.Topic)
 			h.Logger.Debug("describe topic partitions", "err", msg)
 			for _, t := range r.Topics {
 				ot := kmsg.NewDescribeTopicPartitionsResponseTopic()

@@ -47,7 +47,7 @@ func (h *handlers) incrementalAlterConfigs(ctx context.Context, req *server.Requ
 		or.ResourceType, or.ResourceName = rr.ResourceType, rr.ResourceName
 		var err error
 		if dup[i] {
-			err = fmt.Errorf("%w: Duplicate resource %s %q in request", kerr.InvalidRequest, rr.ResourceType, rr.ResourceName)
+			err = kafkaErr(kerr.InvalidRequest, "Duplicate resource %s %q in request", rr.ResourceType, rr.ResourceName)
 		} else {
 			err = h.incrementalAlterResource(ctx, rr, r.ValidateOnly)
 		}
@@ -69,7 +69,7 @@ func (h *handlers) incrementalAlterResource(ctx context.Context, rr *kmsg.Increm
 	seen := make(map[string]bool, len(rr.Configs))
 	for _, c := range rr.Configs {
 		if seen[c.Name] {
-			return fmt.Errorf("%w: Error due to duplicate config keys: %s", kerr.InvalidRequest, c.Name)
+			return kafkaErr(kerr.InvalidRequest, "Error due to duplicate config keys: %s", c.Name)
 		}
 		seen[c.Name] = true
 	}
@@ -86,7 +86,7 @@ func (h *handlers) incrementalAlterResource(ctx context.Context, rr *kmsg.Increm
 		switch c.Op {
 		case kmsg.IncrementalAlterConfigOpSet:
 			if c.Value == nil {
-				return fmt.Errorf("%w: Null value not supported for : %s", kerr.InvalidRequest, c.Name)
+				return kafkaErr(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
 			}
 			next[c.Name] = *c.Value
 		case kmsg.IncrementalAlterConfigOpDelete:
@@ -97,7 +97,7 @@ func (h *handlers) incrementalAlterResource(ctx context.Context, rr *kmsg.Increm
 					Reason: fmt.Sprintf("Can't %s to key %s because its type is not LIST.", opName(c.Op), c.Name)}
 			}
 			if c.Value == nil {
-				return fmt.Errorf("%w: Null value not supported for : %s", kerr.InvalidRequest, c.Name)
+				return kafkaErr(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
 			}
 			cur, ok := next[c.Name]
 			if !ok {
@@ -105,7 +105,7 @@ func (h *handlers) incrementalAlterResource(ctx context.Context, rr *kmsg.Increm
 			}
 			next[c.Name] = editList(cur, *c.Value, c.Op == kmsg.IncrementalAlterConfigOpAppend)
 		default:
-			return fmt.Errorf("%w: Unknown alter config operation %d for %s", kerr.InvalidRequest, c.Op, c.Name)
+			return kafkaErr(kerr.InvalidRequest, "Unknown alter config operation %d for %s", c.Op, c.Name)
 		}
 	}
 	return h.setResourceConfigs(ctx, img, res, next, validateOnly)
