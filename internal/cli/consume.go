@@ -44,7 +44,7 @@ type outFormat struct {
 	// plain, as Kafka's DefaultMessageFormatter: the enabled fields in this
 	// order, separated by keySep.
 	printTimestamp, printPartition, printOffset, printHeaders, printKey, printValue bool
-	keySep, lineSep, headersSep, nullLiteral                                       string
+	keySep, lineSep, headersSep, nullLiteral                                        string
 }
 
 func (a *app) consumeCmd() *cobra.Command {
