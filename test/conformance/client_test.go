@@ -1,9 +1,16 @@
 // Package conformance drives an in-process Sluice broker over raw TCP with
 // requests built by kmsg at exact versions, and checks that every advertised
 // version of every API answers with that version's Kafka semantics
-// (conformance_test.go), that bad input gets Kafka's answer without harming
-// the broker or its data (badinput_test.go), and that no byte sequence can
-// take the broker down (fuzz_test.go).
+// (conformance_test.go, admin_test.go, groups_test.go; an advertised API
+// without a test fails TestEveryAdvertisedAPIIsCovered), that bad input gets
+// Kafka's answer without harming the broker or its data (badinput_test.go),
+// and that no byte sequence can take the broker down (fuzz_test.go).
+//
+// Run the fuzzer with a count, not a duration: Go 1.26's coordinator can
+// fail a duration-bounded run with "context deadline exceeded" and no
+// crasher (go.dev/issue/75804):
+//
+//	go test ./test/conformance -run '^$' -fuzz FuzzBrokerRequest -fuzztime 150000x -fuzzminimizetime 2s
 //
 // The client here is deliberately raw: it writes the request header itself,
 // so that the version on the wire is exactly the one under test, and it
