@@ -100,7 +100,6 @@ func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, e
 		topicID:     t.ID,
 		log:         l,
 		leaderEpoch: pm.LeaderEpoch,
-		durable:     cfg.FlushMessages == 1,
 	}
 	m.parts[tp] = p
 	return p, nil
@@ -169,11 +168,7 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 			}
 			if err := p.log.SetConfig(cfg); err != nil {
 				m.logger.Warn("apply topic config", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-				continue
 			}
-			p.mu.Lock()
-			p.durable = cfg.FlushMessages == 1
-			p.mu.Unlock()
 		}
 	}
 	m.mu.Unlock()

@@ -22,7 +22,6 @@ type Partition struct {
 
 	mu          sync.RWMutex
 	leaderEpoch int32
-	durable     bool // fsync before ack: the HW advances only over flushed data
 }
 
 // TopicPartition names the partition.
@@ -62,25 +61,20 @@ func (p *Partition) CheckLeaderEpoch(clientEpoch int32) error {
 // partition is durable, the high watermark moves to the new log end at once
 // (the ISR is the leader alone); a durable partition moves it in WaitDurable.
 func (p *Partition) Append(batch []byte) (storage.AppendResult, error) {
-	p.mu.RLock()
-	epoch, durable := p.leaderEpoch, p.durable
-	p.mu.RUnlock()
-	res, err := p.log.Append(batch, epoch)
+	res, err := p.log.Append(batch, p.LeaderEpoch())
 	if err != nil {
 		return res, err
 	}
-	if !durable {
+	if !p.Durable() {
 		p.log.SetHighWatermark(p.log.LogEndOffset())
 	}
 	return res, nil
 }
 
-// Durable reports whether appends must be flushed before they are acknowledged.
-func (p *Partition) Durable() bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.durable
-}
+// Durable reports whether appends must be flushed before they are
+// acknowledged (flush.messages=1, from the topic or the broker default); it
+// reads the log's live config, so a change applies to the next append.
+func (p *Partition) Durable() bool { return p.log.Config().Durable() }
 
 // WaitDurable waits until every offset below end is on stable storage and
 // then advances the high watermark over it. On a partition that is not

@@ -77,7 +77,7 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 
 	ready := readFetch(r, parts)
 	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
-		return &server.Reply{Body: encodeFetch(r, resp, parts)}
+		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 	}
 
 	// Long poll: wait for any partition to grow, or for MaxWaitMs. The
@@ -104,12 +104,12 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 				}
 			}
 			if readFetch(r, parts) >= int(r.MinBytes) || anyFetchError(parts) {
-				return &server.Reply{Body: encodeFetch(r, resp, parts)}
+				return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 			}
 			releaseFetch(parts)
 		}
 		readFetch(r, parts)
-		return &server.Reply{Body: encodeFetch(r, resp, parts)}
+		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 	}}
 }
 
@@ -214,7 +214,7 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 
 // encodeFetch fills the response's partition headers and frames it around
 // the partitions' record regions. The regions' references pass to the body.
-func encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart) *server.Chunks {
+func (h *handlers) encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart) *server.Chunks {
 	records := make([][]fetchRecords, len(resp.Topics))
 	for ti := range resp.Topics {
 		records[ti] = make([]fetchRecords, len(resp.Topics[ti].Partitions))
@@ -241,6 +241,9 @@ func encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchP
 			op.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
 		if fp.read != nil {
+			if h.Fetched != nil {
+				h.Fetched(fp.part.TopicPartition().Topic, fp.read.Size())
+			}
 			records[fp.topicIdx][fp.partIdx] = fetchRecords{fp.read}
 			fp.read = nil // the body owns it now
 		}

@@ -14,14 +14,22 @@ func (h *handlers) validateTopicConfigs(configs map[string]string) error {
 	if err := config.ValidateTopicConfigs(configs); err != nil {
 		return err
 	}
-	_, err := config.TopicConfig(h.Config, configs)
+	bcfg, err := h.effectiveBrokerConfig(h.Meta.Image())
+	if err != nil {
+		return err
+	}
+	_, err = config.TopicConfig(bcfg, configs)
 	return err
 }
 
 // createdTopicConfigs lists every effective config of a topic with these
 // overrides, with sources, as CreateTopics v5+ answers.
 func (h *handlers) createdTopicConfigs(overrides map[string]string) []kmsg.CreateTopicsResponseTopicConfig {
-	t, err := config.TopicConfig(h.Config, overrides)
+	bcfg, err := h.effectiveBrokerConfig(h.Meta.Image())
+	if err != nil {
+		return nil
+	}
+	t, err := config.TopicConfig(bcfg, overrides)
 	if err != nil {
 		return nil
 	}
