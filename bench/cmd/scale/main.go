@@ -1,0 +1,297 @@
+// Command scale measures a broker's fixed costs with the sluice binary:
+//
+//   - cold start: exec of an empty broker to its first successful
+//     CreateTopics (-cold runs, each in a fresh data directory);
+//   - many partitions: -topics topics of -parts partitions each, then the
+//     broker's resident memory, the time of a Metadata request for every
+//     topic, and the time from exec to ready after a clean restart (ready:
+//     a Metadata answer lists every partition with a leader).
+//
+// It prints one JSON object.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type result struct {
+	Workload         string    `json:"workload"`
+	ColdStartMs      []float64 `json:"cold_start_ms"`
+	Partitions       int       `json:"partitions"`
+	CreateSeconds    float64   `json:"create_seconds"`
+	ProducedSeconds  float64   `json:"produce_one_each_seconds"`
+	RSSMiB           float64   `json:"rss_mib"`
+	RestartRSSMiB    float64   `json:"restart_rss_mib"`
+	MetadataMs       []float64 `json:"metadata_all_ms"`
+	RestartReadyMs   float64   `json:"restart_ready_ms"`
+	MetadataAfterMs  []float64 `json:"metadata_all_after_restart_ms"`
+	MetadataResponse int       `json:"metadata_response_partitions"`
+}
+
+func main() {
+	bin := flag.String("sluice", "bin/sluice", "sluice binary")
+	dir := flag.String("dir", os.TempDir(), "parent of the data directories")
+	cold := flag.Int("cold", 3, "cold starts")
+	topics := flag.Int("topics", 10, "topics")
+	parts := flag.Int("parts", 1000, "partitions per topic")
+	flag.Parse()
+	res, err := run(*bin, *dir, *cold, *topics, *parts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		os.Exit(1)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	enc.Encode(res)
+}
+
+type broker struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func start(bin, data, addr string) (*broker, error) {
+	cmd := exec.Command(bin, "server", "--set", "log.dirs="+data, "--set", "listeners=PLAINTEXT://"+addr,
+		"--set", "http.addr=", "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &broker{cmd: cmd, addr: addr}, nil
+}
+
+func (b *broker) stop() error {
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- b.cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(60 * time.Second):
+		b.cmd.Process.Kill()
+		<-done
+		return errors.New("broker did not stop within 60s; killed")
+	}
+}
+
+func (b *broker) rssMiB() float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", b.cmd.Process.Pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return -1
+}
+
+func client(addr string) (*kgo.Client, error) {
+	return kgo.NewClient(kgo.SeedBrokers(addr), kgo.RetryBackoffFn(func(int) time.Duration { return 2 * time.Millisecond }),
+		kgo.RequestRetries(1000), kgo.RetryTimeout(30*time.Second))
+}
+
+// metadataAll asks for every topic and returns the time and the number of
+// partitions with a leader.
+func metadataAll(ctx context.Context, cl *kgo.Client) (time.Duration, int, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	t0 := time.Now()
+	resp, err := req.RequestWith(ctx, cl)
+	d := time.Since(t0)
+	if err != nil {
+		return d, 0, err
+	}
+	n := 0
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode == 0 && p.Leader >= 0 {
+				n++
+			}
+		}
+	}
+	return d, n, nil
+}
+
+func run(bin, parent string, cold, topics, parts int) (*result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	res := &result{Workload: "scale", Partitions: topics * parts}
+
+	for i := range cold {
+		data, err := os.MkdirTemp(parent, "sluice-cold-")
+		if err != nil {
+			return nil, err
+		}
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		b, err := start(bin, data, addr)
+		if err != nil {
+			return nil, err
+		}
+		cl, err := client(addr)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			r, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "cold-"+strconv.Itoa(i))
+			if err == nil && r.Err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("cold start: %v %v", err, r.Err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		res.ColdStartMs = append(res.ColdStartMs, float64(time.Since(t0).Microseconds())/1000)
+		cl.Close()
+		b.stop()
+		os.RemoveAll(data)
+	}
+
+	data, err := os.MkdirTemp(parent, "sluice-scale-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(data)
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b, err := start(bin, data, addr)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := client(addr)
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	adm := kadm.NewClient(cl)
+	for { // wait for the listener
+		if _, _, err := metadataAll(ctx, cl); err == nil || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t0 := time.Now()
+	for i := range topics {
+		name := fmt.Sprintf("scale-%03d", i)
+		r, err := adm.CreateTopic(ctx, int32(parts), 1, nil, name)
+		if err == nil {
+			err = r.Err
+		}
+		if err != nil {
+			b.stop()
+			return nil, fmt.Errorf("create %s: %w", name, err)
+		}
+	}
+	// Ready: every partition listed with a leader.
+	for {
+		_, n, err := metadataAll(ctx, cl)
+		if err == nil && n >= topics*parts {
+			break
+		}
+		if ctx.Err() != nil {
+			b.stop()
+			return nil, fmt.Errorf("partitions not ready: %d of %d, %v", n, topics*parts, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res.CreateSeconds = time.Since(t0).Seconds()
+	// One record in every partition, so that every log exists on disk.
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		b.stop()
+		return nil, err
+	}
+	for i := range topics {
+		for p := range parts {
+			pcl.Produce(ctx, &kgo.Record{Topic: fmt.Sprintf("scale-%03d", i), Partition: int32(p), Value: []byte("x")}, nil)
+		}
+	}
+	if err := pcl.Flush(ctx); err != nil {
+		b.stop()
+		return nil, fmt.Errorf("produce to every partition: %w", err)
+	}
+	pcl.Close()
+	res.ProducedSeconds = time.Since(t0).Seconds() - res.CreateSeconds
+	for range 5 {
+		d, n, err := metadataAll(ctx, cl)
+		if err != nil {
+			b.stop()
+			return nil, err
+		}
+		res.MetadataMs = append(res.MetadataMs, float64(d.Microseconds())/1000)
+		res.MetadataResponse = n
+	}
+	res.RSSMiB = b.rssMiB()
+	cl.Close()
+	if err := b.stop(); err != nil {
+		return nil, fmt.Errorf("stop: %w", err)
+	}
+
+	t0 = time.Now()
+	b, err = start(bin, data, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
+	cl, err = client(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	for {
+		_, n, err := metadataAll(ctx, cl)
+		if err == nil && n >= topics*parts {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("not ready after restart: %d of %d, %v", n, topics*parts, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	res.RestartReadyMs = float64(time.Since(t0).Microseconds()) / 1000
+	for range 5 {
+		d, _, err := metadataAll(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		res.MetadataAfterMs = append(res.MetadataAfterMs, float64(d.Microseconds())/1000)
+	}
+	res.RestartRSSMiB = b.rssMiB()
+	return res, nil
+}
