@@ -121,8 +121,9 @@ func (b *broker) launch(t testing.TB) {
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Its own process group, so a terminal's Ctrl-C reaches the test first and the
-	// test decides how the broker ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// test decides how the broker ends; and killed with the test process if that dies
+	// without cleaning up (a -timeout panic, a SIGKILL), so no broker outlives its test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		logFile.Close()

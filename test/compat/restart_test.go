@@ -164,8 +164,20 @@ func TestRestartAfterKill9(t *testing.T) {
 	}
 	if missing > 0 || total != len(acks) {
 		t.Errorf("%d acknowledged records, %d stored, %d missing", len(acks), total, missing)
+		// Per partition: how far acknowledgements went, and what the broker serves now.
+		maxAcked := make(map[int32]int64)
+		for _, a := range acks {
+			maxAcked[a.partition] = max(maxAcked[a.partition], a.offset)
+		}
+		ends := endOffsets(t, b.Addr, topic)
+		for p := range int32(partitions) {
+			t.Errorf("partition %d: highest acknowledged offset %d, high watermark after the restart %d, %d records read",
+				p, maxAcked[p], ends[p], len(stored[p]))
+		}
+	} else {
+		t.Logf("%d records acknowledged (%d before the restart), all stored exactly once",
+			len(acks), int64(phaseA)+atKill)
 	}
-	t.Logf("%d records acknowledged (%d before the restart), all stored exactly once", len(acks), int64(phaseA)+atKill)
 
 	// Two producers wrote, so two producer ids: phase B's client kept its id across the
 	// restart rather than starting over with a new one.
