@@ -749,22 +749,37 @@ func (l *Log) removeSegments(removed []*segment) error {
 // shorter than promised (ReadResult.Bytes then fails), as in Kafka.
 func (l *Log) TruncateTo(o int64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
+		l.mu.Unlock()
 		return err
 	}
 	if o >= l.leo.Load() {
+		l.mu.Unlock()
 		return nil
 	}
 	l.finishers.Wait()
 	l.segMu.RLock()
 	firstBase := l.segs[0].base
 	l.segMu.RUnlock()
+	var err error
 	if o <= firstBase {
-		return l.truncateFullyLocked(o)
-	}
-	if err := l.truncateLocked(o); err != nil {
+		err = l.truncateFullyLocked(o)
+	} else if err = l.truncateLocked(o); err != nil {
 		l.fail(err)
+		err = storageErr("truncate", l.tp, err)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return l.checkpointAfterTruncation()
+}
+
+// checkpointAfterTruncation writes the directory's recovery points at
+// once: the checkpointed one may lie above the new log end, and appends
+// after the truncation must not be taken for durable data by a recovery.
+func (l *Log) checkpointAfterTruncation() error {
+	if err := l.m.writeDirCheckpoint(l.root, RecoveryPointCheckpointFile); err != nil {
 		return storageErr("truncate", l.tp, err)
 	}
 	return nil
@@ -774,12 +789,20 @@ func (l *Log) TruncateTo(o int64) error {
 // follower whose leader's log starts above its end).
 func (l *Log) TruncateFullyAndStartAt(o int64) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
+		l.mu.Unlock()
 		return err
 	}
 	l.finishers.Wait()
-	return l.truncateFullyLocked(o)
+	err := l.truncateFullyLocked(o)
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := l.m.writeDirCheckpoint(l.root, LogStartCheckpointFile); err != nil {
+		return storageErr("truncate", l.tp, err)
+	}
+	return l.checkpointAfterTruncation()
 }
 
 func (l *Log) truncateFullyLocked(o int64) error {
@@ -882,15 +905,17 @@ func (l *Log) truncateLocked(o int64) error {
 	}
 	b.finish()
 
-	// Make target the active segment again, its indexes in memory and
-	// rewritten in place (through the handles readers may hold).
-	target.fmu.Lock()
-	l.m.lru.remove(target)
-	target.active = true
-	err = target.rewriteLocked(cut, b)
-	target.fmu.Unlock()
-	if err != nil {
-		return fmt.Errorf("truncate segment %d: %w", target.base, err)
+	// Unpublish what goes first, so that new readers never look past the
+	// cut: the segments above, the log end, the index entries.
+	l.segMu.Lock()
+	l.segs = l.segs[:k]
+	l.segMu.Unlock()
+	l.leo.Store(newLEO)
+	if l.hw.Load() > newLEO {
+		l.hw.Store(newLEO)
+	}
+	if l.logStart.Load() > newLEO {
+		l.logStart.Store(newLEO)
 	}
 	target.wmu.Lock()
 	target.imu.Lock()
@@ -901,20 +926,20 @@ func (l *Log) truncateLocked(o int64) error {
 	target.imu.Unlock()
 	target.wmu.Unlock()
 	target.size.Store(cut)
-
-	l.segMu.Lock()
-	l.segs = l.segs[:k]
-	l.segMu.Unlock()
 	l.active.Store(target)
+
+	// Then make target the active segment again: truncated, its indexes
+	// rewritten in place (through the handles readers may hold), durably.
+	target.fmu.Lock()
+	l.m.lru.remove(target)
+	target.active = true
+	err = target.rewriteLocked(cut, b)
+	target.fmu.Unlock()
+	if err != nil {
+		return fmt.Errorf("truncate segment %d: %w", target.base, err)
+	}
 	if err := l.removeSegments(removed); err != nil {
 		return err
-	}
-	l.leo.Store(newLEO)
-	if l.hw.Load() > newLEO {
-		l.hw.Store(newLEO)
-	}
-	if l.logStart.Load() > newLEO {
-		l.logStart.Store(newLEO)
 	}
 	l.fmu.Lock()
 	l.pending = nil

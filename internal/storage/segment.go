@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -612,6 +613,10 @@ func headerAt(f vfs.File, pos, end int64, buf *[27]byte) (base int64, size int, 
 		return 0, 0, 0, fmt.Errorf("%w: %d bytes at %d", errBadBatch, end-pos, pos)
 	}
 	if _, err := f.ReadAt(buf[:], pos); err != nil {
+		if errors.Is(err, io.EOF) {
+			// The file shrank under us (a truncation): no batch here.
+			return 0, 0, 0, fmt.Errorf("%w: file ends before %d", errBadBatch, pos+int64(len(buf)))
+		}
 		return 0, 0, 0, err
 	}
 	size, err = record.BatchSize(buf[:])
