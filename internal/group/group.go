@@ -96,6 +96,7 @@ type Group struct {
 	static         map[string]string // instance id -> member id
 	pending        map[string]*pendingMember
 	pendingSync    map[string]bool // members of this generation that have not synced
+	protoCount     map[string]int  // protocol name -> members supporting it
 	awaitingJoin   int
 	newMemberAdded bool
 	nextSeq        uint64
@@ -124,6 +125,7 @@ func newGroup(c *Coordinator, name string, partition int32) *Group {
 		static:         make(map[string]string),
 		pending:        make(map[string]*pendingMember),
 		pendingSync:    make(map[string]bool),
+		protoCount:     make(map[string]int),
 		offsets:        make(map[topicPartition]*committed),
 		pendingCommits: make(map[topicPartition]int),
 	}
@@ -233,18 +235,32 @@ func cloneProtocols(ps []Protocol) []Protocol {
 }
 
 // supportCounts counts, per protocol name, the members that support it.
-func (g *Group) supportCounts() map[string]int {
-	counts := make(map[string]int)
-	for _, m := range g.members {
-		seen := make(map[string]bool, len(m.protocols))
-		for _, p := range m.protocols {
-			if !seen[p.Name] {
-				seen[p.Name] = true
-				counts[p.Name]++
-			}
+// It is kept as members come, go and change, so a join costs no walk over
+// the members.
+func (g *Group) supportCounts() map[string]int { return g.protoCount }
+
+// countProtocols adds (delta 1) or removes (-1) a member's protocols from
+// the support counts.
+func (g *Group) countProtocols(m *member, delta int) {
+	for i, p := range m.protocols {
+		dup := false
+		for _, q := range m.protocols[:i] {
+			dup = dup || q.Name == p.Name
+		}
+		if dup {
+			continue
+		}
+		if g.protoCount[p.Name] += delta; g.protoCount[p.Name] <= 0 {
+			delete(g.protoCount, p.Name)
 		}
 	}
-	return counts
+}
+
+// setProtocols replaces a member's protocols, keeping the counts.
+func (g *Group) setProtocols(m *member, ps []Protocol) {
+	g.countProtocols(m, -1)
+	m.protocols = ps
+	g.countProtocols(m, 1)
 }
 
 // supportsProtocols reports whether a member with this protocol type and
@@ -508,6 +524,7 @@ func (g *Group) addMember(id string, req *JoinRequest, ch chan JoinResult) {
 		g.leader = id
 	}
 	g.members[id] = m
+	g.countProtocols(m, 1)
 	if m.instanceID != nil {
 		g.static[*m.instanceID] = id
 	}
@@ -523,7 +540,7 @@ func (g *Group) addMember(id string, req *JoinRequest, ch chan JoinResult) {
 // updateMember takes a known member's new join: its protocols and
 // timeouts, and the channel to answer.
 func (g *Group) updateMember(m *member, req *JoinRequest, ch chan JoinResult) {
-	m.protocols = cloneProtocols(req.Protocols)
+	g.setProtocols(m, cloneProtocols(req.Protocols))
 	m.sessionTimeout = req.SessionTimeout
 	m.rebalanceTimeout = req.RebalanceTimeout
 	if m.joinCh != nil {
@@ -568,7 +585,8 @@ func (g *Group) replaceStatic(oldID, newID string, req *JoinRequest, ch chan Joi
 			}
 			if err != nil {
 				// Not persisted: put the old member id back.
-				m.protocols, m.sessionTimeout, m.rebalanceTimeout = oldProtocols, oldSession, oldRebalance
+				g.setProtocols(m, oldProtocols)
+				m.sessionTimeout, m.rebalanceTimeout = oldSession, oldRebalance
 				if g.members[newID] == m && g.static[instance] == newID {
 					g.renameMember(m, oldID)
 				}
@@ -640,6 +658,7 @@ func (g *Group) dropMember(m *member) {
 	g.replyJoin(m, joinError(m.id, kerr.UnknownMemberID))
 	g.replySync(m, SyncResult{Err: kerr.UnknownMemberID})
 	delete(g.members, m.id)
+	g.countProtocols(m, -1)
 	if m.instanceID != nil && g.static[*m.instanceID] == m.id {
 		delete(g.static, *m.instanceID)
 	}
@@ -1194,6 +1213,7 @@ func (g *Group) restore(lg *loadedGroup) {
 		}
 		g.nextSeq++
 		g.members[m.id] = m
+		g.countProtocols(m, 1)
 		if m.instanceID != nil {
 			g.static[*m.instanceID] = m.id
 		}

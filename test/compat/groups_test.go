@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -517,4 +518,143 @@ func TestKafkajsGroupResume(t *testing.T) {
 		t.Fatalf("kafkajs is not installed in test/compat/node_modules (%v): run scripts/install-test-deps.sh", err)
 	}
 	testGroupResume(t, resumeClient{command: []string{"node", "testdata/group_kafkajs.js"}, env: []string{"KAFKAJS_NO_PARTITIONER_WARNING=1"}})
+}
+
+// BenchmarkGroupRebalance measures a whole rebalance of a stable group of 100 members
+// over the wire: every member sends JoinGroup (as clients do after REBALANCE_IN_PROGRESS),
+// the leader gets the 100 subscriptions and sends SyncGroup with the assignment, which the
+// coordinator writes to __consumer_offsets, and every member gets its part. Each member is
+// its own franz-go client and connection, sending raw requests; what a client adds on top
+// (noticing the rebalance on its next heartbeat, revoking, re-fetching offsets) is not
+// measured.
+func BenchmarkGroupRebalance(b *testing.B) {
+	const n = 100
+	br := startBroker(b)
+	topic := topicName(b, "bench")
+	group := topicName(b, "group")
+	createTopic(b, br.Addr, topic, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	md := kmsg.NewConsumerMemberMetadata()
+	md.Topics = []string{topic}
+	meta := md.AppendTo(nil)
+	clients := make([]*kgo.Client, n)
+	for i := range clients {
+		clients[i] = newClient(b, br.Addr)
+	}
+	join := func(i int, memberID string) (*kmsg.JoinGroupResponse, error) {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = group, memberID, "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 60_000, 60_000
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "range", meta
+		req.Protocols = []kmsg.JoinGroupRequestProtocol{p}
+		return req.RequestWith(ctx, clients[i])
+	}
+	ids := make([]string, n)
+	heartbeat := func(i int, gen int32) int16 {
+		req := kmsg.NewPtrHeartbeatRequest()
+		req.Group, req.Generation, req.MemberID = group, gen, ids[i]
+		resp, err := req.RequestWith(ctx, clients[i])
+		if err != nil {
+			b.Fatalf("heartbeat %d: %v", i, err)
+		}
+		return resp.ErrorCode
+	}
+	// joinAll: member 0 (the leader once the group is stable) rejoins, which starts a
+	// rebalance; the others learn of it from a heartbeat, as clients do, and rejoin.
+	// (Joining a stable group with unchanged metadata is answered at once with the
+	// current generation, so the order matters.)
+	joinAll := func(gen int32) (int32, string) {
+		var wg sync.WaitGroup
+		resps := make([]*kmsg.JoinGroupResponse, n)
+		errs := make([]error, n)
+		run := func(i int) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resps[i], errs[i] = join(i, ids[i])
+			}()
+		}
+		run(0)
+		if gen >= 0 {
+			for heartbeat(1, gen) != kerr.RebalanceInProgress.Code {
+			}
+		}
+		for i := 1; i < n; i++ {
+			run(i)
+		}
+		wg.Wait()
+		for i, r := range resps {
+			if errs[i] != nil {
+				b.Fatalf("join %d: %v", i, errs[i])
+			}
+			if r.ErrorCode != 0 {
+				b.Fatalf("join %d: error %d", i, r.ErrorCode)
+			}
+			ids[i] = r.MemberID
+		}
+		return resps[0].Generation, resps[0].LeaderID
+	}
+	syncAll := func(gen int32, leader string) {
+		var assignments []kmsg.SyncGroupRequestGroupAssignment
+		for i, id := range ids {
+			a := kmsg.NewConsumerMemberAssignment()
+			a.Topics = []kmsg.ConsumerMemberAssignmentTopic{{Topic: topic, Partitions: []int32{int32(i)}}}
+			sa := kmsg.NewSyncGroupRequestGroupAssignment()
+			sa.MemberID, sa.MemberAssignment = id, a.AppendTo(nil)
+			assignments = append(assignments, sa)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req := kmsg.NewPtrSyncGroupRequest()
+				req.Group, req.Generation, req.MemberID = group, gen, ids[i]
+				if ids[i] == leader {
+					req.GroupAssignment = assignments
+				}
+				resp, err := req.RequestWith(ctx, clients[i])
+				if err == nil && resp.ErrorCode != 0 {
+					err = fmt.Errorf("error %d", resp.ErrorCode)
+				}
+				if err == nil && len(resp.MemberAssignment) == 0 {
+					err = fmt.Errorf("empty assignment")
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				b.Fatalf("sync %d: %v", i, err)
+			}
+		}
+	}
+	// Form the group: first joins get MEMBER_ID_REQUIRED (KIP-394).
+	for i := range n {
+		r, err := join(i, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = r.MemberID
+	}
+	gen, leader := joinAll(-1)
+	syncAll(gen, leader)
+	for i := range ids { // make the leader member 0
+		if ids[i] == leader {
+			ids[0], ids[i] = ids[i], ids[0]
+			clients[0], clients[i] = clients[i], clients[0]
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		gen, leader = joinAll(gen)
+		syncAll(gen, leader)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/rebalance")
 }
