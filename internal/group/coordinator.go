@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -287,10 +288,15 @@ func (c *Coordinator) groupsSnapshot() (groups []*Group, loading bool, err error
 	return groups, loading, nil
 }
 
-// load reads partition sh of __consumer_offsets and installs its groups.
+// loadRetry is how long a partition whose load failed waits before the
+// next attempt; clients get COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+const loadRetry = 5 * time.Second
+
+// load reads partition sh of __consumer_offsets and installs its groups. A
+// failed load is retried after loadRetry while the partition is still led
+// here.
 func (c *Coordinator) load(sh *shard) {
 	start := c.clock.Now()
-	defer close(sh.loaded)
 	acc := make(map[string]*loadedGroup)
 	get := func(name string) *loadedGroup {
 		lg := acc[name]
@@ -330,19 +336,27 @@ func (c *Coordinator) load(sh *shard) {
 	})
 
 	c.mu.Lock()
-	if c.shards[sh.partition] != sh {
+	if c.shards[sh.partition] != sh || c.stopped {
 		c.mu.Unlock()
+		close(sh.loaded)
 		return // unloaded (or superseded) while loading
 	}
 	if err != nil {
-		// Without its state the partition cannot be served; drop it so
-		// requests get NOT_COORDINATOR, and try again at the next
-		// leadership change.
-		delete(c.shards, sh.partition)
+		c.logger.Error("loading group coordinator partition failed; retrying", "partition", sh.partition, "in", loadRetry, "err", err)
+		c.clock.AfterFunc(loadRetry, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.shards[sh.partition] != sh || c.stopped {
+				close(sh.loaded)
+				return
+			}
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				c.load(sh)
+			}()
+		})
 		c.mu.Unlock()
-		if !errors.Is(err, context.Canceled) {
-			c.logger.Error("loading group coordinator partition failed", "partition", sh.partition, "err", err)
-		}
 		return
 	}
 	var installed []*Group
@@ -356,6 +370,7 @@ func (c *Coordinator) load(sh *shard) {
 		installed = append(installed, g)
 	}
 	sh.loading = false
+	close(sh.loaded)
 	c.mu.Unlock()
 	for _, g := range installed {
 		g.mu.Lock()
@@ -506,9 +521,16 @@ func (c *Coordinator) DeleteGroups(names []string) <-chan []error {
 // goWait runs fn in the background with the coordinator's context bounded
 // by the commit timeout.
 func (c *Coordinator) goWait(fn func(ctx context.Context)) {
-	c.wg.Add(1)
+	c.mu.RLock()
+	stopped := c.stopped
+	if !stopped {
+		c.wg.Add(1) // under c.mu: never concurrent with Stop's Wait
+	}
+	c.mu.RUnlock()
 	go func() {
-		defer c.wg.Done()
+		if !stopped {
+			defer c.wg.Done()
+		}
 		ctx := c.ctx
 		if c.cfg.CommitTimeout > 0 {
 			var cancel context.CancelFunc

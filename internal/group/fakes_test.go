@@ -100,6 +100,7 @@ type memStore struct {
 	hold     bool
 	held     []chan error
 	loadGate chan struct{} // when set, Load waits for it
+	loadFail int           // Load fails this many more times
 }
 
 type memRecord struct{ key, value []byte }
@@ -152,6 +153,11 @@ func (s *memStore) Load(ctx context.Context, p int32, fn func(offset int64, key,
 		}
 	}
 	s.mu.Lock()
+	if s.loadFail > 0 {
+		s.loadFail--
+		s.mu.Unlock()
+		return errors.New("injected load failure")
+	}
 	recs := append([]memRecord(nil), s.parts[p]...)
 	s.mu.Unlock()
 	for i, r := range recs {

@@ -2,7 +2,9 @@ package group
 
 import (
 	"bytes"
+	"context"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -133,5 +135,52 @@ func TestPartitionFor(t *testing.T) {
 	}
 	if h := javaStringHash("polygenelubricants"); h != -2147483648 {
 		t.Fatalf("hash of polygenelubricants %d", h)
+	}
+}
+
+// TestLoadRetry: a partition whose load fails answers
+// COORDINATOR_LOAD_IN_PROGRESS and is loaded again later.
+func TestLoadRetry(t *testing.T) {
+	h := newHarness(t, nil)
+	now(t, h.c.CommitOffsets(commitReq("g", -1, "", co("t", 0, 7))))
+	h.c.Stop()
+	h.store.loadFail = 1
+	c := New(h.cfg, h.store, h.clock, nil)
+	t.Cleanup(c.Stop)
+	c.Start()
+	c.Lead([16]byte{1}, 1, []int32{0})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h.store.mu.Lock()
+		failed := h.store.loadFail == 0
+		h.store.mu.Unlock()
+		if failed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("load not attempted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.FetchOffsets("g", nil, false); err != kerr.CoordinatorLoadInProgress {
+		t.Fatalf("fetch after a failed load: %v, want COORDINATOR_LOAD_IN_PROGRESS", err)
+	}
+	// The retry is armed once the failed load has finished: advance until
+	// the partition has loaded.
+	for {
+		h.clock.Advance(loadRetry)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		err := c.waitLoaded(ctx, 0)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partition not loaded after the retry: %v", err)
+		}
+	}
+	out, err := c.FetchOffsets("g", []TopicPartitions{{Topic: "t", Partitions: []int32{0}}}, false)
+	if err != nil || out[0].Partitions[0].Offset != 7 {
+		t.Fatalf("after the retried load: %+v %v", out, err)
 	}
 }
