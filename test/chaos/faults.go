@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -116,6 +117,9 @@ type Nemesis struct {
 	rec      *Recorder
 	rng      *rand.Rand
 	logger   *slog.Logger
+
+	mu     sync.Mutex
+	synced map[int32]map[string]int64 // per node: newest segment -> size at its last start
 }
 
 // NewNemesis checks that every fault is possible on the cluster: partitions need
@@ -133,10 +137,15 @@ func NewNemesis(cfg NemesisConfig, c *Cluster, w *Workload, rec *Recorder, logge
 			return nil, fmt.Errorf("fault %s needs a network that can cut links (netns, as root): %w", f, errors.ErrUnsupported)
 		}
 	}
-	return &Nemesis{
+	n := &Nemesis{
 		cfg: cfg, cluster: c, workload: w, rec: rec, logger: logger,
-		rng: rand.New(rand.NewPCG(cfg.Seed, 0x6e656d65736973)),
-	}, nil
+		rng:    rand.New(rand.NewPCG(cfg.Seed, 0x6e656d65736973)),
+		synced: make(map[int32]map[string]int64),
+	}
+	for _, nd := range c.Nodes() {
+		n.noteSynced(nd)
+	}
+	return n, nil
 }
 
 // Run injects faults until ctx ends. It returns the first error that left the
@@ -178,7 +187,9 @@ func (n *Nemesis) pick() *Node {
 // startTimeout bounds a node's restart, recovery included.
 const startTimeout = 2 * time.Minute
 
-// inject applies one fault, holds it, heals it and waits for writes to resume.
+// inject applies one fault, holds it, heals it and waits for writes to resume. ctx
+// ends holds early (the run is over), but a kill, restart or heal under way is carried
+// through, so that no node is left half started.
 func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 	// Draw everything first, so that the schedule does not depend on timing.
 	node, hold := n.pick(), n.hold()
@@ -191,10 +202,8 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 			if err := node.Kill(ctx); err != nil {
 				return err
 			}
-			if err := sleep(ctx, hold); err != nil {
-				return err
-			}
-			return startNode(ctx, node)
+			sleep(ctx, hold)
+			return n.startNode(node)
 		}
 	case FaultPause:
 		desc = fmt.Sprintf("pause node %d for %v", node.ID, hold.Round(time.Millisecond))
@@ -202,12 +211,8 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 			if err := node.Pause(ctx); err != nil {
 				return err
 			}
-			err := sleep(ctx, hold)
-			// Resume even when ctx ended: a node must not be left stopped.
-			if rerr := node.Resume(); rerr != nil {
-				return rerr
-			}
-			return err
+			sleep(ctx, hold)
+			return node.Resume()
 		}
 	case FaultRestart:
 		desc = fmt.Sprintf("restart node %d", node.ID)
@@ -218,7 +223,7 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 					return err
 				}
 			}
-			return startNode(ctx, node)
+			return n.startNode(node)
 		}
 	case FaultCrashLoop:
 		kills := 3 + n.rng.IntN(4)
@@ -230,13 +235,13 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 		apply = func(ctx context.Context) error {
 			for _, d := range delays {
 				// Let produce reach the restarted node before killing it again.
-				if err := sleep(ctx, d); err != nil {
-					return err
+				if sleep(ctx, d) != nil {
+					return nil
 				}
 				if err := node.Kill(ctx); err != nil {
 					return err
 				}
-				if err := startNode(ctx, node); err != nil {
+				if err := n.startNode(node); err != nil {
 					return err
 				}
 			}
@@ -252,10 +257,13 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 						return err
 					}
 				}
-				if err := startNode(ctx, nd); err != nil {
+				if err := n.startNode(nd); err != nil {
 					return err
 				}
 				n.waitProgress(ctx, n.rec.Now())
+				if ctx.Err() != nil {
+					return nil
+				}
 			}
 			return nil
 		}
@@ -273,23 +281,20 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 			if err := n.cluster.Network().Partition(groups...); err != nil {
 				return err
 			}
-			err := sleep(ctx, hold)
-			if herr := n.cluster.Network().Heal(); herr != nil {
-				return herr
-			}
-			return err
+			sleep(ctx, hold)
+			return n.cluster.Network().Heal()
 		}
 	case FaultLoseUnsynced:
-		cut := 0.1 + 0.8*n.rng.Float64()
-		desc = fmt.Sprintf("lose-unsynced node %d: kill -9, cut %.0f%% of each newest segment", node.ID, cut*100)
+		cut := 0.2 + 0.8*n.rng.Float64()
+		desc = fmt.Sprintf("lose-unsynced node %d: kill -9, drop %.0f%% of what each partition appended since the node started", node.ID, cut*100)
 		apply = func(ctx context.Context) error {
 			if err := node.Kill(ctx); err != nil {
 				return err
 			}
-			if err := cutSegmentTails(node.DataDir, n.workload.Config().Topic, cut); err != nil {
+			if err := cutUnsynced(n.synced[node.ID], cut); err != nil {
 				return err
 			}
-			return startNode(ctx, node)
+			return n.startNode(node)
 		}
 	default:
 		return fmt.Errorf("unknown fault %q", f)
@@ -298,6 +303,10 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 	n.logger.Info("fault", "desc", desc)
 	id := n.rec.InvokeFault(desc)
 	err := apply(ctx)
+	if err == nil && ctx.Err() == nil && f == FaultPause {
+		// A resumed node must serve again before the fault counts as healed.
+		err = n.waitReady(node)
+	}
 	healed := n.rec.Now()
 	if err != nil {
 		n.rec.Complete(id, Fail, nil, err)
@@ -311,11 +320,41 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 	return nil
 }
 
-// startNode starts a node and waits until it serves, bounded by startTimeout.
-func startNode(ctx context.Context, node *Node) error {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+// startNode starts a node and waits until it serves, bounded by startTimeout but not
+// by the run: a node is never left half started. It then notes the size of each
+// newest segment, which recovery has just fsynced.
+func (n *Nemesis) startNode(node *Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	return node.Start(ctx)
+	if err := node.Start(ctx); err != nil {
+		return err
+	}
+	n.noteSynced(node)
+	return nil
+}
+
+func (n *Nemesis) waitReady(node *Node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	return node.WaitReady(ctx)
+}
+
+// noteSynced records the size of the newest segment of each of the topic's
+// partitions on node. The default flush policy fsyncs nothing after recovery until a
+// segment rolls, so what was appended since is what a power loss may take.
+func (n *Nemesis) noteSynced(node *Node) {
+	sizes := make(map[string]int64)
+	dirs, _ := filepath.Glob(filepath.Join(node.DataDir, n.workload.Config().Topic+"-*"))
+	for _, dir := range dirs {
+		if seg := newestSegment(dir); seg != "" {
+			if fi, err := os.Stat(seg); err == nil {
+				sizes[seg] = fi.Size()
+			}
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.synced[node.ID] = sizes
 }
 
 // waitProgress waits until a write is acknowledged after since (recorder time), so
@@ -390,45 +429,60 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for _, nd := range n.cluster.Nodes() {
-		switch nd.State() {
-		case Paused:
+		if nd.State() == Paused {
 			errs = append(errs, nd.Resume())
-		case Stopped:
-			errs = append(errs, startNode(ctx, nd))
+		}
+		if nd.State() == Stopped {
+			errs = append(errs, n.startNode(nd))
+			continue
+		}
+		if err := n.waitReady(nd); err != nil {
+			// It may have exited while starting: one more start.
+			if nd.State() != Stopped {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, n.startNode(nd))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// cutSegmentTails truncates the newest segment of each of topic's partitions in
-// dataDir to (1-cut) of its size.
-func cutSegmentTails(dataDir, topic string, cut float64) error {
-	dirs, err := filepath.Glob(filepath.Join(dataDir, topic+"-*"))
-	if err != nil {
-		return err
+// newestSegment returns the .log file with the highest base offset in a partition
+// directory, or "".
+func newestSegment(dir string) string {
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(segs) == 0 {
+		return ""
 	}
-	if len(dirs) == 0 {
-		return fmt.Errorf("no partition directories of %s in %s", topic, dataDir)
-	}
-	for _, dir := range dirs {
-		segs, err := filepath.Glob(filepath.Join(dir, "*.log"))
-		if err != nil {
-			return err
+	slices.Sort(segs) // 20-digit base offsets sort as numbers
+	return segs[len(segs)-1]
+}
+
+// cutUnsynced drops the given fraction of what each newest segment gained beyond
+// its synced size (a segment unknown there is new since: all of it is unsynced).
+func cutUnsynced(synced map[string]int64, cut float64) error {
+	var errs []error
+	for seg, size0 := range synced {
+		dir := filepath.Dir(seg)
+		newest := newestSegment(dir)
+		if newest != seg {
+			size0 = 0
 		}
-		if len(segs) == 0 {
-			continue
-		}
-		slices.Sort(segs) // 20-digit base offsets sort as numbers
-		newest := segs[len(segs)-1]
 		fi, err := os.Stat(newest)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
-		if err := os.Truncate(newest, int64(float64(fi.Size())*(1-cut))); err != nil {
-			return fmt.Errorf("cut %s: %w", newest, err)
+		if fi.Size() <= size0 {
+			continue
+		}
+		keep := size0 + int64(float64(fi.Size()-size0)*(1-cut))
+		if err := os.Truncate(newest, keep); err != nil {
+			errs = append(errs, fmt.Errorf("cut %s: %w", newest, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // sleep waits d or until ctx ends. Faults hold for drawn durations: this is the

@@ -111,6 +111,7 @@ func (n *Node) launch() error {
 		time.Now().Format(time.RFC3339Nano), n.starts+1, n.ID, strings.Join(args, " "))
 	cmd := n.net.Command(n.ID, args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = nodeEnv()
 	// A process group of its own: a terminal's Ctrl-C reaches the harness, which then
 	// decides how the node ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -139,6 +140,19 @@ func (n *Node) launch() error {
 	}()
 	n.logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "addr", n.Addr)
 	return nil
+}
+
+// nodeEnv is the harness's environment without SLUICE_* variables: the broker reads
+// those as settings, and the harness's own (SLUICE_LONG, SLUICE_BIN, ...) are not
+// meant for it.
+func nodeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLUICE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // WaitReady waits until the node answers ApiVersions and lists itself as a broker in

@@ -28,7 +28,8 @@ type WorkloadConfig struct {
 	MinInsyncReplicas int
 	// Durable sets flush.messages=1 on the topic: acknowledgement waits for fsync.
 	Durable bool
-	// Producers and Consumers are how many of each run. Defaults 3 and 2.
+	// Producers and Consumers are how many of each run. Defaults 3 and 2; a
+	// negative count means none (a run whose only reader is the final read).
 	Producers int
 	Consumers int
 	// Rate is the records per second each producer sends. Default 100.
@@ -60,10 +61,10 @@ func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
 	if c.MinInsyncReplicas <= 0 && c.ReplicationFactor >= 3 {
 		c.MinInsyncReplicas = 2
 	}
-	if c.Producers <= 0 {
+	if c.Producers == 0 {
 		c.Producers = 3
 	}
-	if c.Consumers <= 0 {
+	if c.Consumers == 0 {
 		c.Consumers = 2
 	}
 	if c.Rate <= 0 {
