@@ -90,7 +90,7 @@ type Log struct {
 	leo           atomic.Int64 // published log end offset
 	logStart      atomic.Int64
 	hw            atomic.Int64
-	recoveryPoint atomic.Int64 // below it: data and indexes durable
+	recoveryPoint atomic.Int64 // below it data is durable, and so are the indexes of every segment before the one holding offset recoveryPoint-1
 	flushed       atomic.Int64 // below it: .log data durable
 
 	epochs epochCache

@@ -25,11 +25,12 @@ type dirOffsets struct {
 // it trusts the files: it reads the active segment's indexes and scans only
 // its tail past the last index entry to find the log end. Otherwise (or if
 // that tail is not sound) it recovers from the recovery point: every batch
-// of the segment holding it and of every later segment is checked (length
-// bounds, CRC, offsets increasing); the first bad one truncates its segment
-// and every later segment is deleted; the indexes of the scanned segments
-// are rebuilt; and the producer state is rebuilt from the newest snapshot
-// at or below the recovery point.
+// of the segment holding the offset just below it and of every later
+// segment is checked (length bounds, CRC, offsets increasing); the first
+// bad one truncates its segment and every later segment is deleted, as is
+// any segment that does not start where its predecessor ends; the indexes
+// of the scanned segments are rebuilt; and the producer state is rebuilt
+// from the newest snapshot at or below the recovery point.
 func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffsets) (*Log, error) {
 	l := newLog(m, root, tp, [16]byte{}, m.defCfg)
 	dir := l.Dir()
@@ -329,9 +330,14 @@ func (l *Log) recover(rp int64) error {
 		return err
 	}
 	segs := l.segs
+	// Start with the segment holding offset rp-1: the recovery point may
+	// equal the base of a segment whose predecessor's indexes are not
+	// durable yet (the point reached the end of the active segment just
+	// before it rolled), so only the segments that end before the point's
+	// own segment are trusted.
 	start := 0
 	for i := range segs {
-		if segs[i].base <= rp {
+		if segs[i].base < rp {
 			start = i
 		}
 	}

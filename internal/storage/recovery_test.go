@@ -426,3 +426,68 @@ func TestRecoveryDropsSegmentsAfterAHole(t *testing.T) {
 		t.Fatalf("append at %d", r.BaseOffset)
 	}
 }
+
+// The recovery point can reach the end of the active segment just before it
+// rolls, so that it equals the new segment's base while the old segment's
+// indexes are not yet durable: recovery must still rebuild the old one.
+func TestRecoveryPointAtRollBoundary(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 1000
+	cfg.IndexIntervalBytes = 1
+	l := e.log(cfg)
+	ts := e.clock.Ms()
+	appendN(t, l, 2, 1, 300, ts)
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// The recovery point is the log end, inside the active segment.
+	l.finishers.Wait()
+	if l.RecoveryPoint() != 2 || l.NumSegments() != 1 {
+		t.Fatalf("recovery point %d, %d segments", l.RecoveryPoint(), l.NumSegments())
+	}
+	if err := e.m.WriteCheckpoints(); err != nil {
+		t.Fatal(err)
+	}
+	// Roll, and crash before the old segment's indexes reach the disk:
+	// hold its finisher by crashing the filesystem copy right away.
+	mustAppend(t, l, batchSpec{n: 1, ts: ts + 10, valueSize: 300})
+	if got := l.SegmentBaseOffsets(); len(got) != 2 || got[1] != 2 {
+		t.Fatalf("segments %v, want a roll at 2", got)
+	}
+	mem := e.fs.(*vfs.MemFS)
+	durable := mem.Clone()
+	l.finishers.Wait()
+	// Pretend the finisher never ran: the old segment's index files hold
+	// only what the active segment had written of them (here: nothing), as
+	// after a crash before its fsyncs. An empty index is a sound one.
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		f, err := durable.OpenFile(filepath.Join(l.Dir(), segmentName(0, suf)), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(0); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if err := durable.SyncDir(l.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	old := e.m
+	e.fs = durable.Crash()
+	e.open()
+	t.Cleanup(func() { _ = old.Close() })
+	l = e.log(cfg)
+	// Segment 0 was rebuilt by recovery (not left without its indexes), so
+	// the time lookup and the reads find its records.
+	if o, _, ok, err := l.OffsetForTimestamp(ts); err != nil || !ok || o != 0 {
+		t.Fatalf("OffsetForTimestamp = %d %v %v, want 0", o, ok, err)
+	}
+	if got := fileSize(t, e.fs, filepath.Join(l.Dir(), segmentName(0, timeIndexSuffix))); got == 0 {
+		t.Fatal("segment 0's time index not rebuilt")
+	}
+}
