@@ -658,3 +658,100 @@ func BenchmarkGroupRebalance(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/rebalance")
 }
+
+// TestGroupSurvivesBrokerRestart: a franz-go consumer group keeps consuming across a kill -9
+// and restart of the broker. The coordinator reloads the group from __consumer_offsets, so
+// the members carry on in the same generation with no rebalance, and every record is
+// consumed; with commits after each poll, none twice.
+func TestGroupSurvivesBrokerRestart(t *testing.T) {
+	const partitions, before, after = 3, 3000, 3000
+	b := startOwnBroker(t, t.TempDir(), freeAddr(t))
+	topic := topicName(t, "restart")
+	group := topicName(t, "group")
+	createTopic(t, b.Addr, topic, partitions)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	produce := func(from, to int) {
+		t.Helper()
+		cl := newClient(t, b.Addr, kgo.DefaultProduceTopic(topic))
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Value: []byte(strconv.Itoa(i))})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		cl.Close()
+	}
+	produce(0, before)
+
+	var (
+		mu      sync.Mutex
+		seen    = make(map[string]int)
+		revoked int
+	)
+	consumer := newClient(t, b.Addr, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(30*time.Second), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) {
+			mu.Lock()
+			revoked++
+			mu.Unlock()
+		}))
+	pollUntil := func(n int) {
+		t.Helper()
+		for {
+			mu.Lock()
+			got := len(seen)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			fs := consumer.PollFetches(ctx)
+			if err := ctx.Err(); err != nil {
+				t.Fatalf("consumed %d of %d records: %v", got, n, err)
+			}
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)]++ })
+			mu.Unlock()
+			// Commit what was polled; errors while the broker is down are
+			// retried by the next commit.
+			_ = consumer.CommitUncommittedOffsets(ctx)
+		}
+	}
+	pollUntil(before)
+	adm := kadm.NewClient(newClient(t, b.Addr))
+	described, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := described[group]
+	if d.State != "Stable" || len(d.Members) != 1 {
+		t.Fatalf("before the restart: %+v", d)
+	}
+	memberBefore := d.Members[0].MemberID
+
+	b.kill9(t)
+	b.restart(t)
+	produce(before, before+after)
+	pollUntil(before + after)
+
+	described, err = adm.DescribeGroups(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = described[group]
+	if d.State != "Stable" || len(d.Members) != 1 || d.Members[0].MemberID != memberBefore {
+		t.Errorf("after the restart: state %s, members %+v; want the same single member %s", d.State, d.Members, memberBefore)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if revoked != 0 {
+		t.Errorf("partitions were revoked %d times: the restart caused a rebalance", revoked)
+	}
+	for i := range before + after {
+		if n := seen[strconv.Itoa(i)]; n != 1 {
+			t.Fatalf("record %d consumed %d times", i, n)
+		}
+	}
+}
