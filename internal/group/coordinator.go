@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/metadata"
 )
 
 // Coordinator is the group coordinator of one broker: it serves the groups
@@ -36,6 +38,7 @@ type Coordinator struct {
 	topicID       [16]byte         // of __consumer_offsets
 	shards        map[int32]*shard // the partitions this node leads
 	retention     Timer
+	topics        map[string][16]byte // the topics of the last image, by name
 }
 
 // shard is one partition of __consumer_offsets that this node leads.
@@ -516,6 +519,62 @@ func (c *Coordinator) DeleteGroups(names []string) <-chan []error {
 		out <- errs
 	})
 	return out
+}
+
+// topicsGone records img's topics and returns the names of those that
+// were in the previous image and are not in this one with the same ID.
+func (c *Coordinator) topicsGone(img *metadata.Image) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var gone []string
+	for name, id := range c.topics {
+		if t := img.Topics[name]; t == nil || t.ID != id {
+			gone = append(gone, name)
+		}
+	}
+	c.topics = make(map[string][16]byte, len(img.Topics))
+	for name, t := range img.Topics {
+		c.topics[name] = t.ID
+	}
+	return gone
+}
+
+// goBackground runs fn in a goroutine that Stop waits for.
+func (c *Coordinator) goBackground(fn func()) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.stopped {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		fn()
+	}()
+}
+
+// DeleteTopicOffsets deletes every group's committed offsets of these
+// topics (tombstones in __consumer_offsets), for topics that were deleted.
+func (c *Coordinator) DeleteTopicOffsets(topics []string) {
+	groups, _, err := c.groupsSnapshot()
+	if err != nil {
+		return
+	}
+	gone := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		gone[t] = true
+	}
+	removed := 0
+	for _, g := range groups {
+		g.mu.Lock()
+		if g.state != Dead {
+			removed += g.deleteTopics(gone)
+		}
+		g.mu.Unlock()
+	}
+	if removed > 0 {
+		c.logger.Info("deleted the committed offsets of deleted topics", "topics", topics, "offsets", removed)
+	}
 }
 
 // goWait runs fn in the background with the coordinator's context bounded

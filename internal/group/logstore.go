@@ -114,8 +114,13 @@ func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(offset int64
 }
 
 // ApplyImage points the coordinator at the partitions of __consumer_offsets
-// that node leads in img. Call it with every new metadata image.
+// that node leads in img, and deletes the committed offsets of topics that
+// are gone (deleted, or deleted and created again under a new ID), as Kafka
+// 4 does. Call it with every new metadata image; it returns at once.
 func (c *Coordinator) ApplyImage(img *metadata.Image, node int32) {
+	if gone := c.topicsGone(img); len(gone) > 0 {
+		c.goBackground(func() { c.DeleteTopicOffsets(gone) })
+	}
 	t := img.Topics[Topic]
 	if t == nil {
 		c.Lead([16]byte{}, 0, nil)

@@ -480,3 +480,37 @@ func sortTPs(tps []topicPartition) {
 		return tps[i].partition < tps[j].partition
 	})
 }
+
+// deleteTopics removes the offsets of the gone topics (commits in flight
+// included: their records precede the tombstones) and returns how many.
+func (g *Group) deleteTopics(gone map[string]bool) int {
+	var tps []topicPartition
+	for tp, e := range g.offsets {
+		if gone[tp.topic] && (!e.deleted || g.pendingCommits[tp] > 0) {
+			tps = append(tps, tp)
+		}
+	}
+	for tp := range g.pendingCommits {
+		if gone[tp.topic] && g.offsets[tp] == nil {
+			tps = append(tps, tp)
+		}
+	}
+	if len(tps) == 0 {
+		return 0
+	}
+	sortTPs(tps)
+	recs := make([]Record, len(tps))
+	for i, tp := range tps {
+		recs[i] = Record{Key: offsetKey(g.name, tp.topic, tp.partition)}
+	}
+	last, _, err := g.c.store.Append(g.partition, recs)
+	if err != nil {
+		g.c.logger.Warn("delete offsets of deleted topics", "group", g.name, "err", err)
+		return 0
+	}
+	first := last - int64(len(recs)) + 1
+	for i, tp := range tps {
+		g.deleteOffset(tp, first+int64(i))
+	}
+	return len(tps)
+}

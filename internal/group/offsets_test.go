@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluicehq/sluice/internal/metadata"
 )
 
 func commitReq(group string, gen int32, member string, offs ...CommitOffset) CommitRequest {
@@ -350,5 +352,36 @@ func TestListGroupsFilters(t *testing.T) {
 		if strings.Join(names, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("states %v types %v: %v, want %v", tc.states, tc.types, names, tc.want)
 		}
+	}
+}
+
+func TestDeletedTopicOffsets(t *testing.T) {
+	h := newHarness(t, nil)
+	image := func(topics ...string) *metadata.Image {
+		img := &metadata.Image{Topics: map[string]*metadata.Topic{
+			Topic: {Name: Topic, ID: [16]byte{1}, Partitions: []metadata.Partition{{Leader: 1}}},
+		}}
+		for _, name := range topics {
+			img.Topics[name] = &metadata.Topic{Name: name, ID: [16]byte{2, name[0]}, Partitions: []metadata.Partition{{Leader: 1}}}
+		}
+		return img
+	}
+	h.c.ApplyImage(image("t", "u"), 1)
+	now(t, h.c.CommitOffsets(commitReq("g", -1, "", co("t", 0, 1), co("u", 0, 2))))
+	h.c.ApplyImage(image("u"), 1) // t deleted
+	deadline := time.Now().Add(10 * time.Second)
+	for h.offsetOf("g", "t", 0) != -1 {
+		if time.Now().After(deadline) {
+			t.Fatal("offset of the deleted topic still there")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if got := h.offsetOf("g", "u", 0); got != 2 {
+		t.Fatalf("offset of the remaining topic: %d", got)
+	}
+	// The deletion is in the log.
+	h.start()
+	if got := h.offsetOf("g", "t", 0); got != -1 {
+		t.Fatalf("offset of the deleted topic after restart: %d", got)
 	}
 }
