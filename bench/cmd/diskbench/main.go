@@ -36,9 +36,9 @@ type result struct {
 
 func main() {
 	dir := flag.String("dir", os.TempDir(), "directory to write in")
-	total := flag.Int64("total", 512<<20, "bytes of each sequential write")
+	total := flag.Int64("total", 512<<20, "bytes of each sequential write (0: none)")
 	chunk := flag.Int("chunk", 1<<20, "bytes of each write call")
-	syncs := flag.Int("syncs", 500, "appends with fdatasync for the latency")
+	syncs := flag.Int("syncs", 500, "appends with fdatasync for the latency (0: none)")
 	small := flag.Int("small", 1024, "bytes of each latency append")
 	flag.Parse()
 	res, err := run(*dir, *total, *chunk, *syncs, *small)
@@ -78,11 +78,16 @@ func run(dir string, total int64, chunk, syncs, small int) (*result, error) {
 		return float64(total) / 1e6 / time.Since(start).Seconds(), nil
 	}
 	var err error
-	if res.WriteMBPerSec, err = seq(false); err != nil {
-		return nil, fmt.Errorf("buffered write: %w", err)
+	if total > 0 {
+		if res.WriteMBPerSec, err = seq(false); err != nil {
+			return nil, fmt.Errorf("buffered write: %w", err)
+		}
+		if res.SyncMBPerSec, err = seq(true); err != nil {
+			return nil, fmt.Errorf("write with fdatasync: %w", err)
+		}
 	}
-	if res.SyncMBPerSec, err = seq(true); err != nil {
-		return nil, fmt.Errorf("write with fdatasync: %w", err)
+	if syncs <= 0 {
+		return res, nil
 	}
 	f, err := os.Create(filepath.Join(dir, "diskbench-fsync"))
 	if err != nil {

@@ -76,8 +76,16 @@ func run(url, mode, stream string, n, size, pending int, rate float64, pullBatch
 	switch mode {
 	case "produce":
 		for i := range n {
-			if _, err := js.PublishAsync(subject, value(i)); err != nil {
-				return nil, fmt.Errorf("publish: %w", err)
+			// A busy machine can stall acknowledgements past the stall
+			// wait; that is back-pressure, not failure: retry.
+			for {
+				_, err := js.PublishAsync(subject, value(i), jetstream.WithStallWait(5*time.Second))
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
+					return nil, fmt.Errorf("publish: %w", err)
+				}
 			}
 		}
 		select {
@@ -100,6 +108,17 @@ func run(url, mode, stream string, n, size, pending int, rate float64, pullBatch
 		}
 		got = int64(n)
 	case "consume":
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if have := info.State.Msgs; have < uint64(n) {
+			return nil, fmt.Errorf("stream %s holds %d messages, fewer than the %d to consume", stream, have, n)
+		}
 		cons, err := js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
 			AckPolicy: jetstream.AckNonePolicy, DeliverPolicy: jetstream.DeliverAllPolicy,
 		})

@@ -42,6 +42,8 @@ type result struct {
 	RestartReadyMs   float64   `json:"restart_ready_ms"`
 	MetadataAfterMs  []float64 `json:"metadata_all_after_restart_ms"`
 	MetadataResponse int       `json:"metadata_response_partitions"`
+	// Error is why the run stopped early; the figures before it stand.
+	Error string `json:"error,omitempty"`
 }
 
 func main() {
@@ -54,7 +56,10 @@ func main() {
 	res, err := run(*bin, *dir, *cold, *topics, *parts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
-		os.Exit(1)
+		if res == nil {
+			os.Exit(1)
+		}
+		res.Error = err.Error()
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
@@ -62,8 +67,20 @@ func main() {
 }
 
 type broker struct {
-	cmd  *exec.Cmd
-	addr string
+	cmd    *exec.Cmd
+	addr   string
+	exited chan struct{} // closed when the process has exited
+	err    error         // its exit status, once exited is closed
+}
+
+// alive reports an error once the broker process has exited.
+func (b *broker) alive() error {
+	select {
+	case <-b.exited:
+		return fmt.Errorf("broker exited: %v", b.err)
+	default:
+		return nil
+	}
 }
 
 func freePort() (string, error) {
@@ -82,19 +99,22 @@ func start(bin, data, addr string) (*broker, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return &broker{cmd: cmd, addr: addr}, nil
+	b := &broker{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	go func() {
+		b.err = cmd.Wait()
+		close(b.exited)
+	}()
+	return b, nil
 }
 
 func (b *broker) stop() error {
 	b.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- b.cmd.Wait() }()
 	select {
-	case err := <-done:
-		return err
+	case <-b.exited:
+		return b.err
 	case <-time.After(60 * time.Second):
 		b.cmd.Process.Kill()
-		<-done
+		<-b.exited
 		return errors.New("broker did not stop within 60s; killed")
 	}
 }
@@ -149,28 +169,28 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	for i := range cold {
 		data, err := os.MkdirTemp(parent, "sluice-cold-")
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		addr, err := freePort()
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		t0 := time.Now()
 		b, err := start(bin, data, addr)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		cl, err := client(addr)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		for {
 			r, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, "cold-"+strconv.Itoa(i))
 			if err == nil && r.Err == nil {
 				break
 			}
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("cold start: %v %v", err, r.Err)
+			if ctx.Err() != nil || b.alive() != nil {
+				return res, fmt.Errorf("cold start: %v %v %v", err, r.Err, b.alive())
 			}
 			time.Sleep(time.Millisecond)
 		}
@@ -182,25 +202,25 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 
 	data, err := os.MkdirTemp(parent, "sluice-scale-")
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer os.RemoveAll(data)
 	addr, err := freePort()
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	b, err := start(bin, data, addr)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	cl, err := client(addr)
 	if err != nil {
 		b.stop()
-		return nil, err
+		return res, err
 	}
 	adm := kadm.NewClient(cl)
 	for { // wait for the listener
-		if _, _, err := metadataAll(ctx, cl); err == nil || ctx.Err() != nil {
+		if _, _, err := metadataAll(ctx, cl); err == nil || ctx.Err() != nil || b.alive() != nil {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -214,7 +234,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 		}
 		if err != nil {
 			b.stop()
-			return nil, fmt.Errorf("create %s: %w", name, err)
+			return res, fmt.Errorf("create %s: %w", name, err)
 		}
 	}
 	// Ready: every partition listed with a leader.
@@ -223,9 +243,9 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 		if err == nil && n >= topics*parts {
 			break
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || b.alive() != nil {
 			b.stop()
-			return nil, fmt.Errorf("partitions not ready: %d of %d, %v", n, topics*parts, err)
+			return res, fmt.Errorf("partitions not ready: %d of %d, %v %v", n, topics*parts, err, b.alive())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -235,7 +255,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 		kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		b.stop()
-		return nil, err
+		return res, err
 	}
 	for i := range topics {
 		for p := range parts {
@@ -244,7 +264,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	}
 	if err := pcl.Flush(ctx); err != nil {
 		b.stop()
-		return nil, fmt.Errorf("produce to every partition: %w", err)
+		return res, fmt.Errorf("produce to every partition: %w", err)
 	}
 	pcl.Close()
 	res.ProducedSeconds = time.Since(t0).Seconds() - res.CreateSeconds
@@ -252,7 +272,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 		d, n, err := metadataAll(ctx, cl)
 		if err != nil {
 			b.stop()
-			return nil, err
+			return res, err
 		}
 		res.MetadataMs = append(res.MetadataMs, float64(d.Microseconds())/1000)
 		res.MetadataResponse = n
@@ -260,18 +280,18 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	res.RSSMiB = b.rssMiB()
 	cl.Close()
 	if err := b.stop(); err != nil {
-		return nil, fmt.Errorf("stop: %w", err)
+		return res, fmt.Errorf("stop: %w", err)
 	}
 
 	t0 = time.Now()
 	b, err = start(bin, data, addr)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer b.stop()
 	cl, err = client(addr)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	defer cl.Close()
 	for {
@@ -279,8 +299,8 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 		if err == nil && n >= topics*parts {
 			break
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("not ready after restart: %d of %d, %v", n, topics*parts, err)
+		if time.Since(t0) > 2*time.Minute || b.alive() != nil {
+			return res, fmt.Errorf("not ready %v after restart: %d of %d partitions, %v %v", time.Since(t0), n, topics*parts, err, b.alive())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -288,7 +308,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	for range 5 {
 		d, _, err := metadataAll(ctx, cl)
 		if err != nil {
-			return nil, err
+			return res, err
 		}
 		res.MetadataAfterMs = append(res.MetadataAfterMs, float64(d.Microseconds())/1000)
 	}
