@@ -127,7 +127,16 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 	}
 }
 
-// appendAll appends every job's batch, the partitions in parallel.
+// parallelAppendBytes is the size of a request's batches from which its
+// partitions are appended in parallel. Below it they are appended one after
+// another on the handler's goroutine: appending a few KiB takes
+// microseconds, less than starting goroutines and waking the handler when
+// they are done, and on a busy machine every such wake-up can wait for a
+// core (the produce latency's p99 at 10,000 small requests/s).
+const parallelAppendBytes = 256 << 10
+
+// appendAll appends every job's batch; large requests' partitions in
+// parallel, the last of them on the calling goroutine.
 func appendAll(jobs []*produceJob) {
 	run := func(j *produceJob) {
 		if j.err != nil {
@@ -135,13 +144,16 @@ func appendAll(jobs []*produceJob) {
 		}
 		j.res, j.err = appendOne(j.part, j.records)
 	}
-	live := 0
+	live, size := 0, 0
+	var last *produceJob
 	for _, j := range jobs {
 		if j.err == nil {
 			live++
+			size += len(j.records)
+			last = j
 		}
 	}
-	if live <= 1 {
+	if live <= 1 || size < parallelAppendBytes {
 		for _, j := range jobs {
 			run(j)
 		}
@@ -149,15 +161,12 @@ func appendAll(jobs []*produceJob) {
 	}
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		if j.err != nil {
+		if j.err != nil || j == last {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			run(j)
-		}()
+		wg.Go(func() { run(j) })
 	}
+	run(last)
 	wg.Wait()
 }
 
