@@ -414,6 +414,7 @@ func (l *Log) appendLocked(b []byte, h *record.Header, lc *logConfig, now time.T
 		return storageErr("append to", l.tp, err)
 	}
 	seg.imu.Lock()
+	seg.ib.interval = int64(lc.IndexIntervalBytes) // the topic's, also for a segment loaded before it was known
 	seg.ib.add(h.LastOffset(), h.MaxTimestamp, pos, len(b))
 	seg.imu.Unlock()
 	seg.size.Store(pos + int64(len(b)))
@@ -906,7 +907,9 @@ func (l *Log) truncateLocked(o int64) error {
 	b.finish()
 
 	// Unpublish what goes first, so that new readers never look past the
-	// cut: the segments above, the log end, the index entries.
+	// cut: the segments above, the log end, the index entries. Readers in
+	// flight on target learn of the truncation from its count.
+	target.truncGen.Add(1)
 	l.segMu.Lock()
 	l.segs = l.segs[:k]
 	l.segMu.Unlock()

@@ -22,7 +22,14 @@ type ReadResult struct {
 	// FirstOffset is the base offset of the first batch (-1 when empty).
 	FirstOffset int64
 	released    atomic.Bool
+	gen         uint64 // the segment's truncation count when the region was found
 }
+
+// Valid reports whether no truncation touched the segment since the region
+// was found. A sender that used File (sendfile) checks it after sending: if
+// it no longer holds, the bytes sent may mix data from before and after a
+// truncation, and the connection must be closed.
+func (r *ReadResult) Valid() bool { return r.seg == nil || r.seg.truncGen.Load() == r.gen }
 
 // Size is the region's length in bytes (0: nothing to read).
 func (r *ReadResult) Size() int { return r.n }
@@ -58,6 +65,9 @@ func (r *ReadResult) ReadInto(b []byte) error {
 	}
 	m, err := r.f.ReadAt(b, r.pos)
 	if m == r.n {
+		if !r.Valid() {
+			return fmt.Errorf("read segment region: %w", ErrRegionTruncated)
+		}
 		return nil
 	}
 	if err == nil || errors.Is(err, io.EOF) {
@@ -128,6 +138,7 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 // read finds the batch holding offset in s and the whole batches after it
 // that fit. found is false if no batch of s reaches offset.
 func (s *segment) read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (*ReadResult, bool, error) {
+	gen := s.truncGen.Load()
 	f, err := s.logFile()
 	if err != nil {
 		return nil, false, err
@@ -183,5 +194,5 @@ func (s *segment) read(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 		total += int64(size)
 		p += int64(size)
 	}
-	return &ReadResult{seg: s, f: f, pos: start, n: int(total), FirstOffset: firstBase}, true, nil
+	return &ReadResult{seg: s, f: f, pos: start, n: int(total), FirstOffset: firstBase, gen: gen}, true, nil
 }

@@ -62,7 +62,10 @@ type segment struct {
 	base int64
 
 	size atomic.Int64 // published bytes of .log: readers never look past it
-	refs atomic.Int32
+	// truncGen counts truncations of the .log; a read that saw it change
+	// may hold bytes of both sides of one, and must not be served.
+	truncGen atomic.Uint64
+	refs     atomic.Int32
 	// deleted is set when the segment has left the log; gone runs once the
 	// last reference is released after that.
 	deleted  atomic.Bool
@@ -112,8 +115,19 @@ func (s *segment) ref() { s.refs.Add(1) }
 
 // release drops a reference; the last one of a removed segment removes it.
 func (s *segment) release() {
-	if s.refs.Add(-1) == 0 && s.deleted.Load() {
+	if s.refs.Add(-1) != 0 {
+		return
+	}
+	switch {
+	case s.deleted.Load():
 		s.gone()
+	case s.l.closed.Load():
+		// The log closed while this reader held the segment open.
+		s.fmu.Lock()
+		if s.refs.Load() == 0 {
+			s.closeFilesLocked()
+		}
+		s.fmu.Unlock()
 	}
 }
 
