@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -51,7 +52,7 @@ func (l *Log) WaitFlushed(ctx context.Context, offset int64) error {
 
 // ErrTruncated is returned to a WaitFlushed whose offset a truncation
 // removed.
-var ErrTruncated = fmt.Errorf("storage: offset truncated")
+var ErrTruncated = errors.New("storage: offset truncated")
 
 // requestFlushLocked asks for the log to be flushed to at least offset,
 // starting the flusher if it is idle. Under fmu.
