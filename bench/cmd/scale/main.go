@@ -12,16 +12,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,6 +71,7 @@ func main() {
 
 type broker struct {
 	cmd    *exec.Cmd
+	stderr *errorLine
 	addr   string
 	exited chan struct{} // closed when the process has exited
 	err    error         // its exit status, once exited is closed
@@ -77,10 +81,53 @@ type broker struct {
 func (b *broker) alive() error {
 	select {
 	case <-b.exited:
+		if line := b.stderr.get(); line != "" {
+			return fmt.Errorf("broker exited (%v): %s", b.err, line)
+		}
 		return fmt.Errorf("broker exited: %v", b.err)
 	default:
 		return nil
 	}
+}
+
+// errorLine keeps the first line a broker wrote that starts with "Error:"
+// (cobra's report of why it stopped), cut to 300 bytes.
+type errorLine struct {
+	mu   sync.Mutex
+	buf  []byte
+	line string
+}
+
+func (e *errorLine) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.line != "" {
+		return len(p), nil
+	}
+	e.buf = append(e.buf, p...)
+	for {
+		i := bytes.IndexByte(e.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l := string(e.buf[:i])
+		e.buf = e.buf[i+1:]
+		if strings.HasPrefix(l, "Error:") {
+			e.line = l[:min(len(l), 300)]
+			e.buf = nil
+			break
+		}
+	}
+	if len(e.buf) > 1<<16 {
+		e.buf = e.buf[len(e.buf)-1<<16:]
+	}
+	return len(p), nil
+}
+
+func (e *errorLine) get() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.line
 }
 
 func freePort() (string, error) {
@@ -95,11 +142,12 @@ func freePort() (string, error) {
 func start(bin, data, addr string) (*broker, error) {
 	cmd := exec.Command(bin, "server", "--set", "log.dirs="+data, "--set", "listeners=PLAINTEXT://"+addr,
 		"--set", "http.addr=", "--log-level", "warn")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	el := &errorLine{}
+	cmd.Stdout, cmd.Stderr = os.Stderr, io.MultiWriter(os.Stderr, el)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	b := &broker{cmd: cmd, addr: addr, exited: make(chan struct{})}
+	b := &broker{cmd: cmd, addr: addr, stderr: el, exited: make(chan struct{})}
 	go func() {
 		b.err = cmd.Wait()
 		close(b.exited)
