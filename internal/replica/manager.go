@@ -101,6 +101,13 @@ func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, e
 		log:         l,
 		leaderEpoch: pm.LeaderEpoch,
 	}
+	// A leader whose ISR is itself alone has every replica's log end: its
+	// own. The checkpointed high watermark may lag it after an unclean
+	// stop, and nothing else would raise it until the next append, hiding
+	// acknowledged records; Kafka's makeLeader raises it the same way.
+	if len(pm.ISR) == 1 && pm.ISR[0] == m.nodeID {
+		l.SetHighWatermark(l.LogEndOffset())
+	}
 	m.parts[tp] = p
 	return p, nil
 }

@@ -248,3 +248,32 @@ func TestOpenDeletesOrphanLogs(t *testing.T) {
 		t.Fatal("the hosted partition's log was not opened")
 	}
 }
+
+// After an unclean stop the checkpointed high watermark can lag the log
+// end; a sole-ISR leader must expose everything it holds (issue found by the
+// kill -9 restart test: acknowledged records stayed invisible).
+func TestSoleLeaderRaisesHighWatermarkToLogEnd(t *testing.T) {
+	f := newFixture(t, nil)
+	topic, err := f.meta.CreateTopic(context.Background(), metadata.TopicSpec{Name: "hw", Partitions: 1, ReplicationFactor: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The log as recovery leaves it: data appended, HW behind.
+	l, err := f.logs.GetOrCreate(storage.TopicPartition{Topic: "hw", Partition: 0}, topic.ID, storage.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(batch(t, "a", "b", "c", "d"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if hw := l.HighWatermark(); hw != 0 {
+		t.Fatalf("precondition: HW = %d, want 0", hw)
+	}
+	p, err := f.m.Partition("hw", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hw := p.Log().HighWatermark(); hw != 4 {
+		t.Fatalf("HW after becoming leader = %d, want the log end 4", hw)
+	}
+}
