@@ -52,7 +52,8 @@ deps:
 vet:
 	$(GO) vet ./...
 
-unit:
+# Some packages (test/cli) run the built binary.
+unit: build
 	SLUICE_LONG=$(SLUICE_LONG) $(GO) test -count=1 -timeout $(UNIT_TIMEOUT) $(UNIT_PKGS)
 
 # End-to-end tests with real clients; each test starts bin/sluice itself.
