@@ -76,6 +76,36 @@ type Config struct {
 	// segment's files wait (renamed *.deleted) before they are deleted,
 	// counted from the moment the last reader releases them.
 	FileDeleteDelayMs int64
+
+	// Retention and compaction (see retention.go and cleaner.go).
+
+	// CleanupPolicy is cleanup.policy: "delete", "compact" or
+	// "compact,delete". Empty means "compact" when Compacted is set, else
+	// "delete"; Normalize sets Compacted to match.
+	CleanupPolicy string
+	// RetentionMs is retention.ms: closed segments whose newest record is
+	// older than this are deleted. Negative keeps them forever; zero takes
+	// the default (7 days).
+	RetentionMs int64
+	// RetentionBytes is retention.bytes: the oldest closed segments are
+	// deleted while the log is larger than this. Zero or negative: no
+	// limit.
+	RetentionBytes int64
+	// DeleteRetentionMs is delete.retention.ms: how long a compacted
+	// topic's tombstones stay after the cleaner first sees them. Zero takes
+	// the default (1 day).
+	DeleteRetentionMs int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio: the share of
+	// the log not yet cleaned above which the cleaner compacts it. Zero
+	// takes the default (0.5).
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs is min.compaction.lag.ms: records younger than
+	// this stay uncompacted.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms: a log with records
+	// uncompacted for longer is cleaned whatever its dirty ratio, and its
+	// active segment rolls by then. Zero takes the default (no limit).
+	MaxCompactionLagMs int64
 }
 
 // DefaultConfig returns Kafka's defaults.
@@ -145,6 +175,7 @@ func (c Config) Normalize() Config {
 	if c.FileDeleteDelayMs < 0 {
 		c.FileDeleteDelayMs = 0
 	}
+	c.normalizeCleanup()
 	return c
 }
 
@@ -185,4 +216,30 @@ type ManagerConfig struct {
 	// logs although their names look like one, such as KRaft's
 	// __cluster_metadata-0, which holds the Raft metadata log.
 	Skip []string
+
+	// RetentionCheckInterval is log.retention.check.interval.ms: how often
+	// Tick applies retention.ms and retention.bytes. Zero means 5 minutes.
+	RetentionCheckInterval time.Duration
+	// CleanerThreads is log.cleaner.threads: logs compacted at once by
+	// background cleaners. Zero means 1; negative disables them
+	// (log.cleaner.enable=false). They run only with the scheduler
+	// (SchedulerInterval > 0); tests call Manager.CleanOnce or Log.Compact.
+	CleanerThreads int
+	// CleanerDedupeBufferSize is log.cleaner.dedupe.buffer.size: the
+	// memory of the cleaners' key maps, shared by the threads. Zero means
+	// 128 MiB.
+	CleanerDedupeBufferSize int64
+	// CleanerIOBufferSize is log.cleaner.io.buffer.size: the read and
+	// write buffers of a cleaner. Zero means 512 KiB.
+	CleanerIOBufferSize int
+	// CleanerIOMaxBytesPerSecond is log.cleaner.io.max.bytes.per.second:
+	// the cleaners' reads plus writes, all threads together. Zero or
+	// negative: unthrottled.
+	CleanerIOMaxBytesPerSecond float64
+	// CleanerBackoff is log.cleaner.backoff.ms: how long an idle cleaner
+	// waits before it looks for a log to clean again. Zero means 15 s.
+	CleanerBackoff time.Duration
+	// CleanerTxnFilter lets the transactions layer have the cleaner drop
+	// aborted data and expired markers; nil keeps them (see TxnCleanFilter).
+	CleanerTxnFilter TxnCleanFilter
 }

@@ -444,7 +444,7 @@ func (l *Log) shouldRoll(seg *segment, n int, h *record.Header, lc *logConfig, n
 	} else {
 		waited = now.UnixMilli() - seg.created
 	}
-	return waited > lc.SegmentMs-seg.jitter
+	return waited > lc.maxSegmentMs()-seg.jitter
 }
 
 // createSegment creates an empty active segment's .log at base.

@@ -43,6 +43,10 @@ type Manager struct {
 	delMu     sync.Mutex
 	deletions []pendingRemoval
 
+	retMu         sync.Mutex
+	lastRetention time.Time // last retention run (retention.go)
+	cleaner       *cleaner  // the log cleaner (cleaner.go)
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -79,6 +83,7 @@ func OpenManager(ctx context.Context, cfg ManagerConfig) (*Manager, error) {
 	if cfg.RecoveryThreads <= 0 {
 		cfg.RecoveryThreads = 2 * runtime.GOMAXPROCS(0)
 	}
+	cfg.cleanerDefaults()
 	dc := cfg.DefaultConfig
 	if dc == (Config{}) {
 		dc = DefaultConfig()
@@ -97,6 +102,7 @@ func OpenManager(ctx context.Context, cfg ManagerConfig) (*Manager, error) {
 		stop:   make(chan struct{}),
 	}
 	m.lru.max = cfg.MaxOpenSegments
+	m.cleaner = newCleaner(m)
 	m.lastCheckpoint = m.now()
 	for _, dir := range cfg.Dirs {
 		if err := m.loadDir(ctx, dir); err != nil {
@@ -107,6 +113,7 @@ func OpenManager(ctx context.Context, cfg ManagerConfig) (*Manager, error) {
 	if cfg.SchedulerInterval > 0 {
 		m.wg.Add(1)
 		go m.scheduler(cfg.SchedulerInterval)
+		m.cleaner.start()
 	}
 	return m, nil
 }
@@ -460,6 +467,7 @@ func (m *Manager) Tick() {
 		}
 	}
 	m.runRemovals(now.UnixMilli(), false)
+	m.maybeApplyRetention(now)
 	m.ckMu.Lock()
 	due := now.Sub(m.lastCheckpoint) >= m.cfg.CheckpointInterval
 	m.ckMu.Unlock()

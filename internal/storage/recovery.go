@@ -56,6 +56,9 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 
+	if err := m.recoverCleanerFiles(dir); err != nil {
+		return nil, err
+	}
 	bases, err := m.cleanPartitionDir(dir)
 	if err != nil {
 		return nil, err
