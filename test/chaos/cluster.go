@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -34,7 +35,10 @@ type ClusterConfig struct {
 	Network Network
 	// StopGrace bounds a graceful stop before the node is killed. Default 20s.
 	StopGrace time.Duration
-	Logger    *slog.Logger
+	// DataSize, if positive, caps each node's data directory at that many bytes by
+	// mounting a tmpfs of that size on it (root only), so that the disk can fill.
+	DataSize int64
+	Logger   *slog.Logger
 }
 
 // Cluster is a set of Sluice nodes run as processes by this harness.
@@ -82,6 +86,13 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 			DataDir: filepath.Join(dir, "data"),
 			LogPath: filepath.Join(dir, "sluice.log"),
 			binary:  cfg.Binary, net: cfg.Network, logger: cfg.Logger, state: Stopped,
+		}
+		if cfg.DataSize > 0 {
+			if err := mountTmpfs(n.DataDir, cfg.DataSize); err != nil {
+				c.unmount()
+				return nil, fmt.Errorf("cluster: node %d: %w", id, err)
+			}
+			n.mounted = true
 		}
 		if cfg.Nodes > 1 {
 			if n.ControllerAddr, err = cfg.Network.Addr(id, 1); err != nil {
@@ -198,6 +209,42 @@ func (c *Cluster) Close() error {
 	wg.Wait()
 	if err := c.cfg.Network.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.unmount(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// DataSize is the cap on each node's data directory, or 0.
+func (c *Cluster) DataSize() int64 { return c.cfg.DataSize }
+
+// mountTmpfs mounts a tmpfs of size bytes on dir.
+func mountTmpfs(dir string, size int64) error {
+	if os.Geteuid() != 0 {
+		return errors.New("a size-limited data directory needs root (a tmpfs mount)")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0755", size)); err != nil {
+		return fmt.Errorf("mount a tmpfs of %d bytes on %s: %w", size, dir, err)
+	}
+	return nil
+}
+
+// unmount removes the tmpfs mounts of stopped nodes.
+func (c *Cluster) unmount() error {
+	var errs []error
+	for _, n := range c.nodes {
+		if !n.mounted || n.State() != Stopped {
+			continue
+		}
+		if err := syscall.Unmount(n.DataDir, 0); err != nil {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", n.DataDir, err))
+			continue
+		}
+		n.mounted = false
 	}
 	return errors.Join(errs...)
 }

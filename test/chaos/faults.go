@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -36,6 +37,9 @@ const (
 	FaultPartitionMajority Fault = "partition-majority"
 	// FaultPartitionController cuts the active controller off from the others.
 	FaultPartitionController Fault = "partition-controller"
+	// FaultDiskFull fills a node's data directory (a size-limited tmpfs, see
+	// ClusterConfig.DataSize) with a ballast file, holds, and removes it.
+	FaultDiskFull Fault = "disk-full"
 	// FaultLoseUnsynced kills a node and cuts the tail off each of its partitions'
 	// newest segment, as a power loss does to writes never fsynced. Sluice is not
 	// meant to survive it unless acknowledgements wait for fsync (flush.messages=1)
@@ -47,7 +51,7 @@ const (
 // AllFaults lists every fault, for help texts.
 var AllFaults = []Fault{
 	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart,
-	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultLoseUnsynced,
+	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultDiskFull, FaultLoseUnsynced,
 }
 
 // SingleNodeFaults is the default schedule on one node.
@@ -93,6 +97,9 @@ type NemesisConfig struct {
 	// ProgressTimeout bounds the wait, after each fault is healed, for a write to be
 	// acknowledged again. Default 30s.
 	ProgressTimeout time.Duration
+	// ValidateLogs reads every partition's log back after each restart of a node
+	// (ValidateLog) and reports what is wrong with it as a finding.
+	ValidateLogs bool
 }
 
 func (c NemesisConfig) withDefaults() NemesisConfig {
@@ -118,8 +125,25 @@ type Nemesis struct {
 	rng      *rand.Rand
 	logger   *slog.Logger
 
-	mu     sync.Mutex
-	synced map[int32]map[string]int64 // per node: newest segment -> size at its last start
+	mu       sync.Mutex
+	synced   map[int32]map[string]int64 // per node: newest segment -> size at its last start
+	findings []string
+	restarts int
+}
+
+// Findings returns what log validation found wrong after restarts.
+func (n *Nemesis) Findings() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.findings...)
+}
+
+// Restarts returns how many times the nemesis restarted a node, and so how many
+// recoveries were validated when ValidateLogs is set.
+func (n *Nemesis) Restarts() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.restarts
 }
 
 // NewNemesis checks that every fault is possible on the cluster: partitions need
@@ -127,6 +151,9 @@ type Nemesis struct {
 func NewNemesis(cfg NemesisConfig, c *Cluster, w *Workload, rec *Recorder, logger *slog.Logger) (*Nemesis, error) {
 	cfg = cfg.withDefaults()
 	for _, f := range cfg.Faults {
+		if f == FaultDiskFull && c.DataSize() <= 0 {
+			return nil, fmt.Errorf("fault %s needs size-limited data directories (ClusterConfig.DataSize)", f)
+		}
 		if !f.NeedsPartitions() {
 			continue
 		}
@@ -284,6 +311,24 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 			sleep(ctx, hold)
 			return n.cluster.Network().Heal()
 		}
+	case FaultDiskFull:
+		desc = fmt.Sprintf("disk-full node %d for %v", node.ID, hold.Round(time.Millisecond))
+		apply = func(ctx context.Context) error {
+			ballast := filepath.Join(node.DataDir, "chaos-ballast")
+			fillErr := fill(ballast)
+			sleep(ctx, hold)
+			if err := os.Remove(ballast); err != nil {
+				return fmt.Errorf("free the disk: %w", err)
+			}
+			if fillErr != nil {
+				return fillErr
+			}
+			if node.State() != Running {
+				return fmt.Errorf("node %d is %s after its disk filled", node.ID, node.State())
+			}
+			n.validate(ctx, node, "after its disk was freed")
+			return nil
+		}
 	case FaultLoseUnsynced:
 		cut := 0.2 + 0.8*n.rng.Float64()
 		desc = fmt.Sprintf("lose-unsynced node %d: kill -9, drop %.0f%% of what each partition appended since the node started", node.ID, cut*100)
@@ -330,7 +375,29 @@ func (n *Nemesis) startNode(node *Node) error {
 		return err
 	}
 	n.noteSynced(node)
+	n.mu.Lock()
+	n.restarts++
+	n.mu.Unlock()
+	n.validate(ctx, node, "after a restart")
 	return nil
+}
+
+// validate checks every partition's log on node when ValidateLogs is set, and keeps
+// what is wrong as a finding.
+func (n *Nemesis) validate(ctx context.Context, node *Node, when string) {
+	if !n.cfg.ValidateLogs {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	for p := range n.workload.Config().Partitions {
+		if err := ValidateLog(ctx, node.Addr, n.workload.Config().Topic, p); err != nil {
+			n.logger.Error("log invalid", "node", node.ID, "when", when, "err", err)
+			n.mu.Lock()
+			n.findings = append(n.findings, fmt.Sprintf("node %d %s: %v", node.ID, when, err))
+			n.mu.Unlock()
+		}
+	}
 }
 
 func (n *Nemesis) waitReady(node *Node) error {
@@ -446,6 +513,26 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fill writes path until the file system is full, in ever smaller chunks so that
+// even small allocations fail afterwards. Only ENOSPC ends it without error.
+func fill(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("fill %s: %w", path, err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 1<<20)
+	for size := len(chunk); size >= 512; {
+		if _, err := f.Write(chunk[:size]); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				return fmt.Errorf("fill %s: %w", path, err)
+			}
+			size /= 2
+		}
+	}
+	return nil
 }
 
 // newestSegment returns the .log file with the highest base offset in a partition

@@ -39,6 +39,7 @@ type Node struct {
 
 	binary   string
 	settings []string // key=value, passed as --set
+	mounted  bool     // DataDir is a tmpfs the cluster mounted
 	net      Network
 	logger   *slog.Logger
 
@@ -50,6 +51,14 @@ type Node struct {
 	expected bool          // the harness asked the current process to end
 	crashes  []error       // exits the harness did not ask for
 	starts   int
+	kills    int
+}
+
+// Kills returns how many times the harness sent the node SIGKILL.
+func (n *Node) Kills() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.kills
 }
 
 // Args returns the command line the node is started with.
@@ -113,8 +122,9 @@ func (n *Node) launch() error {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = nodeEnv()
 	// A process group of its own: a terminal's Ctrl-C reaches the harness, which then
-	// decides how the node ends.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// decides how the node ends. If the harness dies (a test timeout), the kernel
+	// kills the node rather than leave it running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return fmt.Errorf("start node %d: %w", n.ID, err)
@@ -221,6 +231,9 @@ func (n *Node) Kill(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	n.mu.Lock()
+	n.kills++
+	n.mu.Unlock()
 	select {
 	case <-exited:
 		n.logger.Info("node killed", "node", n.ID)

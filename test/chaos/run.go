@@ -24,6 +24,9 @@ type Options struct {
 	Network string
 	// Settings are extra broker settings (key=value) for every node.
 	Settings []string
+	// DataSize caps each node's data directory (a tmpfs; root only), for the
+	// disk-full fault. 0: no cap.
+	DataSize int64
 	// Duration is how long the workload runs under faults, before the final heal.
 	Duration time.Duration
 	// Quiet is how long the workload runs after the final heal. Default 5s.
@@ -47,9 +50,13 @@ type Result struct {
 	// Crashes are node exits the harness did not cause.
 	Crashes []string `json:"crashes,omitempty"`
 	// Errors are failures of the run itself: a node that did not restart, a final
-	// read that could not finish. Each one is a finding too.
-	Errors  []string `json:"errors,omitempty"`
-	History *History `json:"-"`
+	// read that could not finish, a log that failed validation after a restart.
+	// Each one is a finding too.
+	Errors []string `json:"errors,omitempty"`
+	// Kills counts SIGKILLs sent; Restarts counts node starts after the first.
+	Kills    int      `json:"kills"`
+	Restarts int      `json:"restarts"`
+	History  *History `json:"-"`
 }
 
 // OK reports whether the run found nothing wrong.
@@ -59,7 +66,7 @@ func (r *Result) OK() bool {
 
 // String is a one-line verdict.
 func (r *Result) String() string {
-	s := fmt.Sprintf("seed %d, %d node(s) on %s, %v: %v", r.Seed, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Summary)
+	s := fmt.Sprintf("seed %d, %d node(s) on %s, %v, %d kills, %d restarts: %v", r.Seed, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Kills, r.Restarts, r.Summary)
 	if len(r.Crashes) > 0 {
 		s += fmt.Sprintf("; %d crash(es): %v", len(r.Crashes), r.Crashes)
 	}
@@ -86,12 +93,16 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	opts.Nemesis.Seed, opts.Workload.Seed = opts.Seed, opts.Seed
 	log := opts.Logger
 
+	if old, _ := filepath.Glob(filepath.Join(opts.Dir, "node-*")); len(old) > 0 {
+		return nil, fmt.Errorf("%s already holds nodes (%s): a run needs a fresh directory", opts.Dir, old[0])
+	}
 	nw, err := newNetwork(opts.Network, opts.Nodes)
 	if err != nil {
 		return nil, err
 	}
 	cluster, err := NewCluster(ClusterConfig{
 		Binary: opts.Binary, Dir: opts.Dir, Nodes: opts.Nodes, Settings: opts.Settings, Network: nw, Logger: log,
+		DataSize: opts.DataSize,
 	})
 	if err != nil {
 		nw.Close()
@@ -165,6 +176,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	res.Duration = time.Since(started)
 	for _, c := range cluster.Crashes() {
 		res.Crashes = append(res.Crashes, c.Error())
+	}
+	res.Errors = append(res.Errors, nem.Findings()...)
+	res.Restarts = nem.Restarts()
+	for _, nd := range cluster.Nodes() {
+		res.Kills += nd.Kills()
 	}
 	res.Summary = Check(res.History, opts.Check)
 	log.Info("run checked", "result", res.String())

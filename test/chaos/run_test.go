@@ -71,16 +71,17 @@ func runChaos(t *testing.T, opts Options) *Result {
 func TestSingleNodeFaults(t *testing.T) {
 	duration := time.Minute
 	if long() {
-		duration = 10 * time.Minute
+		duration = 5 * time.Minute
 	}
 	res := runChaos(t, Options{
 		Nodes:    1,
 		Duration: duration,
 		Seed:     testSeed(t, 1),
 		Nemesis: NemesisConfig{
-			Faults:   []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLoop},
-			Interval: 4 * time.Second,
-			Hold:     2 * time.Second,
+			Faults:       []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLoop},
+			Interval:     4 * time.Second,
+			Hold:         2 * time.Second,
+			ValidateLogs: true,
 		},
 		Workload: WorkloadConfig{Durable: true},
 	})
@@ -121,5 +122,66 @@ func TestHarnessFindsLostWrites(t *testing.T) {
 	}
 	if res.Summary.Anomalies[LostWrite] == 0 {
 		t.Errorf("the checker did not report lost-write after acknowledged records were cut from the log: %v", res)
+	}
+}
+
+// TestCrashLoop100Kills is the single-node durability test: at least 100
+// SIGKILLs during produce with the durable flush policy (flush.messages=1), the log
+// read back and validated after every restart, and no acknowledged record lost.
+// SIGKILL keeps the page cache, so this tests recovery and acknowledgement order,
+// not fsync.
+func TestCrashLoop100Kills(t *testing.T) {
+	if !long() {
+		t.Skip("about 2 minutes: set SLUICE_LONG=1")
+	}
+	res := runChaos(t, Options{
+		Nodes:    1,
+		Duration: 90 * time.Second,
+		Seed:     testSeed(t, 100),
+		Nemesis: NemesisConfig{
+			Faults:       []Fault{FaultCrashLoop},
+			Interval:     time.Second,
+			ValidateLogs: true,
+		},
+		Workload: WorkloadConfig{Durable: true},
+	})
+	if !res.OK() {
+		t.Errorf("run found problems: %v", res)
+	}
+	if res.Kills < 100 {
+		t.Errorf("%d kills, want at least 100: lengthen the run", res.Kills)
+	}
+}
+
+// TestDiskFull fills the node's data directory (a 64 MiB tmpfs) during produce, holds
+// it full and frees it again, several times, with a kill -9 now and then. The broker
+// must stay up, lose nothing it acknowledged, keep a valid log (checked after every
+// heal and restart), and take writes again once space returns.
+func TestDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a size-limited data directory needs a tmpfs mount, which needs root")
+	}
+	res := runChaos(t, Options{
+		Nodes:    1,
+		Duration: 25 * time.Second,
+		Seed:     testSeed(t, 3),
+		DataSize: 64 << 20,
+		Nemesis: NemesisConfig{
+			Faults:       []Fault{FaultDiskFull, FaultDiskFull, FaultKill},
+			Interval:     3 * time.Second,
+			Hold:         3 * time.Second,
+			ValidateLogs: true,
+		},
+	})
+	if !res.OK() {
+		t.Errorf("run found problems: %v", res)
+	}
+	if res.Summary.Stats.Faults["disk-full"] == 0 {
+		t.Fatalf("no disk-full fault was injected: %v", res.Summary.Stats.Faults)
+	}
+	for _, r := range res.Summary.Stats.Recovery {
+		if r.AckAfterHealMs < 0 {
+			t.Errorf("no write acknowledged after %q", r.Fault)
+		}
 	}
 }

@@ -1,0 +1,172 @@
+// Command chaos runs Sluice's reliability harness: it starts Sluice nodes, drives them
+// with producers and consumers while injecting faults, and checks the history for
+// lost, duplicated and reordered records. It writes history.json and result.json to
+// its directory and exits 1 if it found any anomaly, 2 if the run could not start.
+//
+//	go run ./test/chaos/cmd/chaos -nodes 1 -duration 10m -seed 42
+//	go run ./test/chaos/cmd/chaos -check dir/history.json
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/test/chaos"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		bin        = flag.String("bin", "bin/sluice", "the sluice binary to test")
+		dir        = flag.String("dir", "", "directory for node data, logs, history.json and result.json (default: a new one under $TMPDIR)")
+		nodes      = flag.Int("nodes", 1, "number of nodes")
+		network    = flag.String("network", "", "loopback or netns (default: netns for several nodes when root, else loopback)")
+		duration   = flag.Duration("duration", time.Minute, "how long the workload runs under faults")
+		quiet      = flag.Duration("quiet", 5*time.Second, "how long the workload runs after the final heal")
+		seed       = flag.Uint64("seed", 0, "seed of the fault schedule and the workload (default: from the clock; printed)")
+		faults     = flag.String("faults", "", "comma-separated faults (default: every fault the cluster allows); known: "+faultNames())
+		interval   = flag.Duration("interval", 5*time.Second, "mean time between faults")
+		hold       = flag.Duration("hold", 3*time.Second, "longest a fault lasts")
+		partitions = flag.Int("partitions", 4, "partitions of the test topic")
+		producers  = flag.Int("producers", 3, "producers")
+		consumers  = flag.Int("consumers", 2, "consumers (-1: none, only the final read)")
+		rate       = flag.Int("rate", 100, "records per second per producer")
+		durable    = flag.Bool("durable", false, "flush.messages=1 on the topic: acknowledge after fsync")
+		validate   = flag.Bool("validate", true, "read back and check every partition's log after each restart")
+		set        = flag.String("set", "", "extra broker settings for every node, key=value separated by ';'")
+		check      = flag.String("check", "", "only check an existing history.json and print the result")
+		verbose    = flag.Bool("v", false, "log every node start, stop and fault")
+	)
+	flag.Parse()
+
+	if *check != "" {
+		return checkOnly(*check)
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	if *seed == 0 {
+		*seed = uint64(time.Now().UnixNano())
+	}
+	var fs []chaos.Fault
+	var err error
+	switch {
+	case *faults != "":
+		if fs, err = chaos.ParseFaults(*faults); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+	case *nodes > 1:
+		fs = chaos.ClusterFaults
+	default:
+		fs = chaos.SingleNodeFaults
+	}
+	absBin, err := filepath.Abs(*bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	if *dir == "" {
+		if *dir, err = os.MkdirTemp("", "sluice-chaos-"); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
+	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	var settings []string
+	for _, kv := range strings.Split(*set, ";") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			settings = append(settings, kv)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Printf("chaos: seed %d, %d node(s), %v of faults %v; output in %s\n", *seed, *nodes, *duration, fs, *dir)
+	res, err := chaos.Run(ctx, chaos.Options{
+		Binary: absBin, Dir: *dir, Nodes: *nodes, Network: *network, Settings: settings,
+		Duration: *duration, Quiet: *quiet, Seed: *seed,
+		Nemesis: chaos.NemesisConfig{Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate},
+		Workload: chaos.WorkloadConfig{
+			Partitions: int32(*partitions), Producers: *producers, Consumers: *consumers,
+			Rate: *rate, Durable: *durable,
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	report(res)
+	if !res.OK() {
+		return 1
+	}
+	return 0
+}
+
+// report prints the verdict, the counts and a few examples of each anomaly.
+func report(res *chaos.Result) {
+	fmt.Println(res)
+	fmt.Println("anomalies:")
+	for _, name := range chaos.CheckedAnomalies {
+		fmt.Printf("  %-22s %d\n", name, res.Summary.Anomalies[name])
+	}
+	for name, why := range res.Summary.NotChecked {
+		fmt.Printf("  %-22s not checked: %s\n", name, why)
+	}
+	fmt.Printf("faults: %v\n", res.Summary.Stats.Faults)
+	fmt.Printf("linearizability per partition: %v\n", res.Summary.Linearizability)
+	for _, a := range res.Summary.Examples {
+		fmt.Println("  ", a)
+	}
+}
+
+func checkOnly(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	defer f.Close()
+	h, err := chaos.ReadHistory(f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	sum := chaos.Check(h, chaos.CheckOptions{})
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(sum); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+	if !sum.Valid {
+		return 1
+	}
+	return 0
+}
+
+func faultNames() string {
+	var names []string
+	for _, f := range chaos.AllFaults {
+		names = append(names, string(f))
+	}
+	return strings.Join(names, ",")
+}
