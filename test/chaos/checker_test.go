@@ -145,6 +145,20 @@ func TestCheckFindsAnomalies(t *testing.T) {
 			want: []string{Unseen},
 		},
 		{
+			name: "unseen: read once, then the log shrank below it",
+			build: func() *hb {
+				b := &hb{}
+				b.send("producer-0", 0, 10, OK, 0, 0, "a")
+				b.send("producer-0", 1, 11, OK, 0, 1, "b")
+				b.assign("consumer-0", 0, 0, 0)
+				b.poll("consumer-0", 12, 13, 0, "0=a 1=b")
+				b.assign(FinalReader, 30, 0, 0)
+				b.poll(FinalReader, 30, 31, 0, "0=a")
+				return b
+			},
+			want: []string{Unseen},
+		},
+		{
 			name: "duplicate: one value at two offsets",
 			build: func() *hb {
 				b := &hb{}

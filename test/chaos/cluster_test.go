@@ -261,3 +261,32 @@ func canDial(nw *Netns, from int32, addr string) bool {
 	cmd.Env = append(os.Environ(), "SLUICE_CHAOS_HELPER=dial")
 	return cmd.Run() == nil
 }
+
+// TestStartFailsFast checks that a node that exits while starting ends the wait at
+// once, with its log in the error, rather than after the start timeout.
+func TestStartFailsFast(t *testing.T) {
+	c, err := NewCluster(ClusterConfig{
+		Binary: testBinary, Dir: t.TempDir(), Settings: []string{"no.such.setting.type=x", "num.partitions=not-a-number"},
+		Logger: testLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	err = c.Start(ctx)
+	if err == nil {
+		t.Fatal("a node with an invalid setting started")
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("start failed after %v: it should fail as soon as the process exits", took)
+	}
+	if !strings.Contains(err.Error(), "process exited") || !strings.Contains(err.Error(), "num.partitions") {
+		t.Errorf("error does not say the process exited and why: %v", err)
+	}
+	if crashes := c.Crashes(); len(crashes) != 1 {
+		t.Errorf("crashes = %v, want the one failed start", crashes)
+	}
+}

@@ -218,7 +218,41 @@ const startTimeout = 2 * time.Minute
 // ends holds early (the run is over), but a kill, restart or heal under way is carried
 // through, so that no node is left half started.
 func (n *Nemesis) inject(ctx context.Context, f Fault) error {
-	// Draw everything first, so that the schedule does not depend on timing.
+	pl, err := n.plan(f)
+	if err != nil {
+		return err
+	}
+	desc := pl.desc
+	n.logger.Info("fault", "desc", desc)
+	id := n.rec.InvokeFault(desc)
+	err = pl.apply(ctx)
+	if err == nil && ctx.Err() == nil && f == FaultPause {
+		// A resumed node must serve again before the fault counts as healed.
+		err = n.waitReady(pl.node)
+	}
+	healed := n.rec.Now()
+	if err != nil {
+		n.rec.Complete(id, Fail, nil, err)
+		n.logger.Error("fault", "desc", desc, "err", err)
+		// The cluster may be left broken: a node that does not start is a finding,
+		// and the run cannot go on meaningfully.
+		return fmt.Errorf("%s: %w", desc, err)
+	}
+	n.rec.Complete(id, OK, nil, nil)
+	n.waitProgress(ctx, healed)
+	return nil
+}
+
+// faultPlan is one fault, drawn and ready to apply.
+type faultPlan struct {
+	desc  string
+	node  *Node                           // the node drawn (not every fault uses it)
+	apply func(ctx context.Context) error // applies, holds and heals the fault
+}
+
+// plan draws everything a fault needs (node, duration, ...) from the seeded
+// generator, so that the schedule does not depend on timing.
+func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	node, hold := n.pick(), n.hold()
 	var desc string
 	var apply func(ctx context.Context) error
@@ -297,6 +331,9 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 	case FaultPartitionOne, FaultPartitionController, FaultPartitionMajority:
 		groups := n.partitionGroups(f, node)
 		desc = fmt.Sprintf("%s %v for %v", f, groups, hold.Round(time.Millisecond))
+		if f == FaultPartitionController {
+			desc = fmt.Sprintf("%s for %v", f, hold.Round(time.Millisecond))
+		}
 		apply = func(ctx context.Context) error {
 			if f == FaultPartitionController {
 				ctrl, err := n.controller(ctx)
@@ -304,6 +341,7 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 					return err
 				}
 				groups = isolate(n.cluster, ctrl)
+				n.logger.Info("isolating the active controller", "node", ctrl, "groups", groups)
 			}
 			if err := n.cluster.Network().Partition(groups...); err != nil {
 				return err
@@ -342,27 +380,9 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 			return n.startNode(node)
 		}
 	default:
-		return fmt.Errorf("unknown fault %q", f)
+		return faultPlan{}, fmt.Errorf("unknown fault %q", f)
 	}
-
-	n.logger.Info("fault", "desc", desc)
-	id := n.rec.InvokeFault(desc)
-	err := apply(ctx)
-	if err == nil && ctx.Err() == nil && f == FaultPause {
-		// A resumed node must serve again before the fault counts as healed.
-		err = n.waitReady(node)
-	}
-	healed := n.rec.Now()
-	if err != nil {
-		n.rec.Complete(id, Fail, nil, err)
-		n.logger.Error("fault", "desc", desc, "err", err)
-		// The cluster may be left broken: a node that does not start is a finding,
-		// and the run cannot go on meaningfully.
-		return fmt.Errorf("%s: %w", desc, err)
-	}
-	n.rec.Complete(id, OK, nil, nil)
-	n.waitProgress(ctx, healed)
-	return nil
+	return faultPlan{desc: desc, node: node, apply: apply}, nil
 }
 
 // startNode starts a node and waits until it serves, bounded by startTimeout but not

@@ -178,7 +178,7 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	err := WaitFor(ctx, fmt.Sprintf("node %d to serve on %s", n.ID, n.Addr), func(ctx context.Context) (bool, error) {
 		select {
 		case <-exited:
-			return false, fmt.Errorf("process exited: %v", n.exitErr())
+			return false, Hopeless(fmt.Errorf("process exited: %v", n.exitErr()))
 		default:
 		}
 		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)

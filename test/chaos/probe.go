@@ -16,8 +16,9 @@ import (
 // pollInterval is how often conditions are re-checked while waiting on them.
 const pollInterval = 20 * time.Millisecond
 
-// WaitFor polls cond until it reports true, cond fails, or ctx ends. what names the
-// condition in the error; the last error cond returned, if any, is included.
+// WaitFor polls cond until it reports true or ctx ends. what names the condition in
+// the error; the last error cond returned, if any, is included. An error wrapped by
+// Hopeless ends the wait at once: the condition can no longer come true.
 func WaitFor(ctx context.Context, what string, cond func(context.Context) (bool, error)) error {
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -26,6 +27,9 @@ func WaitFor(ctx context.Context, what string, cond func(context.Context) (bool,
 		ok, err := cond(ctx)
 		if ok {
 			return nil
+		}
+		if h := (hopeless{}); errors.As(err, &h) {
+			return fmt.Errorf("wait for %s: %w", what, h.err)
 		}
 		if err != nil {
 			last = err
@@ -40,6 +44,14 @@ func WaitFor(ctx context.Context, what string, cond func(context.Context) (bool,
 		}
 	}
 }
+
+// Hopeless marks an error after which WaitFor stops waiting.
+func Hopeless(err error) error { return hopeless{err} }
+
+type hopeless struct{ err error }
+
+func (h hopeless) Error() string { return h.err.Error() }
+func (h hopeless) Unwrap() error { return h.err }
 
 // ProbeAPIVersions sends one ApiVersions v0 request to addr and checks the answer: a
 // node that answers serves the Kafka protocol.

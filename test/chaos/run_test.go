@@ -69,6 +69,7 @@ func runChaos(t *testing.T, opts Options) *Result {
 // flush policy, kill -9, pause, graceful restart and crash loops for a minute,
 // then a heal, a quiet period and the final read. No anomaly may be found.
 func TestSingleNodeFaults(t *testing.T) {
+	t.Parallel() // each run has its own node, ports and directory; they mostly wait
 	duration := time.Minute
 	if long() {
 		duration = 5 * time.Minute
@@ -106,6 +107,7 @@ func TestSingleNodeFaults(t *testing.T) {
 // consumer runs, so the lost records are read by nobody and the final read is the
 // only reader.
 func TestHarnessFindsLostWrites(t *testing.T) {
+	t.Parallel() // each run has its own node, ports and directory; they mostly wait
 	res := runChaos(t, Options{
 		Nodes:    1,
 		Duration: 15 * time.Second,
@@ -131,6 +133,7 @@ func TestHarnessFindsLostWrites(t *testing.T) {
 // SIGKILL keeps the page cache, so this tests recovery and acknowledgement order,
 // not fsync.
 func TestCrashLoop100Kills(t *testing.T) {
+	t.Parallel() // each run has its own node, ports and directory; they mostly wait
 	if !long() {
 		t.Skip("about 2 minutes: set SLUICE_LONG=1")
 	}
@@ -158,6 +161,7 @@ func TestCrashLoop100Kills(t *testing.T) {
 // must stay up, lose nothing it acknowledged, keep a valid log (checked after every
 // heal and restart), and take writes again once space returns.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // each run has its own node, ports and directory; they mostly wait
 	if os.Geteuid() != 0 {
 		t.Skip("a size-limited data directory needs a tmpfs mount, which needs root")
 	}
