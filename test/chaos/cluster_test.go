@@ -290,3 +290,50 @@ func TestStartFailsFast(t *testing.T) {
 		t.Errorf("crashes = %v, want the one failed start", crashes)
 	}
 }
+
+// TestProbesAgainstNode checks LeaderOf and ValidateLog against a real node: a fresh
+// topic, a few acknowledged records, every partition valid.
+func TestProbesAgainstNode(t *testing.T) {
+	c := startCluster(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rec := NewRecorder()
+	w := NewWorkload(WorkloadConfig{Topic: "probe", Partitions: 2}, 1, c.Bootstrap(), rec, testLogger(t))
+	if err := w.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := LeaderOf(ctx, c.Node(1).Addr, "probe", 1); err != nil || id != 1 {
+		t.Errorf("LeaderOf = %d, %v; want node 1", id, err)
+	}
+	if _, err := LeaderOf(ctx, c.Node(1).Addr, "probe", 7); err == nil {
+		t.Errorf("LeaderOf a partition that does not exist succeeded")
+	}
+	for p := range int32(2) {
+		if err := ValidateLog(ctx, c.Node(1).Addr, "probe", p); err != nil {
+			t.Errorf("empty partition %d: %v", p, err)
+		}
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := WaitFor(ctx, "50 acknowledged records", func(context.Context) (bool, error) { return w.Acked() >= 50, nil })
+	w.StopProducers()
+	if err == nil {
+		var ends map[int32]int64
+		if ends, err = w.EndOffsets(ctx); err == nil {
+			err = w.CatchUp(ctx, ends)
+		}
+	}
+	w.StopConsumers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(2) {
+		if err := ValidateLog(ctx, c.Node(1).Addr, "probe", p); err != nil {
+			t.Errorf("partition %d: %v", p, err)
+		}
+	}
+	if s := Check(rec.History(), CheckOptions{}); !s.Valid {
+		t.Errorf("history of a run without faults: %v", s)
+	}
+}

@@ -97,6 +97,11 @@ type NemesisConfig struct {
 	// ProgressTimeout bounds the wait, after each fault is healed, for a write to be
 	// acknowledged again. Default 30s.
 	ProgressTimeout time.Duration
+	// TargetLeader aims the faults that hit one node at the leader of partition 0
+	// of the workload's topic, as found when the fault is applied, instead of a
+	// node drawn at random. (The random draw still happens, so a seed gives the same
+	// schedule of kinds and durations either way.)
+	TargetLeader bool
 	// ValidateLogs reads every partition's log back after each restart of a node
 	// (ValidateLog) and reports what is wrong with it as a finding.
 	ValidateLogs bool
@@ -254,6 +259,13 @@ type faultPlan struct {
 // generator, so that the schedule does not depend on timing.
 func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	node, hold := n.pick(), n.hold()
+	if n.cfg.TargetLeader {
+		if leader, err := n.leader(); err != nil {
+			n.logger.Warn("no leader found; hitting a random node", "err", err)
+		} else {
+			node = leader
+		}
+	}
 	var desc string
 	var apply func(ctx context.Context) error
 	switch f {
@@ -488,6 +500,27 @@ func isolate(c *Cluster, id int32) [][]int32 {
 		}
 	}
 	return [][]int32{{id}, rest}
+}
+
+// leader asks the running nodes for the leader of partition 0 of the topic.
+func (n *Nemesis) leader() (*Node, error) {
+	var lastErr error
+	for _, nd := range n.cluster.Nodes() {
+		if nd.State() != Running {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		id, err := LeaderOf(ctx, nd.Addr, n.workload.Config().Topic, 0)
+		cancel()
+		if err == nil {
+			if ld := n.cluster.Node(id); ld != nil {
+				return ld, nil
+			}
+			err = fmt.Errorf("leader %d is not a node of this cluster", id)
+		}
+		lastErr = err
+	}
+	return nil, fmt.Errorf("find the leader of partition 0: %v", lastErr)
 }
 
 // controller asks the running nodes for the active controller's id.

@@ -92,6 +92,36 @@ func ProbeRegistered(ctx context.Context, addr string, id int32) (int32, error) 
 	return md.ControllerID, fmt.Errorf("metadata from %s does not list broker %d yet", addr, id)
 }
 
+// LeaderOf asks addr for the leader of partition p of topic.
+func LeaderOf(ctx context.Context, addr, topic string, p int32) (int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(1)
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := roundTrip(ctx, addr, req)
+	if err != nil {
+		return -1, err
+	}
+	for _, t := range resp.(*kmsg.MetadataResponse).Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return -1, fmt.Errorf("metadata of %s: %w", topic, err)
+		}
+		for _, part := range t.Partitions {
+			if part.Partition == p {
+				if err := kerr.ErrorForCode(part.ErrorCode); err != nil {
+					return -1, fmt.Errorf("metadata of %s-%d: %w", topic, p, err)
+				}
+				return part.Leader, nil
+			}
+		}
+	}
+	return -1, fmt.Errorf("metadata from %s lacks %s-%d", addr, topic, p)
+}
+
 // roundTrip sends one request of a non-flexible version over a new connection and
 // returns the decoded response.
 func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {

@@ -45,7 +45,9 @@ func run() int {
 		rate       = flag.Int("rate", 100, "records per second per producer")
 		durable    = flag.Bool("durable", false, "flush.messages=1 on the topic: acknowledge after fsync")
 		validate   = flag.Bool("validate", true, "read back and check every partition's log after each restart")
+		dataSize   = flag.Int64("data-size", 0, "cap each node's data directory at this many bytes with a tmpfs (root only; needed by disk-full)")
 		set        = flag.String("set", "", "extra broker settings for every node, key=value separated by ';'")
+		leader     = flag.Bool("target-leader", false, "aim single-node faults at the leader of partition 0")
 		check      = flag.String("check", "", "only check an existing history.json and print the result")
 		verbose    = flag.Bool("v", false, "log every node start, stop and fault")
 	)
@@ -102,8 +104,8 @@ func run() int {
 	fmt.Printf("chaos: seed %d, %d node(s), %v of faults %v; output in %s\n", *seed, *nodes, *duration, fs, *dir)
 	res, err := chaos.Run(ctx, chaos.Options{
 		Binary: absBin, Dir: *dir, Nodes: *nodes, Network: *network, Settings: settings,
-		Duration: *duration, Quiet: *quiet, Seed: *seed,
-		Nemesis: chaos.NemesisConfig{Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate},
+		Duration: *duration, Quiet: *quiet, Seed: *seed, DataSize: *dataSize,
+		Nemesis: chaos.NemesisConfig{Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate, TargetLeader: *leader},
 		Workload: chaos.WorkloadConfig{
 			Partitions: int32(*partitions), Producers: *producers, Consumers: *consumers,
 			Rate: *rate, Durable: *durable,
