@@ -166,8 +166,11 @@ func (cfg *ManagerConfig) cleanerDefaults() {
 	}
 }
 
+// newCleaner makes the Manager's cleaner; OpenManager calls it, which also
+// starts the retention schedule.
 func newCleaner(m *Manager) *cleaner {
 	cfg := &m.cfg
+	m.lastRetention = m.now()
 	threads := max(cfg.CleanerThreads, 1)
 	return &cleaner{
 		m:        m,

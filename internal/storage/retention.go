@@ -122,9 +122,6 @@ func (c *Config) maxSegmentMs() int64 {
 // calls it.
 func (m *Manager) maybeApplyRetention(now time.Time) {
 	m.retMu.Lock()
-	if m.lastRetention.IsZero() {
-		m.lastRetention = now
-	}
 	due := now.Sub(m.lastRetention) >= m.cfg.RetentionCheckInterval
 	if due {
 		m.lastRetention = now
