@@ -242,6 +242,8 @@ func (l *Log) loadClean() (bool, error) {
 		return false, err
 	}
 	idx, tidx, err := readIndexFiles(last.idxF, last.tidxF, size, maxRelativeOffset)
+	// The active segment's index lives in memory from here on.
+	last.closeIndexFilesLocked()
 	if err != nil {
 		if errors.Is(err, errBadIndex) {
 			l.logger.Warn("active segment index unsound", "segment", last.base, "err", err)
@@ -483,7 +485,11 @@ func (l *Log) finishRecoveredSegment(s *segment, f vfs.File, b indexBuilder, las
 	}
 	s.checked = true
 	if last {
-		s.logF, s.idxF, s.tidxF = f, idxF, tidxF
+		// The active segment's index lives in memory; its files are
+		// opened again only to be written.
+		_ = idxF.Close()
+		_ = tidxF.Close()
+		s.logF = f
 		s.active = true
 		s.memIndex = true
 		s.ib = b

@@ -402,6 +402,12 @@ func (s *segment) writePendingIndexes(sync, drop bool) error {
 	if err == nil && drop {
 		s.idxN, s.tidxN, s.checked = ni, nt, true
 	}
+	if err == nil && !drop {
+		// The active segment reads its index from memory: its index files
+		// are open only while being written, so a partition holds one
+		// descriptor (its .log), not three.
+		s.closeIndexFilesLocked()
+	}
 	s.fmu.Unlock()
 	if err != nil {
 		return err
@@ -457,6 +463,17 @@ func (s *segment) writeIndexBytesLocked(ib, tb []byte, iw, tw int, sync bool) er
 		}
 	}
 	return nil
+}
+
+// closeIndexFilesLocked closes the segment's index files; they are opened
+// again when next needed. Under fmu.
+func (s *segment) closeIndexFilesLocked() {
+	for _, f := range []*vfs.File{&s.idxF, &s.tidxF} {
+		if *f != nil {
+			_ = (*f).Close()
+			*f = nil
+		}
+	}
 }
 
 // rewriteLocked truncates the .log to size and replaces both indexes with
