@@ -91,12 +91,12 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	logs, err := storage.OpenManager(ctx, storage.ManagerConfig{
+	logs, err := storage.OpenManager(ctx, withCleanerConfig(cfg, storage.ManagerConfig{
 		Dirs:   cfg.LogDirs,
 		FS:     vfs.OS(),
 		Logger: logger.With("subsystem", "storage"),
 		Skip:   []string{metadataDirName},
-	})
+	}))
 	if err != nil {
 		return fmt.Errorf("open logs: %w", err)
 	}
