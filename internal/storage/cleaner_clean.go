@@ -655,6 +655,19 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 		s.fmu.Unlock()
 		s.markDeleted()
 	}
+	// Producer snapshots at the bases of the merged-away segments mark no
+	// segment any more (Kafka removes them too); the newest, at the active
+	// segment's base, is never among them.
+	gone := map[int64]bool{}
+	for _, s := range group[1:] {
+		gone[s.base] = true
+	}
+	l.snapMu.Lock()
+	err := producerstate.DeleteSnapshots(fsys, cs.dir, func(off int64) bool { return gone[off] })
+	l.snapMu.Unlock()
+	if err != nil {
+		l.logger.Warn("delete producer snapshots of cleaned segments", "err", err)
+	}
 	return nil
 }
 

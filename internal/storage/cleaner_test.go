@@ -335,6 +335,17 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	if got := ckView(recs); !ckMapsEqual(got, view) {
 		t.Fatalf("view after the second compaction\n got %v\nwant %v", got, view)
 	}
+	// No producer snapshot is left at the base of a merged-away segment.
+	ents, err := e.fs.ReadDir(l.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bases := l.SegmentBaseOffsets()
+	for _, d := range ents {
+		if off, ok := parseSegmentName(d.Name(), ".snapshot"); ok && off < bases[len(bases)-1] && !slices.Contains(bases, off) {
+			t.Fatalf("snapshot %s left for a merged segment (segments %v)", d.Name(), bases)
+		}
+	}
 	// The log is sound after a crash too: every batch, every index.
 	if err := l.Flush(); err != nil {
 		t.Fatal(err)
