@@ -655,15 +655,19 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 		s.fmu.Unlock()
 		s.markDeleted()
 	}
-	// Producer snapshots at the bases of the merged-away segments mark no
-	// segment any more (Kafka removes them too); the newest, at the active
-	// segment's base, is never among them.
-	gone := map[int64]bool{}
-	for _, s := range group[1:] {
-		gone[s.base] = true
+	// Producer snapshots below the active segment that mark no segment's
+	// base (those of merged-away segments) are stray, as Kafka's
+	// removeStraySnapshots has it; the newest ones, from the active
+	// segment's base on, stay.
+	bases := map[int64]bool{}
+	l.segMu.RLock()
+	for _, s := range l.segs {
+		bases[s.base] = true
 	}
+	activeBase := l.segs[len(l.segs)-1].base
+	l.segMu.RUnlock()
 	l.snapMu.Lock()
-	err := producerstate.DeleteSnapshots(fsys, cs.dir, func(off int64) bool { return gone[off] })
+	err := producerstate.DeleteSnapshots(fsys, cs.dir, func(off int64) bool { return off < activeBase && !bases[off] })
 	l.snapMu.Unlock()
 	if err != nil {
 		l.logger.Warn("delete producer snapshots of cleaned segments", "err", err)
