@@ -3,6 +3,7 @@ package metadata
 import (
 	"maps"
 	"slices"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -60,9 +61,9 @@ type builder struct {
 	img       Image
 	restoring bool
 
-	ownBrokers, ownTopics, ownTopicsByID, ownBrokerConfigs, ownCollisions bool
-	owned                                                                 map[[16]byte]bool // topics copied or created by this batch
-	created                                                               [][16]byte        // topics created by this batch
+	ownBrokers, ownTopics, ownTopicsByID, ownBrokerConfigs, ownNodeConfigs, ownCollisions bool
+	owned                                                                                 map[[16]byte]bool // topics copied or created by this batch
+	created                                                                               [][16]byte        // topics created by this batch
 }
 
 func newBuilder(base *Image, restoring bool) *builder {
@@ -300,7 +301,7 @@ func (b *builder) applyConfig(r *ConfigRecord) error {
 		t.Configs = setConfig(t.Configs, r.Name, r.Value)
 	case ConfigResourceBroker:
 		if r.ResourceName != "" {
-			return errorf(kerr.InvalidRequest, "per-broker dynamic configs (broker %q) are not supported yet", r.ResourceName)
+			return b.applyNodeConfig(r)
 		}
 		if !b.ownBrokerConfigs {
 			b.img.BrokerConfigs = maps.Clone(b.img.BrokerConfigs)
@@ -318,6 +319,41 @@ func (b *builder) applyConfig(r *ConfigRecord) error {
 		return errorf(kerr.InvalidRequest, "unsupported config resource type %d", r.ResourceType)
 	}
 	return nil
+}
+
+// applyNodeConfig sets or deletes one per-broker dynamic config. The resource name is the
+// node id in decimal, as Kafka's BROKER resources name it; the node need not be registered
+// yet (Kafka accepts configs for a broker before it joins). A node whose last config is
+// deleted leaves the map, so snapshots and fresh replays agree.
+func (b *builder) applyNodeConfig(r *ConfigRecord) error {
+	node, err := ParseNodeID(r.ResourceName)
+	if err != nil {
+		return err
+	}
+	if !b.ownNodeConfigs {
+		b.img.NodeConfigs = maps.Clone(b.img.NodeConfigs)
+		if b.img.NodeConfigs == nil {
+			b.img.NodeConfigs = map[int32]map[string]string{}
+		}
+		b.ownNodeConfigs = true
+	}
+	next := setConfig(b.img.NodeConfigs[node], r.Name, r.Value)
+	if len(next) == 0 {
+		delete(b.img.NodeConfigs, node)
+	} else {
+		b.img.NodeConfigs[node] = next
+	}
+	return nil
+}
+
+// ParseNodeID parses a BROKER config resource name as a node id: a decimal int32 of at
+// least 0. Anything else is INVALID_REQUEST, as Kafka answers an unparsable broker id.
+func ParseNodeID(name string) (int32, error) {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil || id < 0 {
+		return 0, errorf(kerr.InvalidRequest, "broker id %q is not a valid node id", name)
+	}
+	return int32(id), nil
 }
 
 // setConfig returns a copy of m with name set to *value, or removed when value is nil. The

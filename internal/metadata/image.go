@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // Image is the cluster metadata at one point of the log: what every node answers from.
@@ -27,6 +28,10 @@ type Image struct {
 	TopicsByID map[[16]byte]*Topic
 	// BrokerConfigs are the cluster-wide dynamic broker configs (Kafka's entity default).
 	BrokerConfigs map[string]string
+	// NodeConfigs are the per-broker dynamic broker configs, by node id (Kafka's
+	// `--entity-name <id>`). They override BrokerConfigs on that node only. Each node's map
+	// is as immutable as the image: a change replaces it.
+	NodeConfigs map[int32]map[string]string
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
 
@@ -91,6 +96,7 @@ func emptyImage() *Image {
 		Topics:        map[string]*Topic{},
 		TopicsByID:    map[[16]byte]*Topic{},
 		BrokerConfigs: map[string]string{},
+		NodeConfigs:   map[int32]map[string]string{},
 		collisions:    map[string]string{},
 	}
 }
@@ -162,6 +168,15 @@ func (img *Image) records() []Record {
 	for _, k := range slices.Sorted(maps.Keys(img.BrokerConfigs)) {
 		v := img.BrokerConfigs[k]
 		recs = append(recs, &ConfigRecord{ResourceType: ConfigResourceBroker, Name: k, Value: &v})
+	}
+	for _, node := range slices.Sorted(maps.Keys(img.NodeConfigs)) {
+		cfgs := img.NodeConfigs[node]
+		for _, k := range slices.Sorted(maps.Keys(cfgs)) {
+			v := cfgs[k]
+			recs = append(recs, &ConfigRecord{
+				ResourceType: ConfigResourceBroker, ResourceName: strconv.Itoa(int(node)), Name: k, Value: &v,
+			})
+		}
 	}
 	if img.NextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{BrokerID: -1, First: 0, Next: img.NextProducerID})

@@ -38,7 +38,11 @@ func TestImageImmutable(t *testing.T) {
 	if err := s.SetBrokerConfigs(ctx, map[string]*string{"b": ptr("1")}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SetNodeConfigs(ctx, 1, map[string]*string{"n": ptr("1")}); err != nil {
+		t.Fatal(err)
+	}
 	old := s.Image()
+	oldNode1 := old.NodeConfigs[1]
 	oldBytes := mustEncodeSnapshot(t, old)
 	oldTopic := old.Topic("a.a")
 
@@ -48,6 +52,8 @@ func TestImageImmutable(t *testing.T) {
 		},
 		func() error { return s.CreatePartitions(ctx, "a.a", 4) },
 		func() error { return s.SetBrokerConfigs(ctx, map[string]*string{"b": nil, "c": ptr("2")}) },
+		func() error { return s.SetNodeConfigs(ctx, 1, map[string]*string{"n": ptr("2"), "m": ptr("3")}) },
+		func() error { return s.SetNodeConfigs(ctx, 2, map[string]*string{"o": ptr("4")}) },
 		func() error { return s.SetBrokerFenced(ctx, 1, true) },
 		func() error { return s.SetBrokerFenced(ctx, 1, false) },
 		func() error { _, err := s.AllocateProducerIDs(ctx, 5); return err },
@@ -68,6 +74,9 @@ func TestImageImmutable(t *testing.T) {
 	if old.Topic("a.a") != oldTopic || len(oldTopic.Partitions) != 2 || oldTopic.Configs["k"] != "v" || old.Topic("b") != nil {
 		t.Fatalf("old image's topic changed: %+v", oldTopic)
 	}
+	if len(old.NodeConfigs) != 1 || fmt.Sprint(oldNode1) != "map[n:1]" || !samePointer(old.NodeConfigs[1], oldNode1) {
+		t.Fatalf("old image's node configs changed: %v", old.NodeConfigs)
+	}
 	if s.Image().Topic("a.a") != nil || s.Image().Topic("b") == nil {
 		t.Fatal("changes missing from the current image")
 	}
@@ -84,6 +93,19 @@ func TestImageImmutable(t *testing.T) {
 	}
 	if samePointer(before.BrokerConfigs, after.BrokerConfigs) {
 		t.Error("a broker config change did not copy the broker config map")
+	}
+	if !samePointer(before.NodeConfigs, after.NodeConfigs) {
+		t.Error("a cluster-wide broker config change copied the per-node config map")
+	}
+	if err := s.SetNodeConfigs(ctx, 2, map[string]*string{"o": ptr("5")}); err != nil {
+		t.Fatal(err)
+	}
+	node := s.Image()
+	if samePointer(after.NodeConfigs, node.NodeConfigs) || samePointer(after.NodeConfigs[2], node.NodeConfigs[2]) {
+		t.Error("a per-node config change did not copy the maps it changed")
+	}
+	if !samePointer(after.NodeConfigs[1], node.NodeConfigs[1]) || !samePointer(after.BrokerConfigs, node.BrokerConfigs) {
+		t.Error("a per-node config change copied another node's or the cluster-wide config map")
 	}
 	if _, err := s.CreateTopic(ctx, TopicSpec{Name: "c", Partitions: 1, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
@@ -183,6 +205,9 @@ func buildImage(t *testing.T) *Image {
 			&ConfigRecord{ResourceType: ConfigResourceTopic, ResourceName: "x.y", Name: "k", Value: &v}},
 		{&TopicRecord{Name: "z", TopicID: id2}, &PartitionRecord{TopicID: id2, Replicas: []int32{2}, ISR: []int32{}, Leader: -1, LeaderEpoch: 4, PartitionEpoch: 7}},
 		{&ConfigRecord{ResourceType: ConfigResourceBroker, Name: "bk", Value: &v}},
+		{&ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: "1", Name: "nk", Value: &v},
+			&ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: "3", Name: "nk", Value: &v},
+			&ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: "3", Name: "nk2", Value: &v}},
 		{&ProducerIDsRecord{BrokerID: 1, First: 0, Next: 2000}},
 	}
 	for i, recs := range batches {

@@ -275,6 +275,55 @@ func TestConfigs(t *testing.T) {
 	}
 }
 
+// TestNodeConfigs checks per-broker dynamic configs: set and delete per node, kept apart
+// from the cluster-wide ones and from other nodes, a node's entry gone with its last
+// config, and resource names that are not node ids refused.
+func TestNodeConfigs(t *testing.T) {
+	s := openWithBroker(t, testConfig(t, t.TempDir()))
+	ctx := context.Background()
+	if err := s.SetBrokerConfigs(ctx, map[string]*string{"message.max.bytes": ptr("1000")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNodeConfigs(ctx, 1, map[string]*string{"message.max.bytes": ptr("500"), "x": ptr("y")}); err != nil {
+		t.Fatal(err)
+	}
+	// A node not registered (yet) may hold configs, as in Kafka.
+	if err := s.SetNodeConfigs(ctx, 7, map[string]*string{"x": ptr("z")}); err != nil {
+		t.Fatal(err)
+	}
+	img := s.Image()
+	if got := fmt.Sprint(img.NodeConfigs); got != "map[1:map[message.max.bytes:500 x:y] 7:map[x:z]]" {
+		t.Fatalf("node configs %s", got)
+	}
+	if got := fmt.Sprint(img.BrokerConfigs); got != "map[message.max.bytes:1000]" {
+		t.Fatalf("cluster-wide broker configs %s", got)
+	}
+	if err := s.SetNodeConfigs(ctx, 1, map[string]*string{"x": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetNodeConfigs(ctx, 7, map[string]*string{"x": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(s.Image().NodeConfigs); got != "map[1:map[message.max.bytes:500]]" {
+		t.Fatalf("node configs after deletes %s", got)
+	}
+	if err := s.SetNodeConfigs(ctx, -1, map[string]*string{"x": ptr("y")}); !errors.Is(err, kerr.InvalidRequest) {
+		t.Fatalf("SetNodeConfigs(-1): %v, want INVALID_REQUEST", err)
+	}
+	if err := s.SetNodeConfigs(ctx, 1, map[string]*string{"": ptr("y")}); !errors.Is(err, kerr.InvalidConfig) {
+		t.Fatalf("empty config name: %v, want INVALID_CONFIG", err)
+	}
+	for _, name := range []string{"x", "-1", "1.5", "99999999999", " 1"} {
+		rec := &ConfigRecord{ResourceType: ConfigResourceBroker, ResourceName: name, Name: "k", Value: ptr("v")}
+		if _, err := s.propose(ctx, []Record{rec}); !errors.Is(err, kerr.InvalidRequest) {
+			t.Errorf("broker resource %q: %v, want INVALID_REQUEST", name, err)
+		}
+	}
+	if got := fmt.Sprint(s.Image().NodeConfigs); got != "map[1:map[message.max.bytes:500]]" {
+		t.Fatalf("node configs after refused records %s", got)
+	}
+}
+
 func TestAllocateProducerIDs(t *testing.T) {
 	cfg := testConfig(t, t.TempDir())
 	s := openWithBroker(t, cfg)

@@ -151,8 +151,8 @@ const (
 )
 
 // ConfigRecord sets (Value non-nil) or deletes (Value nil) one dynamic config. For
-// ConfigResourceBroker the only resource name supported yet is "", the cluster-wide
-// default, as in Kafka's `--entity-default`.
+// ConfigResourceBroker the resource name is "" for the cluster-wide default (Kafka's
+// `--entity-default`) or a node id in decimal for one broker's own configs.
 type ConfigRecord struct {
 	ResourceType int8    `json:"resourceType"`
 	ResourceName string  `json:"resourceName"`

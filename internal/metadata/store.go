@@ -417,6 +417,18 @@ func (s *Store) SetBrokerConfigs(ctx context.Context, configs map[string]*string
 	return s.setConfigs(ctx, ConfigResourceBroker, "", configs)
 }
 
+// SetNodeConfigs sets one broker's own dynamic configs (Kafka's per-broker configs,
+// `--entity-name <id>`); a nil value deletes one. They override the cluster-wide ones on
+// that node. All change or none; names and values are the caller's to validate.
+func (s *Store) SetNodeConfigs(ctx context.Context, node int32, configs map[string]*string) error {
+	if node < 0 {
+		return errorf(kerr.InvalidRequest, "broker id %d is not a valid node id", node)
+	}
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
+	return s.setConfigs(ctx, ConfigResourceBroker, strconv.Itoa(int(node)), configs)
+}
+
 func (s *Store) setConfigs(ctx context.Context, typ int8, name string, configs map[string]*string) error {
 	if len(configs) == 0 {
 		return nil

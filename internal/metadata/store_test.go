@@ -76,6 +76,9 @@ func TestOpenCreateReopen(t *testing.T) {
 	if UUID(created.ID).IsZero() || len(created.Partitions) != 3 {
 		t.Fatalf("created topic %+v", created)
 	}
+	if err := s.SetNodeConfigs(context.Background(), cfg.NodeID, map[string]*string{"message.max.bytes": ptr("500")}); err != nil {
+		t.Fatalf("SetNodeConfigs: %v", err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -88,6 +91,9 @@ func TestOpenCreateReopen(t *testing.T) {
 	}
 	if got.ID != created.ID || len(got.Partitions) != 3 || got.Configs["retention.ms"] != "1000" {
 		t.Fatalf("after reopen: %+v, want id %s, 3 partitions, retention.ms=1000", got, UUID(created.ID))
+	}
+	if got := s2.Image().NodeConfigs[cfg.NodeID]["message.max.bytes"]; got != "500" {
+		t.Fatalf("after reopen: node %d message.max.bytes %q, want 500", cfg.NodeID, got)
 	}
 	if _, err := s2.CreateTopic(context.Background(), TopicSpec{Name: "orders", Partitions: 1, ReplicationFactor: 1}); !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("re-create after reopen: %v, want TOPIC_ALREADY_EXISTS", err)
