@@ -3,10 +3,13 @@ package chaos
 import (
 	"bytes"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/anishathalye/porcupine"
 )
 
 // hb builds a synthetic history. Times are explicit so that tests control which
@@ -83,8 +86,8 @@ func TestCheckValidHistory(t *testing.T) {
 	if !s.Valid || len(found(s)) > 0 {
 		t.Fatalf("healthy history judged invalid: %v\n%v", s, s.Examples)
 	}
-	if got := s.Linearizability[0]; got != "ok" {
-		t.Errorf("linearizability of partition 0 = %q, want ok", got)
+	if got := s.Linearizability[0]; got != "ok; order check: ok" {
+		t.Errorf("linearizability of partition 0 = %q, want ok from both checks", got)
 	}
 	if s.Stats.SendsOK != 3 || s.Stats.FinalRead != 3 || s.Stats.Partitions[0].EndOffset != 3 {
 		t.Errorf("stats = %+v", s.Stats)
@@ -370,13 +373,32 @@ func TestCheckUnknownOutcomes(t *testing.T) {
 }
 
 func TestCheckLinearizabilityLimits(t *testing.T) {
-	h := goodLog().history()
+	h := goodLog().history() // 3 sends, 2 consumer polls, 1 final read
 	s := Check(h, CheckOptions{MaxLinearizableOps: 2})
-	if got := s.Linearizability[0]; !strings.HasPrefix(got, "skipped") {
-		t.Errorf("partition with more operations than the limit: linearizability %q, want skipped", got)
+	if got := s.Linearizability[0]; got != "porcupine skipped: sends and final read alone are 4 operations, over 2; order check: ok" {
+		t.Errorf("partition whose sends exceed the limit: linearizability %q", got)
 	}
 	if !s.Valid {
 		t.Errorf("skipping porcupine made a valid history invalid: %v", s)
+	}
+	s = Check(h, CheckOptions{MaxLinearizableOps: 5})
+	if got := s.Linearizability[0]; got != "ok (all sends, 1 consumer polls of 2 checked); order check: ok" {
+		t.Errorf("thinned partition: linearizability %q", got)
+	}
+
+	// Thinning must keep the final read: a real-time violation only it shows is
+	// still found.
+	b := &hb{}
+	b.send("producer-0", 0, 10, OK, 0, 0, "a")
+	for i := range int64(10) {
+		b.poll("consumer-0", 11+i, 11+i, 0, "0=a")
+	}
+	b.send("producer-1", 30, 40, OK, 0, 1, "b")
+	b.assign(FinalReader, 50, 0, 0)
+	b.poll(FinalReader, 5, 6, 0, "0=a 1=b") // "returned" b before b was sent
+	s = Check(b.history(), CheckOptions{MaxLinearizableOps: 5})
+	if s.Anomalies[Nonlinearizable] != 1 {
+		t.Errorf("thinned history lost the final read's violation: %v", s.Linearizability)
 	}
 }
 
@@ -399,7 +421,7 @@ func TestCheckLargeHistory(t *testing.T) {
 		b.poll("consumer-0", end*10+20, end*10+40, 0, strings.Join(recs, " "))
 	}
 	s := Check(b.history(), CheckOptions{})
-	if !s.Valid || s.Linearizability[0] != "ok" {
+	if !s.Valid || s.Linearizability[0] != "ok; order check: ok" {
 		t.Fatalf("large healthy history: %v, linearizability %v\n%v", s, s.Linearizability, s.Examples)
 	}
 }
@@ -484,5 +506,42 @@ func TestRecorder(t *testing.T) {
 	}
 	if len(back.Ops) != len(h.Ops) || back.Ops[17].Records[0] != h.Ops[17].Records[0] {
 		t.Errorf("history changed in a JSON round trip")
+	}
+}
+
+// TestOrderCheckAgreesWithPorcupine compares the exact order check with porcupine on
+// random small histories of a consistent log, with random timing: the two must give
+// the same verdict on each.
+func TestOrderCheckAgreesWithPorcupine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	illegal := 0
+	for i := range 2000 {
+		var ops []porcupine.Operation
+		n := 1 + rng.IntN(6)
+		for o := range int64(n) {
+			call := rng.Int64N(100)
+			ops = append(ops, porcupine.Operation{Input: sendInput{itoa(o)}, Output: o, Call: call, Return: call + rng.Int64N(40)})
+		}
+		for range rng.IntN(4) {
+			from := rng.Int64N(int64(n))
+			to := from + rng.Int64N(int64(n)-from)
+			var recs []Record
+			for o := from; o <= to; o++ {
+				recs = append(recs, Record{Offset: o, Value: itoa(o)})
+			}
+			call := rng.Int64N(140)
+			ops = append(ops, porcupine.Operation{Input: pollInput{}, Output: recs, Call: call, Return: call + rng.Int64N(20)})
+		}
+		pv := porcupine.CheckOperations(logModel, ops)
+		ov := orderCheck(ops) == ""
+		if pv != ov {
+			t.Fatalf("history %d: porcupine linearizable=%v, order check %q\n%+v", i, pv, orderCheck(ops), ops)
+		}
+		if !pv {
+			illegal++
+		}
+	}
+	if illegal < 100 || illegal > 1900 {
+		t.Errorf("%d of 2000 random histories illegal: the generator does not exercise both verdicts", illegal)
 	}
 }
