@@ -136,7 +136,18 @@ type Nemesis struct {
 	restarts int
 }
 
-// Findings returns what log validation found wrong after restarts.
+// finding records something wrong that does not stop the run: an invalid log, a
+// graceful stop that failed.
+func (n *Nemesis) finding(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	n.logger.Error("finding", "what", msg)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.findings = append(n.findings, msg)
+}
+
+// Findings returns what went wrong without stopping the run: logs that failed
+// validation, graceful stops that failed.
 func (n *Nemesis) Findings() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -291,7 +302,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 		desc = fmt.Sprintf("restart node %d", node.ID)
 		apply = func(ctx context.Context) error {
 			if err := node.Stop(ctx, n.cluster.StopGrace()); err != nil {
-				n.logger.Warn("graceful stop failed", "node", node.ID, "err", err)
+				n.finding("graceful stop of node %d: %v", node.ID, err)
 				if node.State() != Stopped {
 					return err
 				}
@@ -325,7 +336,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 		apply = func(ctx context.Context) error {
 			for _, nd := range n.cluster.Nodes() {
 				if err := nd.Stop(ctx, n.cluster.StopGrace()); err != nil {
-					n.logger.Warn("graceful stop failed", "node", nd.ID, "err", err)
+					n.finding("graceful stop of node %d: %v", nd.ID, err)
 					if nd.State() != Stopped {
 						return err
 					}
@@ -424,10 +435,7 @@ func (n *Nemesis) validate(ctx context.Context, node *Node, when string) {
 	defer cancel()
 	for p := range n.workload.Config().Partitions {
 		if err := ValidateLog(ctx, node.Addr, n.workload.Config().Topic, p); err != nil {
-			n.logger.Error("log invalid", "node", node.ID, "when", when, "err", err)
-			n.mu.Lock()
-			n.findings = append(n.findings, fmt.Sprintf("node %d %s: %v", node.ID, when, err))
-			n.mu.Unlock()
+			n.finding("log of node %d invalid %s: %v", node.ID, when, err)
 		}
 	}
 }
