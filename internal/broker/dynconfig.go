@@ -10,16 +10,19 @@ import (
 	"github.com/sluicehq/sluice/internal/storage"
 )
 
-// dynamicConfig is the broker configuration with the cluster-wide dynamic
-// configs of the metadata log (AlterConfigs on the default broker resource)
-// applied over the static ones. Topic logs take their defaults from it, so a
-// change of, say, log.retention.ms reaches every log without a restart.
+// dynamicConfig is the broker configuration with the dynamic configs of the
+// metadata log applied over the static ones: first the cluster-wide ones
+// (AlterConfigs on the default broker resource), then this node's own (the
+// broker resource named by its node id), which win, as in Kafka. Topic logs
+// take their defaults from it, so a change of, say, log.retention.ms reaches
+// every log without a restart.
 type dynamicConfig struct {
 	static *config.Broker
 	logger *slog.Logger
 
-	cur     atomic.Pointer[config.Broker]
-	applied map[string]string // the dynamic configs cur was built from; FSM goroutine only
+	cur atomic.Pointer[config.Broker]
+	// The dynamic configs cur was built from; FSM goroutine only.
+	applied, appliedNode map[string]string
 }
 
 // newDynamicConfig starts from the dynamic configs of img.
@@ -33,17 +36,21 @@ func newDynamicConfig(static *config.Broker, img *metadata.Image, logger *slog.L
 // Current returns the effective broker configuration.
 func (d *dynamicConfig) Current() *config.Broker { return d.cur.Load() }
 
-// update rebuilds the configuration when img's dynamic broker configs
-// differ from the ones it was built from, and reports whether it changed.
-// A set that does not resolve (which validation keeps out of the log) is
-// logged and ignored.
+// update rebuilds the configuration when img's dynamic broker configs (the
+// cluster-wide ones or this node's) differ from the ones it was built from,
+// and reports whether it changed. A set that does not resolve (which
+// validation keeps out of the log) is logged and ignored.
 func (d *dynamicConfig) update(img *metadata.Image) bool {
-	if img == nil || maps.Equal(d.applied, img.BrokerConfigs) {
+	if img == nil {
+		return false
+	}
+	node := img.NodeConfigs[d.static.NodeID]
+	if maps.Equal(d.applied, img.BrokerConfigs) && maps.Equal(d.appliedNode, node) {
 		return false
 	}
 	next := d.static
-	if len(img.BrokerConfigs) > 0 {
-		b, err := d.static.WithDynamic(img.BrokerConfigs, nil)
+	if len(img.BrokerConfigs) > 0 || len(node) > 0 {
+		b, err := d.static.WithDynamic(img.BrokerConfigs, node)
 		if err != nil {
 			d.logger.Warn("ignoring dynamic broker configs that do not resolve", "err", err)
 			return false
@@ -51,8 +58,9 @@ func (d *dynamicConfig) update(img *metadata.Image) bool {
 		next = b
 	}
 	d.applied = maps.Clone(img.BrokerConfigs)
+	d.appliedNode = maps.Clone(node)
 	d.cur.Store(next)
-	d.logger.Info("dynamic broker configs applied", "configs", len(img.BrokerConfigs))
+	d.logger.Info("dynamic broker configs applied", "configs", len(img.BrokerConfigs), "node_configs", len(node))
 	return true
 }
 

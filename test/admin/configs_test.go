@@ -318,7 +318,8 @@ func TestAlterConfigErrorMessages(t *testing.T) {
 			res(kmsg.ConfigResourceTypeTopic, topic, inc("segment.ms", 0, ptr("1"))),
 		}, []*kerr.Error{kerr.InvalidRequest, kerr.InvalidRequest}},
 		{"unknown topic", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeTopic, topic+"-nope", inc("retention.ms", 0, ptr("1")))}, []*kerr.Error{kerr.UnknownTopicOrPartition}},
-		{"per-broker", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeBroker, "1", inc("log.retention.ms", 0, ptr("1")))}, []*kerr.Error{kerr.InvalidRequest}},
+		{"another broker", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeBroker, "2", inc("log.retention.ms", 0, ptr("1")))}, []*kerr.Error{kerr.InvalidRequest}},
+		{"not a broker id", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeBroker, "one", inc("log.retention.ms", 0, ptr("1")))}, []*kerr.Error{kerr.InvalidRequest}},
 		{"read-only broker config", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeBroker, "", inc("num.io.threads", 0, ptr("4")))}, []*kerr.Error{kerr.InvalidConfig}},
 		{"unknown broker config", []kmsg.IncrementalAlterConfigsRequestResource{res(kmsg.ConfigResourceTypeBroker, "", inc("log.retention.weeks", 0, ptr("4")))}, []*kerr.Error{kerr.InvalidConfig}},
 	} {

@@ -2,17 +2,18 @@
 //
 // Behaviour: the legacy, non-incremental alter: each resource's dynamic
 // configs become exactly the ones given (any other dynamic config of the
-// resource is removed). Topics, and the cluster-wide broker default (an
-// empty broker name), are supported; the change goes through the metadata
-// log and every broker applies it to its logs at once (retention, segment
-// size, max.message.bytes, cleanup policy, ...). Names and values are
-// validated as Kafka validates them, and so is the resulting combination;
-// validate_only changes nothing. Per-broker dynamic configs (a broker id as
-// the name) are refused until the metadata log can hold them.
+// resource is removed). Topics, the cluster-wide broker default (an empty
+// broker name) and this broker's own configs (its node id as the name) are
+// supported; the change goes through the metadata log and every broker
+// applies it to its logs at once (retention, segment size,
+// max.message.bytes, cleanup policy, ...); a per-broker config wins over the
+// cluster-wide one on that broker. Names and values are validated as Kafka
+// validates them (per-broker-only settings only with a broker id), and so is
+// the resulting combination; validate_only changes nothing.
 // Errors: INVALID_CONFIG (unknown name, bad value, read-only broker
 // setting), UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION,
-// INVALID_REQUEST (a resource or name given twice, a null value, a broker id,
-// an unsupported resource type).
+// INVALID_REQUEST (a resource or name given twice, a null value, another
+// broker's id or a name that is not one, an unsupported resource type).
 package api
 
 import (
@@ -92,16 +93,15 @@ func duplicateResources(n int, at func(int) (kmsg.ConfigResourceType, string)) [
 	return dup
 }
 
-// currentConfigs returns a resource's dynamic configs (nil for this
-// broker, which has none of its own).
-func currentConfigs(img *metadata.Image, res configResource) map[string]string {
+// currentConfigs returns a resource's dynamic configs.
+func (h *handlers) currentConfigs(img *metadata.Image, res configResource) map[string]string {
 	switch {
 	case res.topic != nil:
 		return res.topic.Configs
 	case res.clusterDefault:
 		return img.BrokerConfigs
 	}
-	return nil
+	return img.NodeConfigs[h.NodeID]
 }
 
 // setResourceConfigs makes next the resource's whole set of dynamic
@@ -120,11 +120,15 @@ func (h *handlers) setResourceConfigs(ctx context.Context, img *metadata.Image, 
 		if _, err := config.TopicConfig(bcfg, next); err != nil {
 			return err
 		}
-	case res.clusterDefault:
-		if err := config.ValidateBrokerConfigs(next, false); err != nil {
+	default:
+		clusterDefault, perBroker := img.BrokerConfigs, next
+		if res.clusterDefault {
+			clusterDefault, perBroker = next, img.NodeConfigs[h.NodeID]
+		}
+		if err := config.ValidateBrokerConfigs(next, !res.clusterDefault); err != nil {
 			return err
 		}
-		bcfg, err := h.Config.WithDynamic(next, nil)
+		bcfg, err := h.Config.WithDynamic(clusterDefault, perBroker)
 		if err != nil {
 			return kafkaErr(kerr.InvalidConfig, "%v", err)
 		}
@@ -135,13 +139,11 @@ func (h *handlers) setResourceConfigs(ctx context.Context, img *metadata.Image, 
 				return kafkaErr(kerr.InvalidConfig, "with these broker configs the configs of topic %s would be invalid: %v", name, err)
 			}
 		}
-	default:
-		return kafkaErr(kerr.InvalidRequest, "per-broker dynamic configs are not supported yet; alter the cluster-wide default instead (an empty broker name, kafka-configs.sh --entity-default, sluice configs alter --broker-defaults)")
 	}
 	if validateOnly {
 		return nil
 	}
-	cur := currentConfigs(img, res)
+	cur := h.currentConfigs(img, res)
 	changes := make(map[string]*string)
 	for k, v := range next {
 		if old, ok := cur[k]; !ok || old != v {
@@ -153,8 +155,11 @@ func (h *handlers) setResourceConfigs(ctx context.Context, img *metadata.Image, 
 			changes[k] = nil
 		}
 	}
-	if res.topic != nil {
+	switch {
+	case res.topic != nil:
 		return h.Meta.SetTopicConfigs(ctx, res.topic.Name, changes)
+	case res.clusterDefault:
+		return h.Meta.SetBrokerConfigs(ctx, changes)
 	}
-	return h.Meta.SetBrokerConfigs(ctx, changes)
+	return h.Meta.SetNodeConfigs(ctx, h.NodeID, changes)
 }

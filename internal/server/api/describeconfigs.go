@@ -5,8 +5,10 @@
 //   - a topic: every topic setting with its effective value and source (the
 //     topic's override, a dynamic or static broker setting, or the default);
 //   - this broker (its node id as the name): every broker setting, with the
-//     cluster-wide dynamic defaults applied, read-only unless it can change
-//     at run time;
+//     cluster-wide dynamic defaults and then this broker's own dynamic
+//     configs applied (source DYNAMIC_BROKER_CONFIG, listed before the
+//     cluster-wide default among the synonyms), read-only unless it can
+//     change at run time;
 //   - the cluster-wide default (an empty broker name, Kafka's
 //     --entity-default): only the settings set dynamically at that level.
 //
@@ -78,7 +80,12 @@ func (h *handlers) describeResource(img *metadata.Image, bcfg *config.Broker, bE
 		return pickEntries(rr.ConfigNames, t.Entry), nil
 	case res.clusterDefault:
 		// Only what is set at the cluster-wide level, as Kafka answers for
-		// the default broker resource.
+		// the default broker resource, valued without this broker's own
+		// layer.
+		bcfg, err := h.clusterDefaultBrokerConfig(img)
+		if err != nil {
+			return nil, err
+		}
 		var out []config.Entry
 		for _, d := range config.BrokerDefs() {
 			if _, set := img.BrokerConfigs[d.Name]; !set {
@@ -172,7 +179,7 @@ type configResource struct {
 	// clusterDefault is set for the broker resource with an empty name,
 	// the cluster-wide dynamic defaults.
 	clusterDefault bool
-	// otherwise: this broker.
+	// otherwise: this broker (its per-broker dynamic configs).
 }
 
 // configResource resolves a (type, name) pair as Kafka's config APIs do.
@@ -209,8 +216,24 @@ func (h *handlers) configResource(img *metadata.Image, typ kmsg.ConfigResourceTy
 }
 
 // effectiveBrokerConfig is the static broker configuration with the image's
-// cluster-wide dynamic configs applied.
+// cluster-wide dynamic configs and then this broker's own applied: what the
+// broker runs with.
 func (h *handlers) effectiveBrokerConfig(img *metadata.Image) (*config.Broker, error) {
+	node := img.NodeConfigs[h.NodeID]
+	if len(img.BrokerConfigs) == 0 && len(node) == 0 {
+		return h.Config, nil
+	}
+	b, err := h.Config.WithDynamic(img.BrokerConfigs, node)
+	if err != nil {
+		return nil, kafkaErr(kerr.InvalidConfig, "the stored dynamic broker configs do not resolve: %v", err)
+	}
+	return b, nil
+}
+
+// clusterDefaultBrokerConfig is the static broker configuration with only
+// the image's cluster-wide dynamic configs applied: the values the default
+// broker resource shows.
+func (h *handlers) clusterDefaultBrokerConfig(img *metadata.Image) (*config.Broker, error) {
 	if len(img.BrokerConfigs) == 0 {
 		return h.Config, nil
 	}

@@ -9,15 +9,17 @@
 //     cleanup.policy), starting from the dynamic value or, when none is set,
 //     the setting's default; an element already present is not added twice.
 //
-// Topics and the cluster-wide broker default (an empty broker name) are
-// supported, as in AlterConfigs; the resulting set is validated as a whole
-// and written to the metadata log in one entry, after which every broker
-// applies it to its logs. validate_only changes nothing.
+// Topics, the cluster-wide broker default (an empty broker name) and this
+// broker's own configs (its node id as the name) are supported, as in
+// AlterConfigs; the resulting set is validated as a whole and written to the
+// metadata log in one entry, after which every broker applies it to its
+// logs. validate_only changes nothing.
 // Errors: INVALID_CONFIG (unknown name, bad value, APPEND or SUBTRACT on a
 // config that is not a list, read-only broker setting),
 // UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, INVALID_REQUEST (a
-// resource or name given twice, SET without a value, an unknown operation, a
-// broker id, an unsupported resource type).
+// resource or name given twice, SET without a value, an unknown operation,
+// another broker's id or a name that is not one, an unsupported resource
+// type).
 package api
 
 import (
@@ -74,7 +76,7 @@ func (h *handlers) incrementalAlterResource(ctx context.Context, rr *kmsg.Increm
 		seen[c.Name] = true
 	}
 
-	next := maps.Clone(currentConfigs(img, res))
+	next := maps.Clone(h.currentConfigs(img, res))
 	if next == nil {
 		next = map[string]string{}
 	}
