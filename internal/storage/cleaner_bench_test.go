@@ -71,7 +71,7 @@ func BenchmarkCleaner(b *testing.B) {
 		}
 		b.ReportMetric(float64(st.SourceBytes)/1e6/took.Seconds(), "MB/s")
 		b.ReportMetric(float64(st.BytesWritten)/1e6, "MB-written")
-		b.Logf("log %d bytes, %d records, %d keys; clean took %v: read %d bytes (both passes), wrote %d bytes in %d segments (from %d), kept %d of %d records, map %d entries%s",
+		b.Logf("log %d bytes, %d records, %d keys; clean took %v: read %d bytes (both passes), wrote %d bytes in %d segments (from %d), kept %d of %d records, %d records mapped%s",
 			logBytes, records, keys, took.Round(time.Millisecond), st.BytesRead, st.BytesWritten, st.SegmentsWritten, st.SegmentsRead,
 			st.RecordsKept, st.RecordsRead, st.MappedRecords, map[bool]string{true: " (full)"}[st.MapFull])
 		if err := m.Close(); err != nil {
