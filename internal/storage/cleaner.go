@@ -265,6 +265,21 @@ func (c *cleaner) state(l *Log) *cleanState {
 	return st
 }
 
+// forgetDeleted drops the state of logs the Manager no longer has.
+func (c *cleaner) forgetDeleted(live []*Log) {
+	keep := make(map[*Log]bool, len(live))
+	for _, l := range live {
+		keep[l] = true
+	}
+	c.mu.Lock()
+	for l := range c.logs {
+		if !keep[l] {
+			delete(c.logs, l)
+		}
+	}
+	c.mu.Unlock()
+}
+
 // checkpointLocked returns the first dirty offsets read from dir's
 // checkpoint file (read once). Under c.mu.
 func (c *cleaner) checkpointLocked(dir string) map[TopicPartition]int64 {
@@ -467,7 +482,9 @@ func (m *Manager) CleanOnce(ctx context.Context) (*CleanStats, error) {
 		rank  int // 0: over the ratio or due; 1: only tombstones due
 	}
 	var cands []cand
-	for _, l := range m.Logs() {
+	logs := m.Logs()
+	c.forgetDeleted(logs)
+	for _, l := range logs {
 		lc := l.config()
 		if !lc.Compacted || l.usable() != nil {
 			continue
