@@ -92,7 +92,11 @@ func TestConfigsRecordsCluster(t *testing.T) {
 		t.Fatalf("broker 1 --all does not show the dynamic default:\n%s", clip(d))
 	}
 	fails(t, addr, nil, []string{"INVALID_CONFIG", "read-only"}, "configs", "alter", "--broker-defaults", "--config", "num.io.threads=2")
-	fails(t, addr, nil, []string{"per-broker dynamic configs are not supported"}, "configs", "alter", "--broker", "1", "--config", "log.retention.ms=2")
+	ok(t, addr, nil, "configs", "alter", "--broker", "1", "--config", "log.retention.ms=172800000")
+	if d := ok(t, addr, nil, "configs", "describe", "--broker", "1").stdout; !strings.Contains(d, "DYNAMIC_BROKER_CONFIG:log.retention.ms=172800000") {
+		t.Fatalf("broker 1 does not show its own dynamic config:\n%s", clip(d))
+	}
+	fails(t, addr, nil, []string{"unknown broker"}, "configs", "alter", "--broker", "2", "--config", "log.retention.ms=2")
 
 	// records delete.
 	var in strings.Builder
