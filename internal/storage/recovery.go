@@ -301,6 +301,16 @@ func (l *Log) loadClean() (bool, error) {
 		}
 		return false, sc.err
 	}
+	// The offset index cannot point past the data (its positions are
+	// checked against the file's size), but the time index names offsets:
+	// if the .log lost its tail after the shutdown, the time index may
+	// still name records that are gone, and would answer timestamp lookups
+	// with them. Recovery rebuilds it from the data.
+	if n := len(b.tidx); n > 0 && last.base+int64(b.tidx[n-1].rel) > b.lastOff {
+		l.logger.Warn("active segment time index past the log end", "segment", last.base,
+			"index_offset", last.base+int64(b.tidx[n-1].rel), "log_end", b.lastOff+1)
+		return false, nil
+	}
 	last.imu.Lock()
 	last.ib = b
 	last.memIndex = true
@@ -396,6 +406,19 @@ func (l *Log) recover(rp int64) error {
 		leo = last.ib.lastOff + 1
 	}
 	l.leo.Store(leo)
+	if snap > leo {
+		// The snapshot describes batches the log no longer holds: data
+		// below the recovery point was lost although it had been fsynced
+		// (a file cut by hand, a disk that lied about a flush). Its state
+		// would answer retries of lost batches as duplicates. As Kafka
+		// does, drop every snapshot above the log end and rebuild the
+		// state from the newest one left.
+		l.logger.Warn("log ends below its producer snapshot; rebuilding producer state", "snapshot", snap, "log_end", leo)
+		if err := producerstate.DeleteSnapshots(fsys, dir, func(off int64) bool { return off > leo }); err != nil {
+			return err
+		}
+		return l.rebuildProducerStateLocked(leo)
+	}
 	l.ps = ps
 	return nil
 }
