@@ -28,6 +28,13 @@ type ClusterConfig struct {
 	Dir string
 	// Nodes is how many nodes to run, with ids 1..Nodes. Default 1.
 	Nodes int
+	// Controllers, when between 1 and Nodes-1, separates the roles as a production
+	// KRaft cluster does: nodes 1..Controllers are pure controllers
+	// (process.roles=controller, a CONTROLLER listener only) and the others pure
+	// brokers (process.roles=broker, a client listener only), which follow the quorum
+	// as observers. 0 or Nodes makes every node of a multi-node cluster a combined
+	// broker and controller.
+	Controllers int
 	// Settings are extra key=value broker settings given to every node, after the
 	// harness's own (so they win).
 	Settings []string
@@ -53,7 +60,8 @@ type Cluster struct {
 // One node runs as today's single-node broker: a PLAINTEXT listener and a Raft group
 // of one. Several nodes run in KRaft combined mode (process.roles=broker,controller):
 // each has a CONTROLLER listener beside its client listener, and all are voters of
-// controller.quorum.voters with one cluster.id.
+// controller.quorum.voters with one cluster.id. With Controllers set, the first
+// Controllers nodes are pure controllers (the voters) and the rest pure brokers.
 func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Binary == "" {
 		return nil, errors.New("cluster: no sluice binary")
@@ -61,6 +69,13 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	if cfg.Nodes <= 0 {
 		cfg.Nodes = 1
 	}
+	if cfg.Controllers < 0 || cfg.Controllers > cfg.Nodes {
+		return nil, fmt.Errorf("cluster: %d controllers among %d nodes", cfg.Controllers, cfg.Nodes)
+	}
+	if cfg.Controllers == 0 {
+		cfg.Controllers = cfg.Nodes
+	}
+	split := cfg.Controllers < cfg.Nodes
 	if cfg.Network == nil {
 		cfg.Network = Loopback{}
 	}
@@ -77,15 +92,25 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
-		addr, err := cfg.Network.Addr(id, 0)
-		if err != nil {
-			return nil, fmt.Errorf("cluster: client address of node %d: %w", id, err)
-		}
 		n := &Node{
-			ID: id, Addr: addr,
+			ID:      id,
+			Roles:   []string{roleBroker, roleController},
 			DataDir: filepath.Join(dir, "data"),
 			LogPath: filepath.Join(dir, "sluice.log"),
 			binary:  cfg.Binary, net: cfg.Network, logger: cfg.Logger, state: Stopped,
+		}
+		switch {
+		case split && int(id) <= cfg.Controllers:
+			n.Roles = []string{roleController}
+		case split:
+			n.Roles = []string{roleBroker}
+		}
+		if n.IsBroker() {
+			addr, err := cfg.Network.Addr(id, 0)
+			if err != nil {
+				return nil, fmt.Errorf("cluster: client address of node %d: %w", id, err)
+			}
+			n.Addr = addr
 		}
 		if cfg.DataSize > 0 {
 			if err := mountTmpfs(n.DataDir, cfg.DataSize); err != nil {
@@ -94,10 +119,12 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 			}
 			n.mounted = true
 		}
-		if cfg.Nodes > 1 {
-			if n.ControllerAddr, err = cfg.Network.Addr(id, 1); err != nil {
+		if cfg.Nodes > 1 && n.IsController() {
+			addr, err := cfg.Network.Addr(id, 1)
+			if err != nil {
 				return nil, fmt.Errorf("cluster: controller address of node %d: %w", id, err)
 			}
+			n.ControllerAddr = addr
 		}
 		c.nodes = append(c.nodes, n)
 	}
@@ -113,15 +140,26 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 			"log.dirs=" + n.DataDir,
 			"http.addr=",
 		}
-		if len(voters) == 0 {
+		if cfg.Nodes == 1 {
 			s = append(s, "listeners=PLAINTEXT://"+n.Addr)
 		} else {
+			var listeners []string
+			if n.IsBroker() {
+				listeners = append(listeners, "PLAINTEXT://"+n.Addr)
+			}
+			if n.IsController() {
+				listeners = append(listeners, "CONTROLLER://"+n.ControllerAddr)
+			}
 			s = append(s,
-				"process.roles=broker,controller",
-				"listeners=PLAINTEXT://"+n.Addr+",CONTROLLER://"+n.ControllerAddr,
+				"process.roles="+strings.Join(n.Roles, ","),
+				"listeners="+strings.Join(listeners, ","),
 				"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
 				"controller.listener.names=CONTROLLER",
-				"inter.broker.listener.name=PLAINTEXT",
+			)
+			if n.IsBroker() {
+				s = append(s, "inter.broker.listener.name=PLAINTEXT")
+			}
+			s = append(s,
 				"controller.quorum.voters="+strings.Join(voters, ","),
 				"cluster.id="+clusterID,
 			)
@@ -148,17 +186,19 @@ func (c *Cluster) Network() Network { return c.cfg.Network }
 // StopGrace is how long a graceful stop may take.
 func (c *Cluster) StopGrace() time.Duration { return c.cfg.StopGrace }
 
-// Bootstrap returns every node's client address, for a client's seed brokers.
+// Bootstrap returns every broker's client address, for a client's seed brokers.
 func (c *Cluster) Bootstrap() []string {
 	var addrs []string
 	for _, n := range c.nodes {
-		addrs = append(addrs, n.Addr)
+		if n.IsBroker() {
+			addrs = append(addrs, n.Addr)
+		}
 	}
 	return addrs
 }
 
 // Start starts every node at once (a quorum needs its voters together) and waits
-// until each answers ApiVersions.
+// until each is ready (see Node.WaitReady).
 func (c *Cluster) Start(ctx context.Context) error {
 	for _, n := range c.nodes {
 		if err := n.launch(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestNodeLifecycle drives one node through every transition the nemesis uses and
@@ -159,6 +161,52 @@ func TestClusterLayout(t *testing.T) {
 	}
 }
 
+// TestClusterLayoutSplit checks the settings of a cluster with separate roles: three
+// pure controllers (the voters, with only a CONTROLLER listener) and two pure brokers
+// (only a client listener) that know the voters.
+func TestClusterLayoutSplit(t *testing.T) {
+	c, err := NewCluster(ClusterConfig{Binary: "/bin/sluice", Dir: t.TempDir(), Nodes: 5, Controllers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var voters []string
+	for _, n := range c.Nodes()[:3] {
+		voters = append(voters, itoa(int64(n.ID))+"@"+n.ControllerAddr)
+	}
+	for _, n := range c.Nodes() {
+		args := strings.Join(n.Args(), " ") + " "
+		want := []string{
+			"--set controller.listener.names=CONTROLLER ",
+			"--set controller.quorum.voters=" + strings.Join(voters, ",") + " ",
+			"--set cluster.id=" + clusterID + " ",
+		}
+		if n.ID <= 3 {
+			if !n.IsController() || n.IsBroker() || n.Addr != "" || n.ControllerAddr == "" {
+				t.Errorf("node %d: roles %v, addr %q, controller addr %q; want a pure controller", n.ID, n.Roles, n.Addr, n.ControllerAddr)
+			}
+			want = append(want, "--set process.roles=controller ", "--set listeners=CONTROLLER://"+n.ControllerAddr+" ")
+		} else {
+			if n.IsController() || !n.IsBroker() || n.Addr == "" || n.ControllerAddr != "" {
+				t.Errorf("node %d: roles %v, addr %q, controller addr %q; want a pure broker", n.ID, n.Roles, n.Addr, n.ControllerAddr)
+			}
+			want = append(want, "--set process.roles=broker ", "--set listeners=PLAINTEXT://"+n.Addr+" ")
+		}
+		for _, w := range want {
+			if !strings.Contains(args, w) {
+				t.Errorf("node %d lacks %q in %s", n.ID, w, args)
+			}
+		}
+	}
+	if got, want := c.Bootstrap(), []string{c.Node(4).Addr, c.Node(5).Addr}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("bootstrap %v, want only the brokers %v", got, want)
+	}
+	for _, bad := range []int{-1, 6} {
+		if _, err := NewCluster(ClusterConfig{Binary: "/bin/sluice", Dir: t.TempDir(), Nodes: 5, Controllers: bad}); err == nil {
+			t.Errorf("%d controllers of 5 nodes accepted", bad)
+		}
+	}
+}
+
 // TestNetnsPartition checks the partition mechanism itself with three helper processes
 // standing in for nodes (a real multi-node Sluice does not exist yet): links between
 // groups are cut both ways, links within a group and from clients stay, and Heal
@@ -307,6 +355,24 @@ func TestProbesAgainstNode(t *testing.T) {
 	}
 	if _, err := LeaderOf(ctx, c.Node(1).Addr, "probe", 7); err == nil {
 		t.Errorf("LeaderOf a partition that does not exist succeeded")
+	}
+	// RoundTrip frames flexible versions too (header tags; ApiVersions' v0 response
+	// header).
+	av := kmsg.NewPtrApiVersionsRequest()
+	av.SetVersion(3)
+	av.ClientSoftwareName, av.ClientSoftwareVersion = "chaos", "1"
+	if resp, err := RoundTrip(ctx, c.Node(1).Addr, av); err != nil || len(resp.(*kmsg.ApiVersionsResponse).ApiKeys) == 0 {
+		t.Errorf("ApiVersions v3: %v, %v", resp, err)
+	}
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(12)
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr("probe")
+	md.Topics = append(md.Topics, rt)
+	if resp, err := RoundTrip(ctx, c.Node(1).Addr, md); err != nil {
+		t.Errorf("Metadata v12: %v", err)
+	} else if m := resp.(*kmsg.MetadataResponse); len(m.Topics) != 1 || m.Topics[0].TopicID == [16]byte{} || len(m.Topics[0].Partitions) != 2 {
+		t.Errorf("Metadata v12 of probe: %+v, want its id and 2 partitions", m.Topics)
 	}
 	for p := range int32(2) {
 		if err := ValidateLog(ctx, c.Node(1).Addr, "probe", p); err != nil {

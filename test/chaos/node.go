@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,10 +28,13 @@ const (
 type Node struct {
 	// ID is the node.id.
 	ID int32
-	// Addr is the host:port of the client (PLAINTEXT) listener.
+	// Roles is the node's process.roles: "broker", "controller" or both.
+	Roles []string
+	// Addr is the host:port of the client (PLAINTEXT) listener; empty on a pure
+	// controller, which has none.
 	Addr string
 	// ControllerAddr is the host:port of the CONTROLLER listener; empty on a single
-	// node, which runs its Raft group of one without a transport.
+	// node, which runs its Raft group of one without a transport, and on a pure broker.
 	ControllerAddr string
 	// DataDir is log.dirs.
 	DataDir string
@@ -53,6 +57,19 @@ type Node struct {
 	starts   int
 	kills    int
 }
+
+// process.roles values.
+const (
+	roleBroker     = "broker"
+	roleController = "controller"
+)
+
+// IsBroker reports whether the node serves clients (process.roles has broker).
+func (n *Node) IsBroker() bool { return slices.Contains(n.Roles, roleBroker) }
+
+// IsController reports whether the node is a voter of the metadata quorum
+// (process.roles has controller).
+func (n *Node) IsController() bool { return slices.Contains(n.Roles, roleController) }
 
 // Kills returns how many times the harness sent the node SIGKILL.
 func (n *Node) Kills() int {
@@ -95,8 +112,8 @@ func (n *Node) Crashes() []error {
 	return append([]error(nil), n.crashes...)
 }
 
-// Start starts the process and waits until it answers ApiVersions on its client
-// listener, or ctx ends, or the process exits.
+// Start starts the process and waits until it is ready (see WaitReady), or ctx ends,
+// or the process exits.
 func (n *Node) Start(ctx context.Context) error {
 	if err := n.launch(); err != nil {
 		return err
@@ -148,7 +165,7 @@ func (n *Node) launch() error {
 		}
 		close(exited)
 	}()
-	n.logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "addr", n.Addr)
+	n.logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "addr", n.Addr, "controller_addr", n.ControllerAddr)
 	return nil
 }
 
@@ -165,8 +182,11 @@ func nodeEnv() []string {
 	return env
 }
 
-// WaitReady waits until the node answers ApiVersions and lists itself as a broker in
-// Metadata (it has registered), failing early if its process exits.
+// WaitReady waits until the node is ready, failing early if its process exits. A
+// broker is ready when it answers ApiVersions on its client listener and lists itself
+// in Metadata (it has registered and is unfenced). A pure controller, which has no
+// client listener, is ready when its CONTROLLER listener answers ApiVersions and its
+// DescribeQuorum names a leader and counts this node among the voters.
 func (n *Node) WaitReady(ctx context.Context) error {
 	n.mu.Lock()
 	exited := n.exited
@@ -175,7 +195,11 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		return fmt.Errorf("node %d was never started", n.ID)
 	}
 	start := time.Now()
-	err := WaitFor(ctx, fmt.Sprintf("node %d to serve on %s", n.ID, n.Addr), func(ctx context.Context) (bool, error) {
+	addr := n.Addr
+	if !n.IsBroker() {
+		addr = n.ControllerAddr
+	}
+	err := WaitFor(ctx, fmt.Sprintf("node %d to serve on %s", n.ID, addr), func(ctx context.Context) (bool, error) {
 		select {
 		case <-exited:
 			return false, Hopeless(fmt.Errorf("process exited: %v", n.exitErr()))
@@ -183,10 +207,23 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		}
 		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if err := ProbeAPIVersions(attempt, n.Addr); err != nil {
+		if err := ProbeAPIVersions(attempt, addr); err != nil {
 			return false, err
 		}
-		_, err := ProbeRegistered(attempt, n.Addr, n.ID)
+		if !n.IsBroker() {
+			q, err := ProbeQuorum(attempt, addr)
+			if err != nil {
+				return false, err
+			}
+			if q.LeaderID < 0 {
+				return false, fmt.Errorf("DescribeQuorum from %s names no leader", addr)
+			}
+			if !slices.Contains(q.Voters, n.ID) {
+				return false, fmt.Errorf("DescribeQuorum from %s lists voters %v, not node %d", addr, q.Voters, n.ID)
+			}
+			return true, nil
+		}
+		_, err := ProbeRegistered(attempt, addr, n.ID)
 		return err == nil, err
 	})
 	if err != nil {

@@ -122,12 +122,69 @@ func LeaderOf(ctx context.Context, addr, topic string, p int32) (int32, error) {
 	return -1, fmt.Errorf("metadata from %s lacks %s-%d", addr, topic, p)
 }
 
-// roundTrip sends one request of a non-flexible version over a new connection and
-// returns the decoded response.
-func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
-	if req.IsFlexible() {
-		return nil, fmt.Errorf("roundTrip: %s v%d is flexible; only non-flexible versions are framed here", kmsg.NameForKey(req.Key()), req.GetVersion())
+// Quorum is what a node reports of the metadata quorum in DescribeQuorum.
+type Quorum struct {
+	LeaderID      int32 // -1: no leader known
+	LeaderEpoch   int32
+	HighWatermark int64
+	// Voters and Observers are replica ids, in the order the node listed them.
+	Voters, Observers []int32
+	// LogEndOffset is each replica's log end offset as the node last knew it (-1:
+	// unknown): the leader's view of how far each follower has replicated.
+	LogEndOffset map[int32]int64
+}
+
+// ProbeQuorum asks addr (a client listener, or a controller's CONTROLLER listener)
+// for DescribeQuorum v1 of the metadata log, __cluster_metadata-0.
+func ProbeQuorum(ctx context.Context, addr string) (Quorum, error) {
+	req := kmsg.NewPtrDescribeQuorumRequest()
+	req.SetVersion(1)
+	rt := kmsg.NewDescribeQuorumRequestTopic()
+	rt.Topic = "__cluster_metadata"
+	rt.Partitions = []kmsg.DescribeQuorumRequestTopicPartition{kmsg.NewDescribeQuorumRequestTopicPartition()}
+	req.Topics = append(req.Topics, rt)
+	resp, err := RoundTrip(ctx, addr, req)
+	if err != nil {
+		return Quorum{}, err
 	}
+	dq := resp.(*kmsg.DescribeQuorumResponse)
+	if err := kerr.ErrorForCode(dq.ErrorCode); err != nil {
+		return Quorum{}, fmt.Errorf("DescribeQuorum from %s: %w", addr, err)
+	}
+	for _, t := range dq.Topics {
+		for _, p := range t.Partitions {
+			if t.Topic != "__cluster_metadata" || p.Partition != 0 {
+				continue
+			}
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return Quorum{}, fmt.Errorf("DescribeQuorum from %s: __cluster_metadata-0: %w", addr, err)
+			}
+			q := Quorum{LeaderID: p.LeaderID, LeaderEpoch: p.LeaderEpoch, HighWatermark: p.HighWatermark, LogEndOffset: map[int32]int64{}}
+			for _, v := range p.CurrentVoters {
+				q.Voters = append(q.Voters, v.ReplicaID)
+				q.LogEndOffset[v.ReplicaID] = v.LogEndOffset
+			}
+			for _, o := range p.Observers {
+				q.Observers = append(q.Observers, o.ReplicaID)
+				q.LogEndOffset[o.ReplicaID] = o.LogEndOffset
+			}
+			return q, nil
+		}
+	}
+	return Quorum{}, fmt.Errorf("DescribeQuorum from %s lacks __cluster_metadata-0", addr)
+}
+
+// RoundTrip sends one request over a new connection to addr and returns the decoded
+// response: a probe of one node, with no client library deciding where it goes. The
+// request's version must be set; ctx's deadline (default 5s) bounds the exchange.
+func RoundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
+	return roundTrip(ctx, addr, req)
+}
+
+// roundTrip sends one request over a new connection and returns the decoded response.
+// Flexible versions get request header v2 and response header v1 (tag sections), except
+// ApiVersions, whose response header is always v0.
+func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Response, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -151,6 +208,9 @@ func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Respons
 	frame = binary.BigEndian.AppendUint32(frame, correlationID)
 	frame = binary.BigEndian.AppendUint16(frame, uint16(len(clientID)))
 	frame = append(frame, clientID...)
+	if req.IsFlexible() {
+		frame = append(frame, 0) // no tagged fields
+	}
 	frame = req.AppendTo(frame)
 	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
 	name := kmsg.NameForKey(req.Key())
@@ -173,9 +233,45 @@ func roundTrip(ctx context.Context, addr string, req kmsg.Request) (kmsg.Respons
 	if got := binary.BigEndian.Uint32(body); got != correlationID {
 		return nil, fmt.Errorf("%s response correlation id %d, want %d", name, got, correlationID)
 	}
+	body = body[4:]
+	if req.IsFlexible() && req.Key() != 18 { // response header v1: skip its tags
+		if body, err = skipTags(body); err != nil {
+			return nil, fmt.Errorf("read %s response header: %w", name, err)
+		}
+	}
 	resp := req.ResponseKind()
-	if err := resp.ReadFrom(body[4:]); err != nil {
+	if err := resp.ReadFrom(body); err != nil {
 		return nil, fmt.Errorf("decode %s response: %w", name, err)
 	}
 	return resp, nil
+}
+
+// skipTags returns b after the tagged-field section at its start.
+func skipTags(b []byte) ([]byte, error) {
+	next := func() (uint64, error) {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return 0, errors.New("truncated tagged fields")
+		}
+		b = b[n:]
+		return v, nil
+	}
+	count, err := next()
+	if err != nil {
+		return nil, err
+	}
+	for range count {
+		if _, err := next(); err != nil { // tag
+			return nil, err
+		}
+		size, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if size > uint64(len(b)) {
+			return nil, errors.New("truncated tagged field")
+		}
+		b = b[size:]
+	}
+	return b, nil
 }
