@@ -30,7 +30,9 @@ type dirOffsets struct {
 // bad one truncates its segment and every later segment is deleted, as is
 // any segment that does not start where its predecessor ends; the indexes
 // of the scanned segments are rebuilt; and the producer state is rebuilt
-// from the newest snapshot at or below the recovery point.
+// from the newest snapshot at or below both the recovery point and the
+// recovered log end (snapshots above the log end are deleted: fsynced data
+// can still be lost).
 func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffsets) (*Log, error) {
 	l := newLog(m, root, tp, [16]byte{}, m.defCfg)
 	dir := l.Dir()
@@ -67,6 +69,19 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 		start := int64(0)
 		if ck.hasLS && ck.logStart > 0 {
 			start = ck.logStart
+		}
+		// No batch is left for producer snapshots or leader epochs to
+		// describe. A crash in a full truncation, after the old segments
+		// went and before the new one was made, leaves them behind; a
+		// later recovery would take them for the state of the log
+		// written anew.
+		if err := producerstate.DeleteSnapshots(fsys, dir, func(int64) bool { return true }); err != nil {
+			return nil, err
+		}
+		if l.epochs.truncateFromEnd(start) {
+			if err := l.writeEpochCheckpoint(); err != nil {
+				return nil, err
+			}
 		}
 		s, err := l.createSegment(start, m.now())
 		if err != nil {

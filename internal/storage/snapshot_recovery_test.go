@@ -4,11 +4,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluicehq/sluice/internal/producerstate"
+	"github.com/sluicehq/sluice/internal/storage/vfs"
 )
 
 // Data that was fsynced can still be lost: a file truncated by hand, a disk
@@ -211,5 +213,113 @@ func TestRecoveryBelowProducerSnapshot(t *testing.T) {
 				t.Fatalf("a sequence gap after another crash: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
 			}
 		})
+	}
+}
+
+// crashAfterLoss crashes, as idempotentLog's tests do, so that recovery
+// writes a producer snapshot at the log end and checkpoints the recovery
+// point there.
+func crashAfterLoss(t *testing.T, e *testEnv, cfg Config, leo int64) *Log {
+	t.Helper()
+	e.crash()
+	l := e.log(cfg)
+	if l.LogEndOffset() != leo {
+		t.Fatalf("log end offset %d after a crash that lost nothing, want %d", l.LogEndOffset(), leo)
+	}
+	snaps, err := producerstate.ListSnapshots(e.fs, l.Dir())
+	if err != nil || len(snaps) == 0 || snaps[len(snaps)-1] != leo {
+		t.Fatalf("snapshots %v (%v), want one at the log end %d", snaps, err, leo)
+	}
+	return l
+}
+
+// A truncation (a follower after a leader change) rewrites the segment
+// durably and then deletes the snapshots above the new end. A crash between
+// the two leaves snapshots above the log end, with the recovery point
+// checkpoint above it too.
+func TestCrashDuringTruncationLeavesSnapshotAboveLogEnd(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := DefaultConfig()
+	l, res := idempotentLog(t, e, cfg, 11)
+	l = crashAfterLoss(t, e, cfg, 22)
+	mem := e.fs.(*vfs.MemFS)
+	mem.SetHook(func(op vfs.Op) error {
+		if op.Kind == vfs.OpRemove && strings.HasSuffix(op.Path, ".snapshot") {
+			return vfs.ErrCrashed
+		}
+		return nil
+	})
+	if err := l.TruncateTo(res[5].BaseOffset); err == nil {
+		t.Fatal("truncation succeeded though its snapshot deletion failed")
+	}
+	mem.SetHook(nil)
+	e.crash()
+	l = e.log(cfg)
+	checkProducerStateAt(t, e, l, res, 5)
+}
+
+// A partition directory can hold producer snapshots and no segment at all:
+// a crash in a full truncation between removing the old segments and
+// creating the new one. The empty log that recovery starts must not keep
+// them: a later recovery would load one as the state of a log that has
+// since been written anew.
+func TestRecoveryWithoutSegmentsDropsSnapshots(t *testing.T) {
+	e := newEnv(t, nil)
+	cfg := DefaultConfig()
+	l, _ := idempotentLog(t, e, cfg, 11)
+	l = crashAfterLoss(t, e, cfg, 22)
+	dir := l.Dir()
+	ents, err := e.fs.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range ents {
+		if _, ok := parseSegmentName(de.Name(), filepath.Ext(de.Name())); ok && !strings.HasSuffix(de.Name(), ".snapshot") {
+			if err := e.fs.Remove(filepath.Join(dir, de.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.fs.SyncDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	e.crash()
+	l = e.log(cfg)
+	if l.LogEndOffset() != 0 {
+		t.Fatalf("log end offset %d without segments, want 0", l.LogEndOffset())
+	}
+	if snaps, err := producerstate.ListSnapshots(e.fs, dir); err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots %v (%v) left beside an empty log", snaps, err)
+	}
+	if got := l.LeaderEpochs(); len(got) != 0 {
+		t.Fatalf("leader epochs %v kept for an empty log", got)
+	}
+
+	// The producer writes the log anew with a new epoch, past the old
+	// snapshot's offset, and the broker crashes once the recovery point is
+	// checkpointed there. Its recent batches are still known as duplicates.
+	var res []AppendResult
+	for i := range 12 {
+		b := build(t, batchSpec{n: 2, ts: e.clock.Ms() + int64(10*i), pid: 42, epoch: 2, seq: int32(2 * i), valueSize: 100})
+		r, err := l.Append(b, 1)
+		if err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+		res = append(res, r)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.WriteCheckpoints(); err != nil {
+		t.Fatal(err)
+	}
+	e.crash()
+	l = e.log(cfg)
+	for i := 12 - producerstate.NumBatchesToRetain; i < 12; i++ {
+		b := build(t, batchSpec{n: 2, ts: e.clock.Ms() + int64(10*i), pid: 42, epoch: 2, seq: int32(2 * i), valueSize: 100})
+		r, err := l.Append(b, 1)
+		if err != nil || !r.Duplicate || r.BaseOffset != res[i].BaseOffset {
+			t.Fatalf("retry of batch %d after the crash: %+v, %v; want a duplicate at %d", i, r, err, res[i].BaseOffset)
+		}
 	}
 }
