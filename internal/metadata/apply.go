@@ -90,6 +90,8 @@ func (b *builder) apply(r Record, index uint64) error {
 		return b.applyConfig(r)
 	case *ProducerIDsRecord:
 		return b.applyProducerIDs(r)
+	case *PartitionChangeRecord:
+		return b.applyPartitionChange(r)
 	case nil:
 		return errorf(kerr.InvalidRequest, "nil metadata record")
 	default:
@@ -253,6 +255,39 @@ func (b *builder) applyPartition(r *PartitionRecord) error {
 		ISR:            slices.Clone(r.ISR),
 		PartitionEpoch: r.PartitionEpoch,
 	})
+	return nil
+}
+
+func (b *builder) applyPartitionChange(r *PartitionChangeRecord) error {
+	t := b.img.TopicsByID[r.TopicID]
+	if t == nil {
+		return errorf(kerr.UnknownTopicID, "partition %d: unknown topic id %s", r.Partition, r.TopicID)
+	}
+	if r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q has no partition %d", t.Name, r.Partition)
+	}
+	old := t.Partitions[r.Partition]
+	if len(r.ISR) == 0 {
+		return errorf(kerr.InvalidRequest, "topic %q partition %d: empty ISR", t.Name, r.Partition)
+	}
+	for i, id := range r.ISR {
+		if !slices.Contains(old.Replicas, id) || slices.Contains(r.ISR[:i], id) {
+			return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: ISR %v is not a set of replicas %v",
+				t.Name, r.Partition, r.ISR, old.Replicas)
+		}
+	}
+	if r.Leader != -1 && !slices.Contains(r.ISR, r.Leader) {
+		return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: leader %d is not in the ISR %v",
+			t.Name, r.Partition, r.Leader, r.ISR)
+	}
+	t = b.ownTopic(t)
+	p := &t.Partitions[r.Partition]
+	if p.Leader != r.Leader {
+		p.LeaderEpoch++
+	}
+	p.Leader = r.Leader
+	p.ISR = slices.Clone(r.ISR)
+	p.PartitionEpoch++
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package metadata
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,9 @@ type fsm struct {
 	img atomic.Pointer[Image]
 	// applied is the index of the last entry the state machine has seen, accepted or not.
 	applied atomic.Uint64
+	// appliedMu guards appliedCh, which is closed and replaced each time applied moves.
+	appliedMu sync.Mutex
+	appliedCh chan struct{}
 
 	// deliverMu orders deliveries: a subscriber sees images in log order, and a new
 	// subscriber's first image is exactly the one before its first change.
@@ -38,15 +42,41 @@ type applyResult struct {
 }
 
 func newFSM(log *slog.Logger) *fsm {
-	f := &fsm{log: log}
+	f := &fsm{log: log, appliedCh: make(chan struct{})}
 	f.img.Store(emptyImage())
 	return f
+}
+
+// setApplied records index as applied and wakes waitApplied.
+func (f *fsm) setApplied(index uint64) {
+	f.applied.Store(index)
+	f.appliedMu.Lock()
+	close(f.appliedCh)
+	f.appliedCh = make(chan struct{})
+	f.appliedMu.Unlock()
+}
+
+// waitApplied waits until the state machine has applied index.
+func (f *fsm) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		f.appliedMu.Lock()
+		ch := f.appliedCh
+		f.appliedMu.Unlock()
+		if f.applied.Load() >= index {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Apply applies one committed log entry. A batch the state machine rejects changes
 // nothing; every node rejects it alike, since the checks depend only on the log.
 func (f *fsm) Apply(l *raft.Log) any {
-	defer f.applied.Store(l.Index)
+	defer f.setApplied(l.Index)
 	if l.Type != raft.LogCommand {
 		return nil
 	}
@@ -119,7 +149,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.publish(f.img.Load(), img)
-	f.applied.Store(img.Offset)
+	f.setApplied(img.Offset)
 	return nil
 }
 

@@ -104,7 +104,7 @@ func TestCreateTopic(t *testing.T) {
 	leaders := map[int32]int{}
 	for i, p := range tp.Partitions {
 		if p.Index != int32(i) || len(p.Replicas) != 3 || p.Leader != p.Replicas[0] ||
-			fmt.Sprint(p.ISR) != fmt.Sprint(p.Replicas) || p.LeaderEpoch != 0 || p.PartitionEpoch != 0 {
+			fmt.Sprint(p.ISR) != fmt.Sprint(p.Replicas[:1]) || p.LeaderEpoch != 0 || p.PartitionEpoch != 0 {
 			t.Errorf("partition %d: %+v", i, p)
 		}
 		leaders[p.Leader]++

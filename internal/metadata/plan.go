@@ -142,17 +142,52 @@ func planCreateTopic(img *Image, spec TopicSpec, place placer) ([]Record, UUID, 
 	return recs, id, nil
 }
 
-// newPartitionRecord describes a new partition: for now its leader is the first replica
-// and its ISR all replicas (every registered broker is live on a single node). The
-// cluster issue restricts the ISR to unfenced replicas.
+// newPartitionRecord describes a new partition: its leader is the first replica, and its
+// ISR that leader alone. Until followers replicate (the replication issue), only the
+// leader holds the records, so only it may ever be elected; followers join the ISR once
+// they have caught up, as Kafka's AlterPartition adds them.
 func newPartitionRecord(id UUID, index int32, replicas []int32) *PartitionRecord {
 	return &PartitionRecord{
 		TopicID:   id,
 		Partition: index,
 		Replicas:  slices.Clone(replicas),
-		ISR:       slices.Clone(replicas),
+		ISR:       []int32{replicas[0]},
 		Leader:    replicas[0],
 	}
+}
+
+// planLeaderChanges returns the partition changes that follow from which brokers can
+// serve (live): a broker that cannot leaves the ISR of every partition, unless it is the
+// last member (Kafka keeps the last one so that it can lead again when it returns, with
+// unclean election off); a partition whose leader cannot serve gets the first live
+// replica of its ISR, in replica order, or no leader (-1); and a partition without a
+// leader gets one as soon as an ISR member is live again.
+func planLeaderChanges(img *Image, live func(int32) bool) []Record {
+	var recs []Record
+	for _, name := range img.TopicNames() {
+		t := img.Topics[name]
+		for _, p := range t.Partitions {
+			isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !live(id) })
+			if len(isr) == 0 {
+				isr = slices.Clone(p.ISR)
+			}
+			leader := p.Leader
+			if leader == -1 || !live(leader) || !slices.Contains(isr, leader) {
+				leader = -1
+				for _, id := range p.Replicas {
+					if slices.Contains(isr, id) && live(id) {
+						leader = id
+						break
+					}
+				}
+			}
+			if leader == p.Leader && slices.Equal(isr, p.ISR) {
+				continue
+			}
+			recs = append(recs, &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, Leader: leader, ISR: isr})
+		}
+	}
+	return recs
 }
 
 // planCreatePartitions returns the records that grow topic to total partitions, with the

@@ -23,6 +23,7 @@ func allRecords() []Record {
 		&ConfigRecord{ResourceType: ConfigResourceBroker, Name: "k"},
 		&ProducerIDsRecord{BrokerID: 1, First: 1000, Next: 2000},
 		&SnapshotHeaderRecord{Offset: 9},
+		&PartitionChangeRecord{TopicID: id, Partition: 1, Leader: -1, ISR: []int32{2}},
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"math"
 	"math/rand/v2"
+	"net"
+	"net/rpc"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,6 +42,28 @@ type Config struct {
 	Transport raft.Transport
 	Logger    *slog.Logger
 
+	// Voters is controller.quorum.voters. Empty means this node alone, on an in-memory
+	// transport. Otherwise the node is a voter when its id is among them, and an observer
+	// (a Raft non-voter that the active controller adds when it registers as a broker)
+	// when not.
+	Voters []Voter
+	// RaftListener accepts this node's Raft connections (the Raft share of a listener
+	// split by internal/demux), and RaftAddr is the host:port other nodes reach it at: a
+	// voter's entry in Voters, a broker's inter-broker endpoint. Required with Voters.
+	RaftListener net.Listener
+	RaftAddr     string
+	// ControlListener accepts controller RPCs (the control share of the CONTROLLER
+	// listener). Voters only.
+	ControlListener net.Listener
+	// ElectionTimeout is controller.quorum.election.timeout.ms: how long a voter waits
+	// without hearing from a leader before it campaigns (0: 1s).
+	ElectionTimeout time.Duration
+	// BrokerSessionTimeout is broker.session.timeout.ms: a broker that has not
+	// heartbeated for this long is fenced (0: 9s). BrokerHeartbeatInterval is
+	// broker.heartbeat.interval.ms (0: 2s; never more than a third of the session).
+	BrokerSessionTimeout    time.Duration
+	BrokerHeartbeatInterval time.Duration
+
 	// SnapshotThreshold is how many log entries since the last snapshot make Raft take a
 	// new one, keeping the log bounded (0: 1024). SnapshotInterval is how often Raft checks
 	// (0: 30s). TrailingLogs is how many entries a snapshot leaves in the log so a lagging
@@ -47,6 +71,13 @@ type Config struct {
 	SnapshotThreshold uint64
 	SnapshotInterval  time.Duration
 	TrailingLogs      uint64
+}
+
+// Voter is one entry of controller.quorum.voters: a controller's node id and the
+// host:port of its CONTROLLER listener.
+type Voter struct {
+	ID   int32
+	Addr string
 }
 
 // Store is the Raft-replicated cluster metadata on one node: the state machine, its
@@ -70,6 +101,31 @@ type Store struct {
 	ready     chan error // the outcome of the first takeover, for Open
 	closeOnce sync.Once
 	closeErr  error
+
+	// ctl is the active controller's bookkeeping, used while this node leads.
+	ctl *controller
+
+	// connsMu guards the controller RPC connections: served (conns) and dialed (clients).
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	clients map[string]*rpc.Client
+
+	// The broker session (StartBroker): its epoch (0: none), and whether it has asked
+	// for a controlled shutdown. kick makes the heartbeat loop beat at once.
+	brokerMu     sync.Mutex
+	brokerReg    *BrokerRegistration
+	brokerEpoch  int64
+	wantShutdown bool
+	kick         chan struct{}
+}
+
+// multi reports whether this node is part of a quorum of several nodes.
+func (s *Store) multi() bool { return len(s.cfg.Voters) > 0 }
+
+// isVoter reports whether this node votes in the quorum.
+func (s *Store) isVoter() bool {
+	_, ok := s.voterAddr(s.cfg.NodeID)
+	return !s.multi() || ok
 }
 
 // raftConfig tunes Raft for a group of one voter on the same code path as a cluster: a
@@ -86,6 +142,16 @@ func raftConfig(cfg Config, logger *slog.Logger) *raft.Config {
 	rc.SnapshotThreshold = orDefault(cfg.SnapshotThreshold, 1024)
 	rc.TrailingLogs = orDefault(cfg.TrailingLogs, 1024)
 	rc.SnapshotInterval = orDefault(cfg.SnapshotInterval, 30*time.Second)
+	if len(cfg.Voters) > 0 {
+		// Several nodes: a voter campaigns after ElectionTimeout without a leader
+		// (hashicorp/raft randomises it up to twice that); the lease is shorter, so
+		// that a partitioned leader steps down before a new one can be elected.
+		t := orDefault(cfg.ElectionTimeout, time.Second)
+		rc.HeartbeatTimeout = t
+		rc.ElectionTimeout = t
+		rc.LeaderLeaseTimeout = t / 2
+		rc.CommitTimeout = 20 * time.Millisecond
+	}
 	return rc
 }
 
@@ -124,12 +190,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 	}
-	s := &Store{cfg: cfg, log: logger, fsm: newFSM(logger), ready: make(chan error, 1)}
+	if len(cfg.Voters) > 0 && (cfg.RaftListener == nil || cfg.RaftAddr == "") {
+		return nil, errors.New("open metadata store: a quorum of several nodes needs a Raft listener and address")
+	}
+	cfg.BrokerSessionTimeout = orDefault(cfg.BrokerSessionTimeout, 9*time.Second)
+	cfg.BrokerHeartbeatInterval = min(orDefault(cfg.BrokerHeartbeatInterval, 2*time.Second), cfg.BrokerSessionTimeout/3)
+	s := &Store{cfg: cfg, log: logger, fsm: newFSM(logger), ready: make(chan error, 1), kick: make(chan struct{}, 1)}
+	s.ctl = newController(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
 		s.cancel()
 		s.closeStores()
 		return nil, err
+	}
+	if s.multi() {
+		// A node of a quorum does not wait to lead, nor for a leader: a broker's
+		// StartBroker waits for the controller, and a controller serves as soon as its
+		// transport is up, so that the voters can find each other.
+		return s, nil
 	}
 	select {
 	case err := <-s.ready:
@@ -162,7 +240,11 @@ func (s *Store) start() error {
 		return fmt.Errorf("open metadata snapshots in %s: %w", s.cfg.Dir, err)
 	}
 	s.trans = s.cfg.Transport
-	if s.trans == nil {
+	switch {
+	case s.trans != nil:
+	case s.multi():
+		s.trans = newNetworkTransport(s.cfg.RaftListener, s.cfg.RaftAddr, Config{Logger: s.log})
+	default:
 		_, s.trans = raft.NewInmemTransport(raft.ServerAddress("sluice-node-" + strconv.Itoa(int(s.cfg.NodeID))))
 	}
 
@@ -174,16 +256,27 @@ func (s *Store) start() error {
 	if err != nil {
 		return fmt.Errorf("read metadata log state: %w", err)
 	}
-	if !has {
+	if !has && s.isVoter() {
+		// Every voter bootstraps the same configuration, the voters of
+		// controller.quorum.voters, so that they elect a leader among themselves;
+		// brokers start empty and are added by the controller when they register.
 		boot := raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter,
 			ID:       rc.LocalID,
 			Address:  s.trans.LocalAddr(),
 		}}}
+		if s.multi() {
+			boot.Servers = nil
+			for _, v := range s.cfg.Voters {
+				boot.Servers = append(boot.Servers, raft.Server{
+					Suffrage: raft.Voter, ID: raft.ServerID(strconv.Itoa(int(v.ID))), Address: raft.ServerAddress(v.Addr),
+				})
+			}
+		}
 		if err := raft.BootstrapCluster(rc, s.bolt, s.bolt, snaps, s.trans, boot); err != nil {
 			return fmt.Errorf("bootstrap metadata quorum: %w", err)
 		}
-		s.log.Info("bootstrapped metadata quorum", "node", s.cfg.NodeID, "dir", s.cfg.Dir)
+		s.log.Info("bootstrapped metadata quorum", "node", s.cfg.NodeID, "voters", len(boot.Servers), "dir", s.cfg.Dir)
 	}
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.bolt, s.bolt, snaps, s.trans)
 	if err != nil {
@@ -191,6 +284,16 @@ func (s *Store) start() error {
 	}
 	s.wg.Add(1)
 	go s.leaderLoop(notify)
+	if s.multi() {
+		if s.cfg.ControlListener != nil {
+			if err := s.serveControl(s.cfg.ControlListener); err != nil {
+				return err
+			}
+		}
+		s.wg.Add(2)
+		go s.controllerLoop()
+		go s.heartbeatLoop()
+	}
 	return nil
 }
 
@@ -209,6 +312,8 @@ func (s *Store) leaderLoop(notify <-chan bool) {
 				s.log.Info("lost metadata leadership", "node", s.cfg.NodeID)
 				continue
 			}
+			s.log.Info("became the active controller", "node", s.cfg.NodeID, "term", s.raft.CurrentTerm())
+			s.ctl.reset(s.raft.CurrentTerm())
 			_, err := s.propose(s.ctx, []Record{
 				&ClusterRecord{ClusterID: s.cfg.ClusterID},
 				&LeaderChangeRecord{LeaderID: s.cfg.NodeID, Epoch: s.raft.CurrentTerm()},
@@ -228,7 +333,18 @@ func (s *Store) leaderLoop(notify <-chan bool) {
 // method returned; Close adds nothing to that, so a crash instead of Close loses nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.multi() && s.raft != nil && s.isLeader() {
+			// Hand leadership to an up-to-date voter rather than make the others wait
+			// out an election timeout.
+			if err := s.raft.LeadershipTransfer().Error(); err != nil {
+				s.log.Info("metadata leadership transfer", "err", err)
+			}
+		}
 		s.cancel()
+		if s.cfg.ControlListener != nil {
+			s.cfg.ControlListener.Close()
+		}
+		s.closeConns()
 		if s.raft != nil {
 			if err := s.raft.Shutdown().Error(); err != nil {
 				s.closeErr = fmt.Errorf("shut down metadata raft: %w", err)
@@ -286,8 +402,10 @@ func (s *Store) Snapshot() error {
 	return nil
 }
 
-// propose appends recs to the log as one entry and waits until it is applied. It returns
-// the image right after the entry, or why the state machine rejected it.
+// propose appends recs to the log as one entry and waits until it is applied here. It
+// returns the image right after the entry, or why the state machine rejected it. On a
+// node that does not lead, the entry is forwarded to the active controller, and the
+// image returned is this node's once it has applied the entry.
 func (s *Store) propose(ctx context.Context, recs []Record) (*Image, error) {
 	data, err := EncodeBatch(recs)
 	if err != nil {
@@ -296,6 +414,42 @@ func (s *Store) propose(ctx context.Context, recs []Record) (*Image, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, errorf(kerr.RequestTimedOut, "metadata change not started: %v", err)
 	}
+	if s.multi() && !s.isLeader() {
+		return s.forward(ctx, data)
+	}
+	_, img, err := s.apply(ctx, data)
+	return img, err
+}
+
+// forward has the active controller commit data, then waits until this node has applied
+// it, so that the caller reads its own change.
+func (s *Store) forward(ctx context.Context, data []byte) (*Image, error) {
+	var reply ProposeReply
+	if err := s.callController(ctx, "Propose", &ProposeArgs{Batch: data}, &reply); err != nil {
+		return nil, err
+	}
+	if reply.Offset > 0 {
+		if err := s.fsm.waitApplied(ctx, reply.Offset); err != nil {
+			return nil, errorf(kerr.RequestTimedOut, "metadata change committed at offset %d but not yet applied here: %v", reply.Offset, err)
+		}
+	}
+	if err := reply.err(); err != nil {
+		return nil, err
+	}
+	return s.Image(), nil
+}
+
+// proposeLocal commits data on this node, the leader, for a forwarded change. It does
+// not take proposeMu: the change was planned elsewhere (the state machine checks it
+// against the image it applies to), and the forwarder may be this very node, holding
+// proposeMu while it waits for the answer.
+func (s *Store) proposeLocal(ctx context.Context, data []byte) (uint64, error) {
+	index, _, err := s.apply(ctx, data)
+	return index, err
+}
+
+// apply appends data to the log through this node's Raft, which must lead.
+func (s *Store) apply(ctx context.Context, data []byte) (uint64, *Image, error) {
 	f := s.raft.Apply(data, 0)
 	done := make(chan struct{})
 	go func() {
@@ -305,16 +459,16 @@ func (s *Store) propose(ctx context.Context, recs []Record) (*Image, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return nil, errorf(kerr.RequestTimedOut, "metadata change may or may not have been applied: %v", ctx.Err())
+		return 0, nil, errorf(kerr.RequestTimedOut, "metadata change may or may not have been applied: %v", ctx.Err())
 	}
 	if err := f.Error(); err != nil {
-		return nil, raftError(err)
+		return 0, nil, raftError(err)
 	}
 	res, ok := f.Response().(applyResult)
 	if !ok {
-		return nil, fmt.Errorf("metadata change: unexpected state machine response %T", f.Response())
+		return f.Index(), nil, fmt.Errorf("metadata change: unexpected state machine response %T", f.Response())
 	}
-	return res.img, res.err
+	return f.Index(), res.img, res.err
 }
 
 func raftError(err error) error {
@@ -484,12 +638,19 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (first int64, 
 	}
 	s.proposeMu.Lock()
 	defer s.proposeMu.Unlock()
-	first = s.Image().NextProducerID
-	if first > math.MaxInt64-n {
-		return 0, errorf(kerr.UnknownServerError, "producer ids are exhausted")
+	for attempt := 0; ; attempt++ {
+		first = s.Image().NextProducerID
+		if first > math.MaxInt64-n {
+			return 0, errorf(kerr.UnknownServerError, "producer ids are exhausted")
+		}
+		_, err := s.propose(ctx, []Record{&ProducerIDsRecord{BrokerID: s.cfg.NodeID, First: first, Next: first + n}})
+		if err == nil {
+			return first, nil
+		}
+		// Another broker took the block first (its change reached the controller
+		// before ours): plan again from the newer image.
+		if attempt >= 5 || s.Image().NextProducerID == first {
+			return 0, err
+		}
 	}
-	if _, err := s.propose(ctx, []Record{&ProducerIDsRecord{BrokerID: s.cfg.NodeID, First: first, Next: first + n}}); err != nil {
-		return 0, err
-	}
-	return first, nil
 }

@@ -49,6 +49,10 @@ type Listener struct {
 	Name string
 	// Addr is host:port; port 0 picks a free port (see Server.Addrs).
 	Addr string
+	// Listener, when set, is used instead of listening on Addr: the broker passes the
+	// Kafka share of a listener it splits with Raft (internal/demux). The server closes
+	// it on shutdown.
+	Listener net.Listener
 }
 
 // Config configures a Server. Handler and at least one listener are
@@ -100,6 +104,9 @@ type Server struct {
 	// sendfileBytes counts bytes sent with sendfile, for tests and
 	// (later) metrics.
 	sendfileBytes atomic.Int64
+
+	// frames recycles the frames of Produce requests (framepool.go).
+	frames framePool
 }
 
 type boundListener struct {
@@ -168,7 +175,10 @@ func (s *Server) Start() error {
 	}
 	var bound []boundListener
 	for _, l := range s.cfg.Listeners {
-		ln, err := net.Listen("tcp", l.Addr)
+		ln, err := l.Listener, error(nil)
+		if ln == nil {
+			ln, err = net.Listen("tcp", l.Addr)
+		}
 		if err != nil {
 			for _, b := range bound {
 				b.ln.Close()

@@ -1,0 +1,203 @@
+// Package demux shares one TCP listener between the Kafka protocol and Sluice's own
+// node-to-node traffic: Raft and the controller's RPCs.
+//
+// A Kafka connection opens with a request whose first four bytes are its big-endian
+// size. Sluice's internal dialers instead open with one prefix byte, chosen so that no
+// Kafka frame can start with it: RaftPrefix ('R') as a size's high byte would announce a
+// request of at least 1.3 GiB, far above socket.request.max.bytes. So the first byte of a
+// connection tells the two apart, and a cluster needs no ports beyond Kafka's own
+// listeners (the CONTROLLER listener on controllers, the inter-broker listener on
+// brokers).
+//
+// The first byte is peeked, not read, on a Kafka connection: the server gets the
+// original *net.TCPConn, so sendfile and its other fast paths stay in place.
+package demux
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// The prefixes of Sluice's internal connections.
+const (
+	// RaftPrefix opens a connection of hashicorp/raft's network transport.
+	RaftPrefix byte = 'R'
+	// ControlPrefix opens a connection of controller RPCs (broker registration,
+	// heartbeats, forwarded metadata changes).
+	ControlPrefix byte = 'C'
+)
+
+// firstByteTimeout bounds how long an accepted connection may stay silent before it is
+// dropped; Kafka clients and Sluice's dialers all write at once.
+const firstByteTimeout = 30 * time.Second
+
+// Listener splits one net.Listener by the first byte of each connection.
+type Listener struct {
+	inner  net.Listener
+	logger *slog.Logger
+
+	kafka *sub
+	subs  map[byte]*sub
+
+	closeOnce sync.Once
+	done      chan struct{}
+	wg        sync.WaitGroup
+}
+
+// New starts splitting l. Connections that open with one of prefixes go, with the
+// prefix consumed, to Prefixed(prefix); all others, untouched, to Kafka().
+func New(l net.Listener, logger *slog.Logger, prefixes ...byte) *Listener {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	d := &Listener{inner: l, logger: logger, subs: map[byte]*sub{}, done: make(chan struct{})}
+	d.kafka = newSub(l.Addr())
+	for _, p := range prefixes {
+		d.subs[p] = newSub(l.Addr())
+	}
+	d.wg.Add(1)
+	go d.acceptLoop()
+	return d
+}
+
+// Addr is the address of the shared listener.
+func (d *Listener) Addr() net.Addr { return d.inner.Addr() }
+
+// Kafka returns the listener of Kafka-protocol connections. Closing it stops only its
+// own share; Close stops all.
+func (d *Listener) Kafka() net.Listener { return d.kafka }
+
+// Prefixed returns the listener of connections that opened with prefix (which New must
+// have been given), or nil.
+func (d *Listener) Prefixed(prefix byte) net.Listener {
+	if s, ok := d.subs[prefix]; ok {
+		return s
+	}
+	return nil
+}
+
+// Close closes the shared listener and every share of it.
+func (d *Listener) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		close(d.done)
+		err = d.inner.Close()
+		d.wg.Wait()
+		d.kafka.Close()
+		for _, s := range d.subs {
+			s.Close()
+		}
+	})
+	return err
+}
+
+func (d *Listener) acceptLoop() {
+	defer d.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := d.inner.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			d.logger.Warn("accept failed; retrying", "addr", d.inner.Addr(), "err", err, "backoff", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-d.done:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.route(c)
+		}()
+	}
+}
+
+// route peeks at c's first byte and hands c to its share.
+func (d *Listener) route(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(firstByteTimeout))
+	b, err := peekByte(c)
+	if err != nil {
+		c.Close()
+		return
+	}
+	s, prefixed := d.subs[b]
+	if prefixed {
+		// Consume the prefix the peek left in place.
+		var one [1]byte
+		if _, err := c.Read(one[:]); err != nil {
+			c.Close()
+			return
+		}
+	} else {
+		s = d.kafka
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	if !s.deliver(c, d.done) {
+		c.Close()
+	}
+}
+
+// sub is one share of the split listener.
+type sub struct {
+	addr      net.Addr
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newSub(addr net.Addr) *sub {
+	return &sub{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (s *sub) deliver(c net.Conn, done <-chan struct{}) bool {
+	select {
+	case s.conns <- c:
+		return true
+	case <-s.closed:
+		return false
+	case <-done:
+		return false
+	}
+}
+
+func (s *sub) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.conns:
+		return c, nil
+	case <-s.closed:
+		return nil, fmt.Errorf("accept on %s: %w", s.addr, net.ErrClosed)
+	}
+}
+
+func (s *sub) Close() error {
+	s.closeOnce.Do(func() { close(s.closed) })
+	return nil
+}
+
+func (s *sub) Addr() net.Addr { return s.addr }
+
+// Dial connects to addr and opens the connection with prefix, for the Prefixed
+// listener of the node there.
+func Dial(network, addr string, prefix byte, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	_ = c.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte{prefix}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open %q connection to %s: %w", prefix, addr, err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return c, nil
+}

@@ -1,0 +1,194 @@
+package metadata
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// A node's life in the quorum, seen from the node: it registers as a broker, heartbeats
+// with how far it has applied the metadata log, is unfenced by the controller once it
+// has caught up, and at the end asks to be shut down. Controllers that are not brokers
+// only heartbeat, for DescribeQuorum.
+
+// StartBroker registers this node as a broker with the active controller and returns
+// once the controller has unfenced it, that is, once this node has applied the metadata
+// log up to its own registration. raftAddr is where this node takes Raft traffic as an
+// observer (ignored on voters). On a single node the broker is registered unfenced at
+// once: it is live by definition.
+func (s *Store) StartBroker(ctx context.Context, reg BrokerRegistration, raftAddr string) error {
+	if !s.multi() {
+		return s.RegisterBroker(ctx, reg)
+	}
+	s.brokerMu.Lock()
+	s.brokerReg = &reg
+	s.brokerMu.Unlock()
+	epoch, err := s.registerBroker(ctx, raftAddr)
+	if err != nil {
+		return err
+	}
+	s.log.Info("registered with the controller; waiting to be unfenced", "epoch", epoch)
+	beaten := false
+	for {
+		img := s.Image()
+		b := img.Brokers[reg.NodeID]
+		if b != nil && b.Epoch >= epoch && !b.Fenced {
+			return nil
+		}
+		if !beaten && img.Offset >= uint64(epoch) {
+			// Caught up to the registration: tell the controller now rather than at
+			// the next tick.
+			s.beat()
+			beaten = true
+		}
+		if err := s.fsm.waitApplied(ctx, img.Offset+1); err != nil {
+			return fmt.Errorf("wait to be unfenced by the controller: %w", err)
+		}
+	}
+}
+
+// registerBroker registers the broker of s.brokerReg until the controller accepts, and
+// makes its epoch the one heartbeats carry.
+func (s *Store) registerBroker(ctx context.Context, raftAddr string) (int64, error) {
+	s.brokerMu.Lock()
+	reg := *s.brokerReg
+	s.brokerMu.Unlock()
+	args := &RegisterArgs{ClusterID: s.cfg.ClusterID, Registration: reg, RaftAddr: raftAddr}
+	if s.isVoter() {
+		args.RaftAddr = ""
+	}
+	var reply RegisterReply
+	if err := s.callController(ctx, "Register", args, &reply); err != nil {
+		return 0, fmt.Errorf("register broker %d: %w", reg.NodeID, err)
+	}
+	if err := reply.err(); err != nil {
+		return 0, fmt.Errorf("register broker %d: %w", reg.NodeID, err)
+	}
+	s.brokerMu.Lock()
+	s.brokerEpoch = reply.Epoch
+	s.brokerMu.Unlock()
+	return reply.Epoch, nil
+}
+
+// ShutdownBroker is Kafka's controlled shutdown: it asks the controller to move this
+// broker's leaderships away and fence it, and returns once it has, or when ctx ends.
+func (s *Store) ShutdownBroker(ctx context.Context) error {
+	if !s.multi() {
+		return nil
+	}
+	s.brokerMu.Lock()
+	s.wantShutdown = true
+	epoch := s.brokerEpoch
+	s.brokerMu.Unlock()
+	if epoch == 0 {
+		return nil
+	}
+	for {
+		reply, err := s.heartbeatOnce(ctx)
+		if err == nil && reply.ShouldShutdown {
+			s.log.Info("controlled shutdown: the controller has moved this broker's leaderships")
+			// Wait to see the change here, so that the broker stops serving only
+			// after its own metadata says others lead.
+			b := s.Image().Brokers[s.cfg.NodeID]
+			for b != nil && !b.Fenced {
+				if err := s.fsm.waitApplied(ctx, s.AppliedOffset()+1); err != nil {
+					return err
+				}
+				b = s.Image().Brokers[s.cfg.NodeID]
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("controlled shutdown: %w (last: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// beat makes the heartbeat loop send a heartbeat now.
+func (s *Store) beat() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeatLoop reports this node's progress to the active controller every
+// BrokerHeartbeatInterval, and re-registers the broker when the controller no longer
+// knows its epoch (it was fenced and replaced, or the registration was lost).
+func (s *Store) heartbeatLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.BrokerHeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.BrokerHeartbeatInterval)
+		reply, err := s.heartbeatOnce(ctx)
+		switch {
+		case err != nil:
+			s.log.Debug("heartbeat to the controller failed", "err", err)
+		case reply.Code == kerr.StaleBrokerEpoch.Code || reply.Code == kerr.BrokerIDNotRegistered.Code:
+			s.brokerMu.Lock()
+			registered := s.brokerReg != nil && !s.wantShutdown
+			s.brokerMu.Unlock()
+			if registered {
+				s.log.Warn("the controller does not know this broker's epoch; registering again", "reason", reply.Message)
+				if _, err := s.registerBroker(ctx, s.cfg.RaftAddr); err != nil {
+					s.log.Warn("registering again", "err", err)
+				}
+			}
+		}
+		cancel()
+	}
+}
+
+// heartbeatOnce sends one heartbeat to the active controller, which may be this node.
+func (s *Store) heartbeatOnce(ctx context.Context) (HeartbeatReply, error) {
+	s.brokerMu.Lock()
+	args := &HeartbeatArgs{
+		NodeID:       s.cfg.NodeID,
+		Applied:      s.AppliedOffset(),
+		Broker:       s.brokerEpoch > 0,
+		Epoch:        s.brokerEpoch,
+		WantShutdown: s.wantShutdown,
+	}
+	s.brokerMu.Unlock()
+	if s.isLeader() {
+		return s.ctl.heartbeat(ctx, args), nil
+	}
+	var reply HeartbeatReply
+	err := s.callController(ctx, "Heartbeat", args, &reply)
+	return reply, err
+}
+
+// controllerLoop, while this node leads, fences brokers whose sessions lapse.
+func (s *Store) controllerLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(min(s.cfg.BrokerSessionTimeout/8, 250*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.isLeader() {
+			continue
+		}
+		img := s.Image()
+		if img.ControllerID != s.cfg.NodeID || img.ControllerEpoch != s.raft.CurrentTerm() {
+			continue // this term's takeover is not applied yet
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		s.ctl.expire(ctx)
+		cancel()
+	}
+}

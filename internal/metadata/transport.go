@@ -1,0 +1,42 @@
+package metadata
+
+import (
+	"net"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/sluicehq/sluice/internal/demux"
+)
+
+// streamLayer carries Raft's network transport over the Raft share of a split listener
+// (internal/demux): it accepts the connections that opened with demux.RaftPrefix and
+// dials others with that prefix. advertised is the address other nodes reach this one
+// at, which may differ from the bound one (a wildcard host, say).
+type streamLayer struct {
+	ln         net.Listener
+	advertised net.Addr
+}
+
+func (s *streamLayer) Accept() (net.Conn, error) { return s.ln.Accept() }
+func (s *streamLayer) Close() error              { return s.ln.Close() }
+func (s *streamLayer) Addr() net.Addr            { return s.advertised }
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return demux.Dial("tcp", string(addr), demux.RaftPrefix, timeout)
+}
+
+// tcpAddr is a net.Addr for an advertised host:port that need not resolve here.
+type tcpAddr string
+
+func (a tcpAddr) Network() string { return "tcp" }
+func (a tcpAddr) String() string  { return string(a) }
+
+// newNetworkTransport returns Raft's TCP transport over ln, advertising addr.
+func newNetworkTransport(ln net.Listener, addr string, cfg Config) raft.Transport {
+	return raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &streamLayer{ln: ln, advertised: tcpAddr(addr)},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  newHclog(cfg.Logger),
+	})
+}
