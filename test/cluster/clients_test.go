@@ -49,7 +49,6 @@ func (f *fixture) testClientsFollowLeaders(t *testing.T) {
 	producer, err := kgo.NewClient(
 		kgo.SeedBrokers(brokers[0].Addr),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.RecordRetries(3),
 	)
 	if err != nil {
 		t.Fatal(err)
