@@ -52,6 +52,9 @@ type pending struct {
 	// goes out and its size with the header.
 	written bool
 	out     int
+	// frame, when not nil, is the pooled buffer the request was read
+	// into, given back once the reply has been written or dropped.
+	frame *frameBuf
 }
 
 func newConn(s *Server, listener string, nc net.Conn) *conn {
@@ -127,7 +130,7 @@ func (c *conn) read() {
 		if c.stopped() {
 			return
 		}
-		frame, err := c.readFrame()
+		frame, fb, err := c.readFrame()
 		if err != nil {
 			c.readFailed(err)
 			return
@@ -135,6 +138,7 @@ func (c *conn) read() {
 		received := time.Now()
 		req, err := decodeRequest(frame, c.s.ranger)
 		if err != nil {
+			c.s.frames.put(fb)
 			key := int16(-1)
 			if req != nil {
 				key = req.Key
@@ -150,9 +154,11 @@ func (c *conn) read() {
 		req.Conn = c.info
 		reply, ok := c.handle(req)
 		if !ok {
+			// fb is not put back: a handler that panicked may have left
+			// work behind that still reads the request.
 			return
 		}
-		p := &pending{req: req, received: received, size: len(frame)}
+		p := &pending{req: req, received: received, size: len(frame), frame: fb}
 		if reply.Then != nil {
 			p.done = make(chan struct{})
 			go c.resolve(p, reply)
@@ -181,30 +187,66 @@ func strOrNil(s *string) any {
 // errFrameSize is Kafka's InvalidReceiveException.
 var errFrameSize = errors.New("invalid frame size")
 
-// readFrame reads one size-prefixed frame. The buffer grows as bytes
-// arrive, so a client that announces a large size and sends little costs
-// little memory.
-func (c *conn) readFrame() ([]byte, error) {
+// produceKey is Produce's API key: the one request whose frame is reused
+// (see framepool.go).
+const produceKey = 0
+
+// frameGrowStep is how much of a frame is read before its buffer grows.
+const frameGrowStep = 1 << 20
+
+// readFrame reads one size-prefixed frame. A Produce frame comes from the
+// server's frame pool, and fb is the buffer to give back once the request
+// is done with; other frames are allocated, and fb is nil.
+//
+// A buffer is never larger than twice the bytes that have arrived, plus
+// 1 MiB, unless a free pooled buffer of the announced size exists (memory
+// the broker holds already): a client that announces a large size and
+// sends little costs little memory.
+func (c *conn) readFrame() (frame []byte, fb *frameBuf, err error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(hdr[:]))
 	if size < 0 || int64(size) > int64(c.s.cfg.MaxRequestBytes) {
-		return nil, fmt.Errorf("%w: %d (socket.request.max.bytes is %d)", errFrameSize, size, c.s.cfg.MaxRequestBytes)
+		return nil, nil, fmt.Errorf("%w: %d (socket.request.max.bytes is %d)", errFrameSize, size, c.s.cfg.MaxRequestBytes)
 	}
-	const step = 1 << 20
 	n := int(size)
-	if n <= step {
+	if !c.nextIsProduce(n) {
+		frame, err := c.readAllocated(n)
+		return frame, nil, err
+	}
+	fb, err = c.readPooled(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return fb.b[:n], fb, nil
+}
+
+// nextIsProduce reports whether the n-byte frame about to be read is a
+// Produce request. The API key is its first two bytes: Peek waits for
+// them, and when they do not come the frame's read reports why.
+func (c *conn) nextIsProduce(n int) bool {
+	if n < 2 {
+		return false
+	}
+	k, err := c.br.Peek(2)
+	return err == nil && binary.BigEndian.Uint16(k) == produceKey
+}
+
+// readAllocated reads an n-byte frame into a newly allocated buffer that
+// grows as the bytes arrive.
+func (c *conn) readAllocated(n int) ([]byte, error) {
+	if n <= frameGrowStep {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(c.br, buf); err != nil {
 			return nil, unexpectedEOF(err)
 		}
 		return buf, nil
 	}
-	buf := make([]byte, 0, step)
+	buf := make([]byte, 0, frameGrowStep)
 	for len(buf) < n {
-		want := min(n-len(buf), max(len(buf), step))
+		want := min(n-len(buf), max(len(buf), frameGrowStep))
 		if cap(buf)-len(buf) < want {
 			buf = append(buf[:len(buf):len(buf)], make([]byte, want)...)[:len(buf)]
 		}
@@ -214,6 +256,42 @@ func (c *conn) readFrame() ([]byte, error) {
 		buf = buf[:len(buf)+want]
 	}
 	return buf, nil
+}
+
+// readPooled reads an n-byte frame into a pooled buffer. A small frame, or
+// one for which a free buffer is pooled, is read straight into it; a large
+// one without grows through the pool's classes as its bytes arrive, as
+// readAllocated does.
+func (c *conn) readPooled(n int) (*frameBuf, error) {
+	pool := &c.s.frames
+	fb := pool.tryGet(n)
+	if fb == nil && n <= frameGrowStep {
+		fb = pool.get(n)
+	}
+	if fb != nil {
+		if _, err := io.ReadFull(c.br, fb.b[:n]); err != nil {
+			pool.put(fb)
+			return nil, unexpectedEOF(err)
+		}
+		return fb, nil
+	}
+	fb = pool.get(frameGrowStep)
+	have := 0
+	for have < n {
+		want := min(n-have, max(have, frameGrowStep))
+		if len(fb.b) < have+want {
+			bigger := pool.get(have + want)
+			copy(bigger.b, fb.b[:have])
+			pool.put(fb)
+			fb = bigger
+		}
+		if _, err := io.ReadFull(c.br, fb.b[have:have+want]); err != nil {
+			pool.put(fb)
+			return nil, unexpectedEOF(err)
+		}
+		have += want
+	}
+	return fb, nil
 }
 
 func unexpectedEOF(err error) error {
@@ -308,6 +386,8 @@ func (c *conn) dropped(p *pending) {
 		p.reply.Body.Release()
 	}
 	c.s.metrics.RequestDone(c.info.Listener, p.req.Key, p.req.Version, time.Since(p.received), p.size, 0, false)
+	c.s.frames.put(p.frame)
+	p.frame = nil
 }
 
 // write is the writer goroutine: replies out in request order. Replies
@@ -383,6 +463,8 @@ func (c *conn) write() {
 		now := time.Now()
 		for _, q := range batch {
 			c.s.metrics.RequestDone(c.info.Listener, q.req.Key, q.req.Version, now.Sub(q.received), q.size, q.out, q.written)
+			c.s.frames.put(q.frame)
+			q.frame = nil
 		}
 		batch = batch[:0]
 	}

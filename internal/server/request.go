@@ -24,8 +24,12 @@ type ConnInfo struct {
 // Request is one decoded request.
 //
 // Byte fields inside Msg (a produce request's record batches, for example)
-// alias the frame the request was read into. The server never reuses that
-// frame, so a handler may keep them.
+// alias the frame the request was read into. The frame of a Produce request
+// is reused for a later request once its reply has been written or dropped,
+// so a Produce handler (Handle and any Then) must not keep its byte fields
+// beyond that: appending them to a log, which copies them, is the use they
+// are for. The frames of other APIs are never reused, so their handlers may
+// keep byte fields.
 type Request struct {
 	// Key and Version are the API key and version of the request header.
 	// For an ApiVersions request whose version is outside the served range,
