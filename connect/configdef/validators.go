@@ -70,7 +70,9 @@ func (o oneOf) String() string { return "[" + strings.Join(o.valid, ", ") + "]" 
 
 // ListOf accepts lists whose every item is one of valid, and not empty
 // unless allowEmpty.
-func ListOf(allowEmpty bool, valid ...string) Validator { return listOf{valid: valid, allowEmpty: allowEmpty} }
+func ListOf(allowEmpty bool, valid ...string) Validator {
+	return listOf{valid: valid, allowEmpty: allowEmpty}
+}
 
 type listOf struct {
 	valid      []string
