@@ -5,13 +5,22 @@
 #   make test       install test clients, vet, unit tests, build, compat tests, franz-go suite
 #   make test-long  the same at full sizes (SLUICE_LONG=1, 500k-record franz-go ETL tests)
 #   make fuzz       every fuzz target for FUZZTIME (default 10s) each
-#   make bench      every benchmark, BENCHTIME (default 1s) each
+#   make bench      performance figures beside baselines and peers (bench/run.sh; RUNS=3),
+#                   written to docs/benchmarks.md with charts in docs/img
+#   make bench-go   every Go benchmark, BENCHTIME (default 1s) each
+#   make chaos      the chaos harness (test/chaos): DURATION=10m NODES=1 SEED=0 (0: from
+#                   the clock), CHAOS_ARGS for more flags, e.g. make chaos DURATION=1h NODES=3
 
 GO        ?= go
 BIN       := bin/sluice
 ARGS      ?=
 FUZZTIME  ?= 10s
 BENCHTIME ?= 1s
+DURATION  ?= 10m
+NODES     ?= 1
+SEED      ?= 0
+CHAOS_DIR ?=
+CHAOS_ARGS ?=
 
 # Unit test packages: everything but the end-to-end tests, which need the built binary.
 # test/kgo is a module of its own and is not part of ./... .
@@ -26,7 +35,7 @@ COMPAT_TIMEOUT ?= 20m
 SLUICE_COMPAT_RECORDS ?= 1000000
 KGO_TEST_RECORDS      ?= 50000
 
-.PHONY: all build run test test-long deps vet unit compat kgo-suite fuzz bench clean
+.PHONY: all build run test test-long deps vet unit compat kgo-suite fuzz bench bench-go chaos clean
 
 all: build
 
@@ -68,8 +77,20 @@ kgo-suite: build deps
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
 
+# Builds its own binaries; takes about 10 minutes per run plus 3 for the 10,000 partitions
+# (RUNS=1 SCALE=0 for a quick look; see bench/run.sh for the other settings).
 bench:
+	bench/run.sh
+
+bench-go:
 	$(GO) test -count=1 -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(UNIT_PKGS)
+
+# A run of the chaos harness against bin/sluice (docs/reliability.md). It prints the seed, the
+# directory with the nodes' logs, history.json and result.json (CHAOS_DIR, default a new one
+# under $$TMPDIR), and exits non-zero when the checker finds a violation.
+chaos: build
+	$(GO) run ./test/chaos/cmd/chaos -bin $(BIN) -duration $(DURATION) -nodes $(NODES) -seed $(SEED) \
+		$(if $(CHAOS_DIR),-dir $(CHAOS_DIR)) $(CHAOS_ARGS)
 
 clean:
 	rm -rf bin
