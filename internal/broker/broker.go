@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/demux"
 	"github.com/sluicehq/sluice/internal/group"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/replica"
@@ -57,31 +58,62 @@ func (b *Broker) Ready() <-chan struct{} { return b.ready }
 func (b *Broker) Endpoints() []metadata.Endpoint { return b.endpoints }
 
 // Run starts every subsystem, serves until ctx is done, then shuts down
-// gracefully: the server stops taking requests and finishes in-flight ones,
-// the logs are flushed and marked cleanly shut down, and the metadata store
-// is closed.
+// gracefully: a broker of a cluster first asks the controller to move its
+// leaderships away (controlled shutdown), the server stops taking requests and
+// finishes in-flight ones, the logs are flushed and marked cleanly shut down, and
+// the metadata store is closed.
+//
+// process.roles decides what runs: a broker serves clients from partition logs; a
+// controller votes in the metadata quorum; a node may be both. Without
+// controller.quorum.voters the node is a whole cluster of one.
 func (b *Broker) Run(ctx context.Context) (err error) {
 	start := time.Now()
 	cfg, logger := b.cfg, b.logger
+	isBroker := cfg.HasRole("broker")
+	multi := len(cfg.ControllerQuorumVoters) > 0
 
-	clusterID, err := prepareLogDirs(cfg.LogDirs, cfg.NodeID)
+	clusterID, err := prepareLogDirs(cfg.LogDirs, cfg.NodeID, cfg.ClusterID, multi)
 	if err != nil {
 		return err
 	}
-	if cfg.ClusterID != "" && cfg.ClusterID != clusterID {
-		return fmt.Errorf("cluster.id %s does not match the log dirs' %s", cfg.ClusterID, clusterID)
+
+	nl, err := b.listen()
+	if err != nil {
+		return err
+	}
+	defer nl.close()
+	var endpoints []metadata.Endpoint
+	if isBroker {
+		if endpoints, err = advertised(cfg, nl.bound()); err != nil {
+			return err
+		}
 	}
 
 	metaDir := cfg.MetadataLogDir
 	if metaDir == "" {
 		metaDir = cfg.LogDirs[0]
 	}
-	meta, err := metadata.Open(ctx, metadata.Config{
-		Dir:       filepath.Join(metaDir, metadataDirName),
-		NodeID:    cfg.NodeID,
-		ClusterID: clusterID,
-		Logger:    logger.With("subsystem", "metadata"),
-	})
+	mcfg := metadata.Config{
+		Dir:                     filepath.Join(metaDir, metadataDirName),
+		NodeID:                  cfg.NodeID,
+		ClusterID:               clusterID,
+		Logger:                  logger.With("subsystem", "metadata"),
+		ElectionTimeout:         time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond,
+		BrokerSessionTimeout:    time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
+		BrokerHeartbeatInterval: time.Duration(cfg.BrokerHeartbeatIntervalMs) * time.Millisecond,
+	}
+	if multi {
+		for _, v := range cfg.ControllerQuorumVoters {
+			mcfg.Voters = append(mcfg.Voters, metadata.Voter{ID: v.ID, Addr: net.JoinHostPort(v.Host, strconv.Itoa(v.Port))})
+		}
+		if mcfg.RaftListener, mcfg.RaftAddr, err = nl.raft(cfg, endpoints); err != nil {
+			return err
+		}
+		if c := nl.controller(); c != nil {
+			mcfg.ControlListener = c.Prefixed(demux.ControlPrefix)
+		}
+	}
+	meta, err := metadata.Open(ctx, mcfg)
 	if err != nil {
 		return fmt.Errorf("open metadata: %w", err)
 	}
@@ -91,6 +123,30 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	if c := nl.controller(); c != nil {
+		// The CONTROLLER listener answers ApiVersions and DescribeQuorum in the Kafka
+		// protocol beside its Raft and controller RPC traffic.
+		srv, err := b.serveController(meta, nl)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+	}
+	if !isBroker {
+		logger.Info("sluice controller started", "node", cfg.NodeID, "cluster", clusterID,
+			"startup", time.Since(start).Round(time.Millisecond))
+		close(b.ready)
+		<-ctx.Done()
+		logger.Info("shutting down")
+		return nil
+	}
+	return b.runBroker(ctx, start, clusterID, meta, nl, endpoints, mcfg.RaftAddr)
+}
+
+// runBroker runs the broker role: partition logs, groups and the client listeners.
+func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID string, meta *metadata.Store,
+	nl *nodeListeners, endpoints []metadata.Endpoint, raftAddr string) (err error) {
+	cfg, logger := b.cfg, b.logger
 	logs, err := storage.OpenManager(ctx, withCleanerConfig(cfg, storage.ManagerConfig{
 		Dirs:   cfg.LogDirs,
 		FS:     vfs.OS(),
@@ -138,17 +194,13 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		Fetched:    obs.metrics.TopicFetched,
 		Groups:     groups,
 	}
+	for _, ep := range endpoints {
+		deps.Advertised[ep.Listener] = api.HostPort{Host: ep.Host, Port: ep.Port}
+	}
 	api.Register(mux, deps)
 
-	var listeners []server.Listener
-	for _, l := range cfg.Listeners {
-		if containsName(cfg.ControllerListenerNames, l.Name) {
-			continue // Raft traffic; a single node keeps it in memory
-		}
-		listeners = append(listeners, server.Listener{Name: l.Name, Addr: l.Addr()})
-	}
 	srv, err := server.New(server.Config{
-		Listeners:       listeners,
+		Listeners:       nl.clientListeners(),
 		MaxRequestBytes: int(cfg.SocketRequestMaxBytes),
 		Logger:          logger.With("subsystem", "server"),
 		Handler:         obs.handler(mux),
@@ -160,25 +212,18 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	// Advertise what was bound (a port of 0 becomes the real port).
-	bound := make(map[string]net.Addr)
-	for i, a := range srv.Addrs() {
-		bound[listeners[i].Name] = a
-	}
-	endpoints, err := advertised(cfg, bound)
-	if err != nil {
-		_ = srv.Close()
-		return err
-	}
-	for _, ep := range endpoints {
-		deps.Advertised[ep.Listener] = api.HostPort{Host: ep.Host, Port: ep.Port}
-	}
+	defer srv.Close()
+
 	var rack *string
 	if cfg.BrokerRack != "" {
 		rack = &cfg.BrokerRack
 	}
-	if err := meta.RegisterBroker(ctx, metadata.BrokerRegistration{NodeID: cfg.NodeID, Endpoints: endpoints, Rack: rack}); err != nil {
-		_ = srv.Close()
+	reg := metadata.BrokerRegistration{NodeID: cfg.NodeID, Endpoints: endpoints, Rack: rack, IncarnationID: metadata.NewUUID()}
+	if err := meta.StartBroker(ctx, reg, raftAddr); err != nil {
+		if ctx.Err() != nil {
+			logger.Info("stopped while registering with the controller")
+			return nil
+		}
 		return fmt.Errorf("register broker: %w", err)
 	}
 	if err := replicas.Open(meta.Image()); err != nil {
@@ -205,6 +250,11 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 
 	<-ctx.Done()
 	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), controlledShutdownTimeout)
+	if err := meta.ShutdownBroker(sctx); err != nil {
+		logger.Warn("controlled shutdown did not finish; stopping anyway", "err", err)
+	}
+	cancel()
 	// Close lets in-flight requests finish; then the deferred closes flush
 	// the logs, write the clean-shutdown marker and close the metadata.
 	if err := srv.Close(); err != nil {
@@ -212,6 +262,10 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// controlledShutdownTimeout bounds how long a stopping broker waits for the controller
+// to move its leaderships.
+const controlledShutdownTimeout = 10 * time.Second
 
 // advertised resolves the endpoints clients are told: advertised.listeners
 // where set, else the bound listeners; a port of 0 or an empty or wildcard

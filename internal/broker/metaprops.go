@@ -100,9 +100,12 @@ func writeMetaProps(dir string, mp metaProps) error {
 }
 
 // prepareLogDirs creates the log dirs and checks or writes their
-// meta.properties, returning the cluster id they agree on (a new one on
-// first start).
-func prepareLogDirs(dirs []string, nodeID int32) (string, error) {
+// meta.properties, returning the cluster id they agree on. A directory formatted
+// before keeps its id, and a configured cluster.id (configured, "" if unset) must
+// match it; on first start the configured id is used, or a new random one. A node of a
+// multi-node cluster (needShared) must be given cluster.id on first start: every node
+// must agree on one id, and no node can invent it alone.
+func prepareLogDirs(dirs []string, nodeID int32, configured string, needShared bool) (string, error) {
 	clusterID := ""
 	var missing []string
 	for _, dir := range dirs {
@@ -125,7 +128,14 @@ func prepareLogDirs(dirs []string, nodeID int32) (string, error) {
 		}
 		clusterID = mp.ClusterID
 	}
-	if clusterID == "" {
+	switch {
+	case clusterID != "" && configured != "" && configured != clusterID:
+		return "", fmt.Errorf("cluster.id %s does not match the log dirs' %s", configured, clusterID)
+	case clusterID == "" && configured != "":
+		clusterID = configured
+	case clusterID == "" && needShared:
+		return "", fmt.Errorf("a node of a multi-node cluster needs cluster.id on its first start: set the same id (for example %s) on every node", newClusterID())
+	case clusterID == "":
 		clusterID = newClusterID()
 	}
 	for _, dir := range missing {

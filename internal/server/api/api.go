@@ -61,8 +61,18 @@ func Register(mux *server.Mux, d Deps) {
 	mux.Register(19, 2, 7, h.createTopics)
 	mux.Register(20, 1, 6, h.deleteTopics)
 	mux.Register(22, 0, 5, h.initProducerID)
+	mux.Register(55, 0, 2, h.describeQuorum)
 	registerAdmin(mux, h)
 	registerGroups(mux, h)
+}
+
+// RegisterController adds what a CONTROLLER listener serves in the Kafka protocol:
+// ApiVersions and DescribeQuorum (kafka-metadata-quorum's --bootstrap-controller). Its
+// Raft and controller RPC traffic shares the listener (internal/demux).
+func RegisterController(mux *server.Mux, d Deps) {
+	h := &handlers{d}
+	RegisterApiVersions(mux)
+	mux.Register(55, 0, 2, h.describeQuorum)
 }
 
 // errCode maps an error to its Kafka error code: a *kerr.Error anywhere in

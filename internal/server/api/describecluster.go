@@ -37,7 +37,7 @@ func (h *handlers) describeCluster(ctx context.Context, req *server.Request) *se
 		return &server.Reply{Msg: resp}
 	}
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = clientControllerID(img)
 	if r.IncludeClusterAuthorizedOperations {
 		resp.ClusterAuthorizedOperations = clusterOps
 	}

@@ -62,7 +62,7 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 	resp.Brokers = h.brokers(img, req)
 	clusterID := img.ClusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = img.ControllerID
+	resp.ControllerID = clientControllerID(img)
 	if r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = clusterOps
 	}
@@ -75,7 +75,7 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, h.describeTopic(r, img.Topics[name]))
+			resp.Topics = append(resp.Topics, h.describeTopic(r, img, img.Topics[name]))
 		}
 		return &server.Reply{Msg: resp}
 	}
@@ -142,17 +142,36 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, h.describeTopic(r, t))
+		resp.Topics = append(resp.Topics, h.describeTopic(r, img, t))
 	}
 	return &server.Reply{Msg: resp}
 }
 
-// brokers lists the registered brokers at their endpoints for the request's
+// clientControllerID is the controller id clients are told: the active controller
+// when it is a live broker, else (a dedicated controller, which clients cannot reach)
+// the lowest live broker, as KRaft answers with some live broker; -1 when none is live.
+func clientControllerID(img *metadata.Image) int32 {
+	if b := img.Brokers[img.ControllerID]; b != nil && !b.Fenced {
+		return img.ControllerID
+	}
+	id := int32(-1)
+	for _, b := range img.Brokers {
+		if !b.Fenced && (id < 0 || b.NodeID < id) {
+			id = b.NodeID
+		}
+	}
+	return id
+}
+
+// brokers lists the live (unfenced) brokers at their endpoints for the request's
 // listener; before this node has registered, it lists itself.
 func (h *handlers) brokers(img *metadata.Image, req *server.Request) []kmsg.MetadataResponseBroker {
 	listener := req.Conn.Listener
 	var out []kmsg.MetadataResponseBroker
 	for _, b := range img.Brokers {
+		if b.Fenced {
+			continue
+		}
 		for _, ep := range b.Endpoints {
 			if ep.Listener != listener {
 				continue
@@ -173,7 +192,7 @@ func (h *handlers) brokers(img *metadata.Image, req *server.Request) []kmsg.Meta
 	return out
 }
 
-func (h *handlers) describeTopic(r *kmsg.MetadataRequest, t *metadata.Topic) kmsg.MetadataResponseTopic {
+func (h *handlers) describeTopic(r *kmsg.MetadataRequest, img *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -184,12 +203,18 @@ func (h *handlers) describeTopic(r *kmsg.MetadataRequest, t *metadata.Topic) kms
 	}
 	for _, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
+		offline := []int32{}
+		for _, id := range p.Replicas {
+			if b := img.Brokers[id]; b == nil || b.Fenced {
+				offline = append(offline, id)
+			}
+		}
 		mp.Partition = p.Index
 		mp.Leader = p.Leader
 		mp.LeaderEpoch = p.LeaderEpoch
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
-		mp.OfflineReplicas = []int32{}
+		mp.OfflineReplicas = offline
 		if p.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}

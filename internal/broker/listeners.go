@@ -1,0 +1,154 @@
+package broker
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/demux"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/server/api"
+)
+
+// nodeListeners are the node's bound listeners. On a node of a cluster each is split
+// (internal/demux) so that Raft and controller RPCs share Kafka's ports: the CONTROLLER
+// listener carries a voter's Raft traffic and the controller RPCs, and a broker-only
+// node takes its Raft traffic as an observer on its inter-broker listener. A single
+// node keeps Raft in memory and binds no CONTROLLER listener.
+type nodeListeners struct {
+	entries []nodeListener
+}
+
+type nodeListener struct {
+	name  string
+	ctrl  bool
+	ln    net.Listener    // the bound listener
+	split *demux.Listener // nil on a single node
+}
+
+func (b *Broker) listen() (*nodeListeners, error) {
+	cfg := b.cfg
+	multi := len(cfg.ControllerQuorumVoters) > 0
+	nl := &nodeListeners{}
+	for _, l := range cfg.Listeners {
+		ctrl := containsName(cfg.ControllerListenerNames, l.Name)
+		if ctrl && !multi {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			nl.close()
+			return nil, fmt.Errorf("listen on %s (%s): %w", l.Addr(), l.Name, err)
+		}
+		e := nodeListener{name: l.Name, ctrl: ctrl, ln: ln}
+		if multi {
+			e.split = demux.New(ln, b.logger.With("listener", l.Name), demux.RaftPrefix, demux.ControlPrefix)
+		}
+		nl.entries = append(nl.entries, e)
+	}
+	return nl, nil
+}
+
+// bound maps each client listener's name to its bound address.
+func (nl *nodeListeners) bound() map[string]net.Addr {
+	m := map[string]net.Addr{}
+	for _, e := range nl.entries {
+		if !e.ctrl {
+			m[e.name] = e.ln.Addr()
+		}
+	}
+	return m
+}
+
+// clientListeners are the Kafka shares of the client listeners, for the server.
+func (nl *nodeListeners) clientListeners() []server.Listener {
+	var out []server.Listener
+	for _, e := range nl.entries {
+		if e.ctrl {
+			continue
+		}
+		l := server.Listener{Name: e.name, Addr: e.ln.Addr().String(), Listener: e.ln}
+		if e.split != nil {
+			l.Listener = e.split.Kafka()
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// controller returns the split CONTROLLER listener, or nil.
+func (nl *nodeListeners) controller() *demux.Listener {
+	for _, e := range nl.entries {
+		if e.ctrl && e.split != nil {
+			return e.split
+		}
+	}
+	return nil
+}
+
+func (nl *nodeListeners) controllerName() string {
+	for _, e := range nl.entries {
+		if e.ctrl {
+			return e.name
+		}
+	}
+	return ""
+}
+
+// raft returns where this node takes Raft traffic, and the address others reach it at:
+// a voter's CONTROLLER listener at its controller.quorum.voters entry, or a broker's
+// inter-broker listener at its advertised endpoint.
+func (nl *nodeListeners) raft(cfg *config.Broker, endpoints []metadata.Endpoint) (net.Listener, string, error) {
+	for _, v := range cfg.ControllerQuorumVoters {
+		if v.ID == cfg.NodeID {
+			c := nl.controller()
+			if c == nil {
+				return nil, "", fmt.Errorf("node %d is a voter but has no controller listener (%v)", cfg.NodeID, cfg.ControllerListenerNames)
+			}
+			return c.Prefixed(demux.RaftPrefix), net.JoinHostPort(v.Host, strconv.Itoa(v.Port)), nil
+		}
+	}
+	for _, ep := range endpoints {
+		if ep.Listener != cfg.InterBrokerListenerName {
+			continue
+		}
+		for _, e := range nl.entries {
+			if e.name == ep.Listener && e.split != nil {
+				return e.split.Prefixed(demux.RaftPrefix), net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
+			}
+		}
+	}
+	return nil, "", fmt.Errorf("no inter-broker listener %q to take the metadata log on", cfg.InterBrokerListenerName)
+}
+
+func (nl *nodeListeners) close() {
+	for _, e := range nl.entries {
+		if e.split != nil {
+			e.split.Close()
+		} else {
+			e.ln.Close()
+		}
+	}
+}
+
+// serveController serves the Kafka-protocol share of the CONTROLLER listener.
+func (b *Broker) serveController(meta *metadata.Store, nl *nodeListeners) (*server.Server, error) {
+	mux := server.NewMux()
+	api.RegisterController(mux, api.Deps{NodeID: b.cfg.NodeID, Config: b.cfg, Meta: meta, Logger: b.logger.With("subsystem", "api")})
+	c := nl.controller()
+	srv, err := server.New(server.Config{
+		Listeners:       []server.Listener{{Name: nl.controllerName(), Addr: c.Addr().String(), Listener: c.Kafka()}},
+		MaxRequestBytes: int(b.cfg.SocketRequestMaxBytes),
+		Logger:          b.logger.With("subsystem", "controller-server"),
+		Handler:         mux,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("controller listener: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("controller listener: %w", err)
+	}
+	return srv, nil
+}
