@@ -37,8 +37,8 @@ type TopicSpec struct {
 }
 
 // placer chooses the replicas of count new partitions numbered from first, rf replicas
-// each, among brokers (unfenced, sorted by node id, at least rf of them). The only placer
-// yet is rack-unaware round robin; a rack-aware one has the same shape.
+// each, among brokers (unfenced, sorted by node id, at least rf of them): roundRobin when
+// no broker has a rack, rackAware when some do.
 type placer func(brokers []*Broker, first, count int32, rf int) [][]int32
 
 // roundRobin returns Kafka's rack-unaware placement: partition p's first replica (its
@@ -60,6 +60,63 @@ func roundRobin(start, shift int) placer {
 				// (s+j-1) mod (n-1) takes rf-1 distinct values in [0, n-2], so the
 				// followers are distinct and never the leader.
 				replicas[j] = brokers[(lead+1+(s+j-1)%(n-1))%n].NodeID
+			}
+			out[i] = replicas
+		}
+		return out
+	}
+}
+
+// rackAware returns Kafka's rack-aware placement. The brokers are first arranged so that
+// racks alternate (the first broker of each rack, in rack order, then the second of
+// each, ...), and leaders go round that list as in roundRobin, so they spread over racks
+// as well as brokers. Each follower is the next broker along a shifted walk of the list
+// whose rack holds no replica of the partition yet, until every rack holds one, and
+// which holds none itself, until every broker does. A broker without a rack counts as a
+// rack of its own ("").
+func rackAware(start, shift int) placer {
+	return func(brokers []*Broker, first, count int32, rf int) [][]int32 {
+		byRack := map[string][]*Broker{}
+		for _, b := range brokers {
+			rack := ""
+			if b.Rack != nil {
+				rack = *b.Rack
+			}
+			byRack[rack] = append(byRack[rack], b)
+		}
+		racks := slices.Sorted(maps.Keys(byRack))
+		var arranged []*Broker
+		for i := 0; len(arranged) < len(brokers); i++ {
+			for _, r := range racks {
+				if i < len(byRack[r]) {
+					arranged = append(arranged, byRack[r][i])
+				}
+			}
+		}
+		rackOf := func(b *Broker) string {
+			if b.Rack == nil {
+				return ""
+			}
+			return *b.Rack
+		}
+		n := len(arranged)
+		out := make([][]int32, count)
+		for i := range out {
+			p := int(first) + i
+			lead := (start + p) % n
+			s := (shift + p/n) * len(racks)
+			replicas := []int32{arranged[lead].NodeID}
+			usedRacks := map[string]bool{rackOf(arranged[lead]): true}
+			used := map[int32]bool{arranged[lead].NodeID: true}
+			for k := 0; len(replicas) < rf; k++ {
+				b := arranged[(lead+1+(s+k)%(n-1))%n]
+				rackFree := !usedRacks[rackOf(b)] || len(usedRacks) == len(racks)
+				brokerFree := !used[b.NodeID] || len(used) == n
+				if rackFree && brokerFree {
+					replicas = append(replicas, b.NodeID)
+					usedRacks[rackOf(b)] = true
+					used[b.NodeID] = true
+				}
 			}
 			out[i] = replicas
 		}

@@ -485,9 +485,15 @@ func raftError(err error) error {
 }
 
 // placer returns the replica placement for one new topic or partition set, with a random
-// starting broker as Kafka does.
+// starting broker as Kafka does: rack-aware once any live broker has a rack.
 func (s *Store) placer() placer {
-	return roundRobin(rand.IntN(1<<20), rand.IntN(1<<20))
+	start, shift := rand.IntN(1<<20), rand.IntN(1<<20)
+	for _, b := range s.Image().Brokers {
+		if b.Rack != nil && !b.Fenced {
+			return rackAware(start, shift)
+		}
+	}
+	return roundRobin(start, shift)
 }
 
 // CreateTopic creates a topic with its partitions and configs, all or nothing, and returns
