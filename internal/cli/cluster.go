@@ -419,10 +419,12 @@ func describeQuorum(ctx context.Context, cl *kgo.Client, direct bool) (*kmsg.Des
 	var errs []error
 	for _, id := range order {
 		resp, err := ask(cl.Broker(int(id)))
-		if err == nil && resp.ErrorCode != kerr.NotController.Code {
-			return resp, nil
-		}
 		if err == nil {
+			// A broker that cannot reach the active controller says
+			// NOT_CONTROLLER; another may do better.
+			if _, perr := quorumPartition(resp); !errors.Is(perr, kerr.NotController) {
+				return resp, nil
+			}
 			err = kerr.NotController
 		}
 		errs = append(errs, fmt.Errorf("broker %d: %w", id, err))

@@ -793,13 +793,24 @@ func (c *devCluster) stopGroup(group []*devProc, force <-chan struct{}) []error 
 		switch {
 		case p.killed != "":
 			errs = append(errs, fmt.Errorf("node %d %s, so it was killed; see %s", p.node.ID, p.killed, p.node.logPath()))
-		case p.err != nil:
+		case p.err != nil && !terminated(p.err):
 			errs = append(errs, fmt.Errorf("node %d stopped with %s; see %s", p.node.ID, exitText(p.err), p.node.logPath()))
 		default:
 			fmt.Fprintf(c.out, "Node %d stopped (%.1fs).\n", p.node.ID, time.Since(began).Seconds())
 		}
 	}
 	return errs
+}
+
+// terminated reports whether a process ended by SIGTERM: what it was asked
+// to do, if early (sluice server handles SIGTERM once it has started).
+func terminated(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM
 }
 
 // exitText describes a process's exit.
