@@ -148,6 +148,11 @@ func (l *Log) flushLoop() {
 				err = fmt.Errorf("sync directory %s: %w", l.Dir(), err)
 			}
 		}
+		if err == nil {
+			// A new log's directory must be on disk before its data counts
+			// as flushed (create.go).
+			err = l.syncCreation()
+		}
 		releaseAll(segs)
 
 		l.fmu.Lock()

@@ -113,6 +113,12 @@ type Log struct {
 	finishers  sync.WaitGroup // roll finishers in flight
 	closed     atomic.Bool
 	deletedDir atomic.Bool // Manager.Delete renamed the directory away
+
+	// createUnsynced is set on a log that GetOrCreate made and whose
+	// creation is not durable yet (create.go); createMu serialises the
+	// syncs that clear it.
+	createUnsynced atomic.Bool
+	createMu       sync.Mutex
 }
 
 func newLog(m *Manager, root string, tp TopicPartition, topicID [16]byte, cfg *logConfig) *Log {
@@ -1042,6 +1048,9 @@ func (l *Log) closeLocked() error {
 			errs = append(errs, err)
 		}
 		if err := l.WaitFlushed(context.Background(), l.leo.Load()); err != nil {
+			errs = append(errs, err)
+		}
+		if err := l.syncCreation(); err != nil {
 			errs = append(errs, err)
 		}
 		leo := l.leo.Load()

@@ -49,6 +49,11 @@ type Manager struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// Logs created but not yet durable, for the creation syncer (create.go);
+	// under mu. createKick is nil when no syncer runs.
+	unsynced   []*Log
+	createKick chan struct{}
 }
 
 type pendingRemoval struct {
@@ -114,6 +119,9 @@ func OpenManager(ctx context.Context, cfg ManagerConfig) (*Manager, error) {
 		m.wg.Add(1)
 		go m.scheduler(cfg.SchedulerInterval)
 		m.cleaner.start()
+		m.createKick = make(chan struct{}, 1)
+		m.wg.Add(1)
+		go m.creationSyncer()
 	}
 	return m, nil
 }
@@ -295,24 +303,22 @@ func (m *Manager) GetOrCreate(tp TopicPartition, topicID [16]byte, cfg Config) (
 	root := m.pickDir()
 	l := newLog(m, root, tp, topicID, lc)
 	dir := l.Dir()
+	// No fsync here: the creation becomes durable in a batch with others,
+	// or before the log's first flush (create.go).
 	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
-	if err := m.fs.SyncDir(root); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
-	if err := writeFileAtomic(m.fs, filepath.Join(dir, PartitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
+	if err := writeCreationFile(l, filepath.Join(dir, PartitionMetadataFile), encodePartitionMetadata(topicID)); err != nil {
 		return nil, fmt.Errorf("create %s: %w", tp, err)
 	}
 	s, err := l.createSegment(0, m.now())
 	if err != nil {
 		return nil, err
 	}
-	if err := m.fs.SyncDir(dir); err != nil {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
-	}
 	l.segs = []*segment{s}
 	l.active.Store(s)
+	l.createUnsynced.Store(true)
+	m.createdLocked(l)
 	m.logs[tp] = l
 	m.logger.Info("created log", "topic", tp.Topic, "partition", tp.Partition, "dir", root)
 	return l, nil
