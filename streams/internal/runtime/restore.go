@@ -1,0 +1,186 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/streams/processor"
+	"github.com/sluicehq/sluice/streams/state"
+	"github.com/sluicehq/sluice/streams/topology"
+)
+
+// restoreTarget is one changelog partition to read into a store.
+type restoreTarget struct {
+	topic     string
+	partition int32
+	from      int64
+	inner     state.BytesStore
+}
+
+// restore reads each changelog partition from its target's offset up to
+// the end offset it has now, writing straight into the inner store (no
+// logging, no cache). It returns the offset each changelog reached.
+func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []restoreTarget) (map[string]int64, error) {
+	reached := make(map[string]int64, len(targets))
+	if len(targets) == 0 {
+		return reached, nil
+	}
+	var topics []string
+	for _, t := range targets {
+		topics = append(topics, t.topic)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("restore: end offsets of changelogs: %w", err)
+	}
+	want := make(map[string]map[int32]kgo.Offset)
+	byTopic := make(map[string]restoreTarget)
+	remaining := make(map[string]int64) // topic -> last offset still to read
+	for _, t := range targets {
+		end, ok := ends.Lookup(t.topic, t.partition)
+		if !ok || end.Err != nil {
+			return nil, fmt.Errorf("restore: end offset of %s-%d: %v", t.topic, t.partition, end.Err)
+		}
+		reached[t.topic] = end.Offset
+		if t.from >= end.Offset {
+			continue
+		}
+		if want[t.topic] == nil {
+			want[t.topic] = make(map[int32]kgo.Offset)
+		}
+		want[t.topic][t.partition] = kgo.NewOffset().At(t.from)
+		byTopic[t.topic] = t
+		remaining[t.topic] = end.Offset - 1
+	}
+	if len(remaining) == 0 {
+		return reached, nil
+	}
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
+		kgo.ConsumePartitions(want),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("restore: client: %w", err)
+	}
+	defer cl.Close()
+	for len(remaining) > 0 {
+		fetches := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var ferr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			ferr = fmt.Errorf("restore: fetch %s-%d: %w", topic, p, err)
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+		var batchErr error
+		fetches.EachTopic(func(ft kgo.FetchTopic) {
+			t, ok := byTopic[ft.Topic]
+			if !ok || batchErr != nil {
+				return
+			}
+			ft.EachPartition(func(fp kgo.FetchPartition) {
+				if batchErr != nil || len(fp.Records) == 0 {
+					return
+				}
+				kvs := make([]state.KeyValue, 0, len(fp.Records))
+				last := remaining[ft.Topic]
+				for _, r := range fp.Records {
+					if r.Offset > last {
+						break
+					}
+					kvs = append(kvs, state.KeyValue{Key: r.Key, Value: state.WithTimestamp(r.Value, r.Timestamp.UnixMilli())})
+				}
+				if err := t.inner.PutAll(kvs); err != nil {
+					batchErr = fmt.Errorf("restore %s-%d into %s: %w", ft.Topic, fp.Partition, t.inner.Name(), err)
+					return
+				}
+				if fp.Records[len(fp.Records)-1].Offset >= last {
+					delete(remaining, ft.Topic)
+				}
+			})
+		})
+		if batchErr != nil {
+			return nil, batchErr
+		}
+	}
+	return reached, nil
+}
+
+// runGlobal fills a global store's task from every partition of its topic:
+// up to the end offsets it finds first (then ready is closed), and then
+// for as long as ctx lasts. Each record goes through the global store's
+// processor.
+func runGlobal(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, topic string, gt interface {
+	Process(topology.InputRecord) error
+}, ready chan<- struct{}) error {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("global store: end offsets of %s: %w", topic, err)
+	}
+	remaining := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset - 1
+		}
+	})
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)...)
+	if err != nil {
+		return fmt.Errorf("global store: client: %w", err)
+	}
+	defer cl.Close()
+	signalled := false
+	for {
+		if !signalled && len(remaining) == 0 {
+			close(ready)
+			signalled = true
+		}
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var ferr error
+		fetches.EachError(func(t string, p int32, err error) {
+			ferr = fmt.Errorf("global store: fetch %s-%d: %w", t, p, err)
+		})
+		if ferr != nil {
+			return ferr
+		}
+		var perr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if perr != nil {
+				return
+			}
+			perr = gt.Process(inputRecord(r))
+			if last, ok := remaining[r.Partition]; ok && r.Offset >= last {
+				delete(remaining, r.Partition)
+			}
+		})
+		if perr != nil {
+			return perr
+		}
+	}
+}
+
+func inputRecord(r *kgo.Record) topology.InputRecord {
+	in := topology.InputRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
+		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+	if len(r.Headers) > 0 {
+		in.Headers = make([]processor.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			in.Headers[i] = processor.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return in
+}
