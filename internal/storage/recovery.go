@@ -114,6 +114,12 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 		if !ok {
 			l.logger.Warn("log unsound despite a clean shutdown; recovering it")
 			clean = false
+			// Recovery opens the active segment's .log again.
+			if last := l.segs[len(l.segs)-1]; last.logF != nil {
+				_ = last.logF.Close()
+				last.logF = nil
+				last.active = false
+			}
 		}
 	}
 	if !clean {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -320,6 +321,59 @@ func TestRecoveryWithoutSegmentsDropsSnapshots(t *testing.T) {
 		r, err := l.Append(b, 1)
 		if err != nil || !r.Duplicate || r.BaseOffset != res[i].BaseOffset {
 			t.Fatalf("retry of batch %d after the crash: %+v, %v; want a duplicate at %d", i, r, err, res[i].BaseOffset)
+		}
+	}
+}
+
+// A clean open that finds the active segment unsound falls back to
+// recovery, which opens the .log again: the handle the clean path opened
+// must be closed, or every such partition holds two descriptors until the
+// garbage collector finalizes the first: at restart, when every partition
+// opens at once, that can run past the descriptor limit.
+func TestCleanOpenFallbackKeepsOneDescriptor(t *testing.T) {
+	const partitions = 200
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Skipf("no /proc/self/fd to count descriptors: %v", err)
+		}
+		return len(ents)
+	}
+	e := newEnv(t, vfs.OS())
+	_ = e.m.Close()
+	e.m = nil
+	e.dirs = []string{t.TempDir()}
+	e.open()
+	var dirs []string
+	for i := range partitions {
+		l, err := e.m.GetOrCreate(TopicPartition{Topic: "fd", Partition: int32(i)}, [16]byte{1}, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(build(t, batchSpec{n: 2, ts: e.clock.Ms(), valueSize: 10}), 0); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, l.Dir())
+	}
+	if err := e.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.m = nil
+	// A torn header after each log's end: the clean path refuses it.
+	for _, d := range dirs {
+		name := filepath.Join(d, segmentName(0, logSuffix))
+		patchFile(t, e.fs, name, fileSize(t, e.fs, name), []byte{0, 0, 0, 0, 0, 0, 0, 9, 0, 0})
+	}
+	// With the collector off, only an explicit Close releases a handle.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	before := fds()
+	e.open()
+	if got := fds() - before; got > partitions+20 {
+		t.Fatalf("%d descriptors for %d partitions after a clean open fell back to recovery, want about one each", got, partitions)
+	}
+	for _, l := range e.m.Logs() {
+		if l.LogEndOffset() != 2 {
+			t.Fatalf("%v: log end %d, want 2", l.TopicPartition(), l.LogEndOffset())
 		}
 	}
 }
