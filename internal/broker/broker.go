@@ -177,6 +177,24 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		return StorageConfig(&t), nil
 	}
 	replicas := replica.NewManager(cfg.NodeID, logs, meta.Image, logConfig, logger.With("subsystem", "replica"))
+	replicas.SetReplication(replica.Replication{
+		MinISR: func(overrides map[string]string) int {
+			t, err := config.TopicConfig(dyn.Current(), overrides)
+			if err != nil {
+				return 1
+			}
+			return int(t.MinInsyncReplicas)
+		},
+		AlterPartition: meta.AlterPartition,
+		Listener:       cfg.InterBrokerListenerName,
+		LagTimeMax:     time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
+		FetchMaxWait:   time.Duration(cfg.ReplicaFetchWaitMaxMs) * time.Millisecond,
+		FetchBackoff:   time.Duration(cfg.ReplicaFetchBackoffMs) * time.Millisecond,
+		FetchMaxBytes:  cfg.ReplicaFetchResponseMaxBytes,
+		// replica.fetch.max.bytes
+		FetchPartitionMaxBytes: cfg.ReplicaFetchMaxBytes,
+	})
+	defer replicas.Close() // before the logs close: the fetchers write to them
 	groups := group.New(group.ConfigFromBroker(cfg), group.NewReplicaStorage(replicas), nil, logger.With("subsystem", "group"))
 	groups.Start()
 	defer groups.Stop()

@@ -89,6 +89,10 @@ type Broker struct {
 	ProducerIDExpirationCheckMs      int32
 
 	ReplicaLagTimeMaxMs               int64
+	ReplicaFetchWaitMaxMs             int32
+	ReplicaFetchMaxBytes              int32
+	ReplicaFetchResponseMaxBytes      int32
+	ReplicaFetchBackoffMs             int32
 	BrokerHeartbeatIntervalMs         int32
 	BrokerSessionTimeoutMs            int32
 	ControllerQuorumElectionTimeoutMs int32
@@ -433,6 +437,10 @@ func (b *Broker) fill() {
 	b.ProducerIDExpirationMs = b.values.i32("producer.id.expiration.ms")
 	b.ProducerIDExpirationCheckMs = b.values.i32("producer.id.expiration.check.interval.ms")
 	b.ReplicaLagTimeMaxMs = b.values.i64("replica.lag.time.max.ms")
+	b.ReplicaFetchWaitMaxMs = b.values.i32("replica.fetch.wait.max.ms")
+	b.ReplicaFetchMaxBytes = b.values.i32("replica.fetch.max.bytes")
+	b.ReplicaFetchResponseMaxBytes = b.values.i32("replica.fetch.response.max.bytes")
+	b.ReplicaFetchBackoffMs = b.values.i32("replica.fetch.backoff.ms")
 	b.BrokerHeartbeatIntervalMs = b.values.i32("broker.heartbeat.interval.ms")
 	b.BrokerSessionTimeoutMs = b.values.i32("broker.session.timeout.ms")
 	b.ControllerQuorumElectionTimeoutMs = b.values.i32("controller.quorum.election.timeout.ms")

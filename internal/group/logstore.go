@@ -32,7 +32,8 @@ func NewReplicaStorage(replicas *replica.Manager) *ReplicaStorage {
 }
 
 // Append builds one uncompressed batch of recs and appends it as the
-// leader. On a durable topic the wait ends once the batch is fsynced.
+// leader. The wait ends once the batch is committed: in every in-sync replica and,
+// on a durable topic, fsynced.
 func (s *ReplicaStorage) Append(p int32, recs []Record) (int64, func(context.Context) error, error) {
 	part, err := s.replicas.Partition(Topic, p)
 	if err != nil {
@@ -51,11 +52,11 @@ func (s *ReplicaStorage) Append(p int32, recs []Record) (int64, func(context.Con
 	if err != nil {
 		return 0, nil, err
 	}
-	if !part.Durable() {
+	if !part.NeedsWait() {
 		return res.LastOffset, nil, nil
 	}
 	end := res.LastOffset + 1
-	return res.LastOffset, func(ctx context.Context) error { return part.WaitDurable(ctx, end) }, nil
+	return res.LastOffset, func(ctx context.Context) error { return part.WaitCommitted(ctx, end) }, nil
 }
 
 // Load reads partition p from its log start to its log end. Control batches

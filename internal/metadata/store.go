@@ -660,3 +660,43 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (first int64, 
 		}
 	}
 }
+
+// AlterPartition changes a partition's ISR at its leader's request, as Kafka's
+// AlterPartition does: the request names the leader epoch and partition epoch it was
+// made in, and is refused when either is stale (FENCED_LEADER_EPOCH,
+// INVALID_UPDATE_VERSION), when the asking broker no longer leads
+// (NOT_LEADER_OR_FOLLOWER), or when it would add a replica that is fenced
+// (INELIGIBLE_REPLICA). Any broker may call it: it is forwarded to the controller.
+func (s *Store) AlterPartition(ctx context.Context, topicID [16]byte, partition, leaderEpoch, partitionEpoch int32, isr []int32) error {
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
+	img := s.Image()
+	t := img.TopicsByID[topicID]
+	if t == nil {
+		return errorf(kerr.UnknownTopicID, "unknown topic id %s", UUID(topicID))
+	}
+	if partition < 0 || int(partition) >= len(t.Partitions) {
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q has no partition %d", t.Name, partition)
+	}
+	p := t.Partitions[partition]
+	switch {
+	case leaderEpoch < p.LeaderEpoch:
+		return errorf(kerr.FencedLeaderEpoch, "%s-%d: leader epoch %d is older than %d", t.Name, partition, leaderEpoch, p.LeaderEpoch)
+	case leaderEpoch > p.LeaderEpoch:
+		return errorf(kerr.UnknownLeaderEpoch, "%s-%d: leader epoch %d is newer than %d", t.Name, partition, leaderEpoch, p.LeaderEpoch)
+	case partitionEpoch != p.PartitionEpoch:
+		return errorf(kerr.InvalidUpdateVersion, "%s-%d: partition epoch %d, not %d", t.Name, partition, partitionEpoch, p.PartitionEpoch)
+	case p.Leader < 0 || !slices.Contains(isr, p.Leader):
+		return errorf(kerr.NotLeaderForPartition, "%s-%d: the ISR %v must hold the leader %d", t.Name, partition, isr, p.Leader)
+	}
+	for _, id := range isr {
+		if slices.Contains(p.ISR, id) {
+			continue
+		}
+		if b := img.Brokers[id]; b == nil || b.Fenced {
+			return errorf(kerr.IneligibleReplica, "%s-%d: replica %d is fenced or unknown and cannot join the ISR", t.Name, partition, id)
+		}
+	}
+	_, err := s.propose(ctx, []Record{&PartitionChangeRecord{TopicID: topicID, Partition: partition, Leader: p.Leader, ISR: slices.Clone(isr)}})
+	return err
+}

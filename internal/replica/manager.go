@@ -1,10 +1,12 @@
 package replica
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -24,21 +26,89 @@ type Manager struct {
 	image     func() *metadata.Image
 	logConfig LogConfig
 	logger    *slog.Logger
+	repl      Replication
 
 	mu    sync.RWMutex
 	parts map[storage.TopicPartition]*Partition
+
+	fetchMu  sync.Mutex
+	fetchers map[int32]*fetcher // by leader broker
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Replication configures how partitions replicate between brokers. The zero value
+// suits a single node, where every ISR is the leader alone.
+type Replication struct {
+	// MinISR returns a topic's min.insync.replicas from its config overrides (nil: 1).
+	MinISR func(overrides map[string]string) int
+	// AlterPartition asks the controller to change a partition's ISR, as the leader of
+	// leaderEpoch and partitionEpoch (metadata.Store.AlterPartition).
+	AlterPartition func(ctx context.Context, topicID [16]byte, partition, leaderEpoch, partitionEpoch int32, isr []int32) error
+	// Listener names the inter-broker listener: followers fetch from the leader's
+	// endpoint on it.
+	Listener string
+	// LagTimeMax is replica.lag.time.max.ms (0: 30s).
+	LagTimeMax time.Duration
+	// FetchMaxWait, FetchMaxBytes and FetchPartitionMaxBytes are
+	// replica.fetch.wait.max.ms, replica.fetch.response.max.bytes and
+	// replica.fetch.max.bytes (0: 500ms, 10 MiB, 1 MiB). FetchBackoff is
+	// replica.fetch.backoff.ms (0: 1s), after a failed fetch.
+	FetchMaxWait           time.Duration
+	FetchMaxBytes          int32
+	FetchPartitionMaxBytes int32
+	FetchBackoff           time.Duration
 }
 
 // NewManager returns a Manager over logs, reading the current image with image.
 func NewManager(nodeID int32, logs *storage.Manager, image func() *metadata.Image, logConfig LogConfig, logger *slog.Logger) *Manager {
-	return &Manager{
+	m := &Manager{
 		nodeID:    nodeID,
 		logs:      logs,
 		image:     image,
 		logConfig: logConfig,
 		logger:    logger,
 		parts:     make(map[storage.TopicPartition]*Partition),
+		fetchers:  make(map[int32]*fetcher),
 	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
+	return m
+}
+
+// SetReplication configures replication; call it before Open.
+func (m *Manager) SetReplication(r Replication) {
+	if r.LagTimeMax <= 0 {
+		r.LagTimeMax = 30 * time.Second
+	}
+	if r.FetchMaxWait <= 0 {
+		r.FetchMaxWait = 500 * time.Millisecond
+	}
+	if r.FetchMaxBytes <= 0 {
+		r.FetchMaxBytes = 10 << 20
+	}
+	if r.FetchPartitionMaxBytes <= 0 {
+		r.FetchPartitionMaxBytes = 1 << 20
+	}
+	if r.FetchBackoff <= 0 {
+		r.FetchBackoff = time.Second
+	}
+	m.repl = r
+	m.wg.Add(1)
+	go m.shrinkLoop()
+}
+
+// Close stops the replica fetchers and the ISR checks.
+func (m *Manager) Close() {
+	m.cancel()
+	m.fetchMu.Lock()
+	for _, f := range m.fetchers {
+		f.stop()
+	}
+	m.fetchers = map[int32]*fetcher{}
+	m.fetchMu.Unlock()
+	m.wg.Wait()
 }
 
 // Partition returns the hosted partition of topic, opening its log on first
@@ -72,13 +142,22 @@ func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, e
 	if pm.Leader != m.nodeID {
 		return nil, kerr.NotLeaderForPartition
 	}
-	tp := storage.TopicPartition{Topic: t.Name, Partition: partition}
+	p, err := m.open(t, partition)
+	if err != nil {
+		return nil, err
+	}
+	p.setLeaderEpoch(pm.LeaderEpoch)
+	return p, nil
+}
 
+// open returns the hosted partition of t, opening its log and taking its state from
+// the image on first use.
+func (m *Manager) open(t *metadata.Topic, partition int32) (*Partition, error) {
+	tp := storage.TopicPartition{Topic: t.Name, Partition: partition}
 	m.mu.RLock()
 	p, ok := m.parts[tp]
 	m.mu.RUnlock()
 	if ok && p.topicID == t.ID {
-		p.setLeaderEpoch(pm.LeaderEpoch)
 		return p, nil
 	}
 
@@ -95,21 +174,28 @@ func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, e
 	if err != nil {
 		return nil, fmt.Errorf("open log of %s-%d: %w", tp.Topic, tp.Partition, err)
 	}
-	p = &Partition{
-		tp:          tp,
-		topicID:     t.ID,
-		log:         l,
-		leaderEpoch: pm.LeaderEpoch,
-	}
+	pm := t.Partitions[partition]
+	p = &Partition{tp: tp, topicID: t.ID, log: l, self: m.nodeID, leader: -2, leaderEpoch: -1}
+	p.alter = m.alterFunc(p)
+	p.applyState(m.stateOf(t, pm), time.Now())
 	// A leader whose ISR is itself alone has every replica's log end: its
 	// own. The checkpointed high watermark may lag it after an unclean
 	// stop, and nothing else would raise it until the next append, hiding
 	// acknowledged records; Kafka's makeLeader raises it the same way.
-	if len(pm.ISR) == 1 && pm.ISR[0] == m.nodeID {
-		l.SetHighWatermark(l.LogEndOffset())
-	}
+	p.maybeAdvanceHW()
 	m.parts[tp] = p
 	return p, nil
+}
+
+func (m *Manager) stateOf(t *metadata.Topic, pm metadata.Partition) partitionState {
+	minISR := 1
+	if m.repl.MinISR != nil {
+		minISR = m.repl.MinISR(t.Configs)
+	}
+	return partitionState{
+		leader: pm.Leader, leaderEpoch: pm.LeaderEpoch, partitionEpoch: pm.PartitionEpoch,
+		replicas: pm.Replicas, isr: pm.ISR, minISR: minISR,
+	}
 }
 
 func (p *Partition) setLeaderEpoch(e int32) {
@@ -141,6 +227,7 @@ func (m *Manager) Open(img *metadata.Image) error {
 			errs = append(errs, err)
 		}
 	}
+	m.follow(img)
 	for _, t := range img.Topics {
 		for i := range t.Partitions {
 			if t.Partitions[i].Leader != m.nodeID {
@@ -180,10 +267,12 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	}
 	m.mu.Unlock()
 	for _, tp := range gone {
+		m.unfollow(tp)
 		if err := m.logs.Delete(tp); err != nil {
 			m.logger.Warn("delete log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 		}
 	}
+	m.follow(next)
 }
 
 func sameConfigs(a, b map[string]string) bool {

@@ -13,6 +13,11 @@
 // Fetch sessions (KIP-227) are not kept: every answer has session id 0, which
 // tells clients to send full requests; a request naming a session gets
 // FETCH_SESSION_ID_NOT_FOUND. From v13 topics are named by ID.
+// A fetch with a replica id (a follower; ReplicaState from v15) reads up to the log end
+// rather than the high watermark, long-polls on appends, tells the leader how far the
+// follower has the log (which moves the high watermark and the ISR), and, from v12,
+// answers DivergingEpoch instead of records when the follower's last fetched epoch ends
+// before its fetch offset on the leader (KIP-320), so that it truncates.
 // Errors: UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID, NOT_LEADER_OR_FOLLOWER,
 // OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (v9+).
 package api
@@ -36,6 +41,17 @@ type fetchPart struct {
 	part              *replica.Partition
 	err               error
 	read              *storage.ReadResult
+	// diverging, for a follower whose log diverged from the leader's: the epoch and
+	// end offset it must truncate to.
+	diverging *kmsg.FetchResponseTopicPartitionDivergingEpoch
+}
+
+// fetchReplicaID is the follower's broker id, or -1 for a consumer.
+func fetchReplicaID(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
 }
 
 func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply {
@@ -53,6 +69,7 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 		}
 	}
 
+	follower := fetchReplicaID(r)
 	var parts []*fetchPart
 	for ti := range r.Topics {
 		rt := &r.Topics[ti]
@@ -70,12 +87,15 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 			if fp.err == nil && r.Version >= 9 {
 				fp.err = fp.part.CheckLeaderEpoch(rp.CurrentLeaderEpoch)
 			}
+			if fp.err == nil && follower >= 0 {
+				h.followerFetched(r, fp, follower)
+			}
 			parts = append(parts, fp)
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
 
-	ready := readFetch(r, parts)
+	ready := readFetch(r, parts, follower >= 0)
 	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
 		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 	}
@@ -83,10 +103,16 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 	// Long poll: wait for any partition to grow, or for MaxWaitMs. The
 	// waits are taken before releasing the first reads, so growth between
 	// the two cannot be missed.
+	grown := func(l *storage.Log) <-chan struct{} {
+		if follower >= 0 {
+			return l.WaitAppend()
+		}
+		return l.Wait()
+	}
 	waits := make([]<-chan struct{}, 0, len(parts))
 	for _, fp := range parts {
 		if fp.part != nil {
-			waits = append(waits, fp.part.Log().Wait())
+			waits = append(waits, grown(fp.part.Log()))
 		}
 	}
 	releaseFetch(parts)
@@ -100,22 +126,43 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 			waits = waits[:0]
 			for _, fp := range parts {
 				if fp.part != nil {
-					waits = append(waits, fp.part.Log().Wait())
+					waits = append(waits, grown(fp.part.Log()))
 				}
 			}
-			if readFetch(r, parts) >= int(r.MinBytes) || anyFetchError(parts) {
+			if readFetch(r, parts, follower >= 0) >= int(r.MinBytes) || anyFetchError(parts) {
 				return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 			}
 			releaseFetch(parts)
 		}
-		readFetch(r, parts)
+		readFetch(r, parts, follower >= 0)
 		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
 	}}
 }
 
+// followerFetched checks a follower's fetch position against the leader's log: a
+// position past where the follower's last fetched epoch ends on the leader has
+// diverged; otherwise the follower holds every record below its fetch offset.
+func (h *handlers) followerFetched(r *kmsg.FetchRequest, fp *fetchPart, follower int32) {
+	l := fp.part.Log()
+	rp := fp.req
+	if r.Version >= 12 && rp.LastFetchedEpoch >= 0 {
+		epoch, end := l.EndOffsetForEpoch(rp.LastFetchedEpoch)
+		if epoch != rp.LastFetchedEpoch || end < rp.FetchOffset {
+			if end < 0 {
+				end = min(rp.FetchOffset, l.LogEndOffset())
+			}
+			fp.diverging = &kmsg.FetchResponseTopicPartitionDivergingEpoch{Epoch: epoch, EndOffset: end}
+			return
+		}
+	}
+	if rp.FetchOffset <= l.LogEndOffset() {
+		fp.part.UpdateFollower(follower, rp.FetchOffset, time.Now())
+	}
+}
+
 // readFetch reads every partition within the request's limits and returns
 // the bytes read.
-func readFetch(r *kmsg.FetchRequest, parts []*fetchPart) int {
+func readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower bool) int {
 	total := 0
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
@@ -123,11 +170,14 @@ func readFetch(r *kmsg.FetchRequest, parts []*fetchPart) int {
 	}
 	for _, fp := range parts {
 		fp.read = nil
-		if fp.part == nil || fp.err != nil {
+		if fp.part == nil || fp.err != nil || fp.diverging != nil {
 			continue
 		}
 		l := fp.part.Log()
 		limit := l.HighWatermark() // the LSO too, while there are no transactions
+		if follower {
+			limit = l.LogEndOffset()
+		}
 		if fp.req.FetchOffset > l.LogEndOffset() || fp.req.FetchOffset < l.LogStartOffset() {
 			fp.err = kerr.OffsetOutOfRange
 			continue
@@ -153,9 +203,11 @@ func readFetch(r *kmsg.FetchRequest, parts []*fetchPart) int {
 	return total
 }
 
+// anyFetchError reports whether a partition has an answer that must not wait: an
+// error, or a follower's divergence.
 func anyFetchError(parts []*fetchPart) bool {
 	for _, fp := range parts {
-		if fp.err != nil {
+		if fp.err != nil || fp.diverging != nil {
 			return true
 		}
 	}
@@ -236,6 +288,9 @@ func (h *handlers) encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, p
 				op.LastStableOffset = op.HighWatermark
 				op.LogStartOffset = l.LogStartOffset()
 			}
+		}
+		if fp.diverging != nil {
+			op.DivergingEpoch = *fp.diverging
 		}
 		if r.IsolationLevel == isolationReadCmt {
 			op.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}

@@ -10,7 +10,8 @@
 // next request.
 //   - acks=0: no response; any error closes the connection, as Kafka does.
 //   - acks=1: answered after the leader's append.
-//   - acks=-1: answered once the in-sync replicas (this node) have the data,
+//   - acks=-1: refused with NOT_ENOUGH_REPLICAS when the ISR is smaller than
+//     min.insync.replicas; else answered once the in-sync replicas have the data,
 //     and, when the topic is durable (flush.messages=1), once it is fsynced.
 //
 // A retried idempotent batch already in the log is answered NONE with its
@@ -84,6 +85,9 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 					j.part, j.err = h.Replicas.Partition(rt.Topic, rp.Partition)
 				}
 			}
+			if j.err == nil && r.Acks == -1 {
+				j.err = j.part.CheckMinISR()
+			}
 			jobs = append(jobs, j)
 		}
 	}
@@ -107,8 +111,9 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 		return &server.Reply{Msg: resp}
 	}
 
-	// acks=-1: the response waits for durability where the topic asks for it.
-	if !anyDurable(jobs) {
+	// acks=-1: the response waits until the in-sync replicas have the records and,
+	// where the topic asks for it, they are on disk.
+	if !anyNeedsWait(jobs) {
 		fillProduce(jobs)
 		return &server.Reply{Msg: resp}
 	}
@@ -120,7 +125,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
 			}
-			waitDurable(ctx, jobs)
+			waitCommitted(ctx, jobs)
 			fillProduce(jobs)
 			return &server.Reply{Msg: resp}
 		},
@@ -189,27 +194,28 @@ func appendOne(p *replica.Partition, records []byte) (storage.AppendResult, erro
 	return p.Append(records)
 }
 
-func anyDurable(jobs []*produceJob) bool {
+func anyNeedsWait(jobs []*produceJob) bool {
 	for _, j := range jobs {
-		if j.err == nil && j.part.Durable() {
+		if j.err == nil && j.part.NeedsWait() {
 			return true
 		}
 	}
 	return false
 }
 
-// waitDurable waits, in parallel, for every durable partition's appends to be
-// fsynced. A wait that fails turns into the partition's error.
-func waitDurable(ctx context.Context, jobs []*produceJob) {
+// waitCommitted waits, in parallel, until every partition's appends are committed: in
+// every in-sync replica, and fsynced where the partition is durable. A wait that fails
+// turns into the partition's error.
+func waitCommitted(ctx context.Context, jobs []*produceJob) {
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		if j.err != nil || !j.part.Durable() {
+		if j.err != nil || !j.part.NeedsWait() {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := j.part.WaitDurable(ctx, j.res.LastOffset+1); err != nil {
+			if err := j.part.WaitCommitted(ctx, j.res.LastOffset+1); err != nil {
 				if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 					err = kerr.RequestTimedOut
 				}
