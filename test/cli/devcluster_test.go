@@ -319,3 +319,73 @@ func TestDevCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestDevClusterDedicatedControllers runs `sluice dev cluster --nodes 5
+// --controllers 3`: nodes 1-3 are the controllers, the quorum's voters, and
+// nodes 4-5 the brokers, its observers.
+func TestDevClusterDedicatedControllers(t *testing.T) {
+	base := freeBasePort(t, 5)
+	d := startDevCluster(t, "--nodes", "5", "--controllers", "3", "--dir", t.TempDir(), "--base-port", strconv.Itoa(base), "--stop-timeout", "15s")
+	pids := d.nodePIDs()
+	if len(pids) != 5 {
+		t.Fatalf("node table lists %d nodes, want 5:\n%s", len(pids), d.stdout())
+	}
+	bootstrap := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", base+3, base+4)
+	if !strings.Contains(d.stdout(), "Bootstrap servers: "+bootstrap+"\n") {
+		t.Errorf("the bootstrap servers are not the two brokers %s:\n%s", bootstrap, d.stdout())
+	}
+
+	out := ok(t, bootstrap, nil, "cluster", "brokers").stdout
+	var ids []string
+	for _, row := range lines(out)[1:] {
+		f := strings.Fields(row)
+		if len(f) != 4 || f[3] != "unfenced" {
+			t.Errorf("cluster brokers row %q", row)
+			continue
+		}
+		ids = append(ids, f[0])
+	}
+	if strings.Join(ids, ",") != "4,5" {
+		t.Errorf("cluster brokers lists %v, want the brokers 4 and 5:\n%s", ids, out)
+	}
+
+	var q quorumJSON
+	out = ok(t, bootstrap, nil, "cluster", "quorum", "--json").stdout
+	if err := json.Unmarshal([]byte(out), &q); err != nil {
+		t.Fatalf("cluster quorum --json: %v\n%s", err, out)
+	}
+	var voters, observers []int32
+	leaders := 0
+	for _, v := range q.Voters {
+		voters = append(voters, v.NodeID)
+		if v.Status == "Leader" {
+			leaders++
+		}
+	}
+	for _, o := range q.Observers {
+		observers = append(observers, o.NodeID)
+	}
+	slices.Sort(voters)
+	slices.Sort(observers)
+	if !slices.Equal(voters, []int32{1, 2, 3}) || !slices.Equal(observers, []int32{4, 5}) || leaders != 1 || q.LeaderID < 1 || q.LeaderID > 3 {
+		t.Errorf("cluster quorum --json: voters %v (%d leaders, leader %d), observers %v:\n%s", voters, leaders, q.LeaderID, observers, out)
+	}
+	// A controller answers on its controller listener too.
+	out = ok(t, "", nil, "cluster", "quorum", "--status", "--bootstrap-controller", fmt.Sprintf("127.0.0.1:%d", base+100)).stdout
+	if !strings.Contains(out, "CurrentVoters:         [1,2,3]\n") || !strings.Contains(out, "CurrentObservers:      [4,5]\n") {
+		t.Errorf("cluster quorum --bootstrap-controller:\n%s", out)
+	}
+
+	if code := d.stop(30 * time.Second); code != 0 {
+		t.Fatalf("sluice dev cluster exited %d after SIGINT", code)
+	}
+	out = d.stdout()
+	if b, c := strings.Index(out, "Stopping brokers 4, 5..."), strings.Index(out, "Stopping controllers 1, 2, 3..."); b < 0 || c < b {
+		t.Errorf("the brokers were not stopped before the controllers:\n%s", out)
+	}
+	for id, pid := range pids {
+		if alive(pid) {
+			t.Errorf("node %d (pid %d) still exists after sluice dev cluster exited", id, pid)
+		}
+	}
+}
