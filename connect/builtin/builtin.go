@@ -1,0 +1,20 @@
+// Package builtin assembles the plugins that ship with Sluice: the file
+// connectors, the converters, and the transforms and predicates.
+package builtin
+
+import (
+	"github.com/sluicehq/sluice/connect"
+	"github.com/sluicehq/sluice/connect/converter"
+	"github.com/sluicehq/sluice/connect/file"
+	"github.com/sluicehq/sluice/connect/transform"
+)
+
+// Registry returns a new registry of every built-in plugin. Add your own
+// plugins to it with Register before starting a worker.
+func Registry() *connect.Registry {
+	r := connect.NewRegistry()
+	r.MustRegister(file.Plugins()...)
+	r.MustRegister(converter.Plugins()...)
+	r.MustRegister(transform.Plugins()...)
+	return r
+}
