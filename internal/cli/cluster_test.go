@@ -263,3 +263,41 @@ func TestDescribeClusterOlderBrokers(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterQuorumSingleNode: a single node is a quorum of one voter, which
+// leads.
+func TestClusterQuorumSingleNode(t *testing.T) {
+	addr := grpStartBroker(t)
+	out, errOut, err := clusterRun(t, addr, "quorum", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
+	}
+	var q quorumInfo
+	if err := json.Unmarshal([]byte(out), &q); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if q.LeaderID != 1 || q.LeaderEpoch < 1 || q.HighWatermark < 1 || len(q.Voters) != 1 || len(q.Observers) != 0 {
+		t.Fatalf("quorum --json:\n%s", out)
+	}
+	if v := q.Voters[0]; v.NodeID != 1 || v.Status != statusLeader || v.Lag == nil || *v.Lag != 0 || v.LogEndOffset < q.HighWatermark {
+		t.Errorf("voter %+v", v)
+	}
+
+	out, _, err = clusterRun(t, addr, "quorum", "--status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "LeaderId:              1\n") || !strings.Contains(out, "CurrentVoters:         [1]\n") || strings.Contains(out, "NODE") {
+		t.Errorf("quorum --status:\n%s", out)
+	}
+	out, _, err = clusterRun(t, addr, "quorum", "--replication")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Split(strings.TrimSpace(out), "\n"); len(rows) != 2 || strings.Fields(rows[1])[1] != statusLeader || strings.Contains(out, "LeaderId") {
+		t.Errorf("quorum --replication:\n%s", out)
+	}
+	if _, _, err := clusterRun(t, addr, "quorum", "--bootstrap-controller", addr); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("--bootstrap-controller with --brokers: %v", err)
+	}
+}
