@@ -3,6 +3,7 @@
 #   make build      static binary bin/sluice
 #   make run        build, then start a single-node broker (ARGS="--set k=v ..." to configure)
 #   make test       install test clients, vet, unit tests, build, compat tests, franz-go suite
+#                   on one broker and on a 3-node cluster
 #   make test-long  the same at full sizes (SLUICE_LONG=1, 500k-record franz-go ETL tests)
 #   make fuzz       every fuzz target for FUZZTIME (default 10s) each
 #   make bench      performance figures beside baselines and peers (bench/run.sh; RUNS=3),
@@ -35,7 +36,7 @@ COMPAT_TIMEOUT ?= 20m
 SLUICE_COMPAT_RECORDS ?= 1000000
 KGO_TEST_RECORDS      ?= 50000
 
-.PHONY: all build run test test-long deps vet unit compat kgo-suite fuzz bench bench-go chaos clean
+.PHONY: all build run test test-long deps vet unit compat kgo-suite kgo-suite-cluster fuzz bench bench-go chaos clean
 
 all: build
 
@@ -47,7 +48,7 @@ build:
 run: build
 	$(BIN) server $(ARGS)
 
-test: deps vet unit compat kgo-suite
+test: deps vet unit compat kgo-suite kgo-suite-cluster
 
 test-long:
 	$(MAKE) test SLUICE_LONG=1 KGO_TEST_RECORDS=500000 SLUICE_COMPAT_RECORDS=5000000 \
@@ -73,6 +74,11 @@ compat: build deps
 # franz-go's own integration suite against a broker this target starts and always stops.
 kgo-suite: build deps
 	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) scripts/with-broker.sh test/kgo/run.sh
+
+# franz-go's suite again, against a local 3-node cluster (sluice dev cluster) with every
+# partition replicated 3 times (KGO_TEST_RF=3).
+kgo-suite-cluster: build deps
+	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) scripts/with-cluster.sh test/kgo/run.sh
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
