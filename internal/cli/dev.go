@@ -748,14 +748,15 @@ func (c *devCluster) stop(procs []*devProc, sigs <-chan os.Signal) error {
 
 // stopGroup stops the processes of group together.
 func (c *devCluster) stopGroup(group []*devProc, force <-chan struct{}) []error {
-	kind := "nodes"
+	kind := "node"
 	switch {
-	case len(group) == 1:
-		kind = "node"
 	case !group[0].node.isController():
-		kind = "brokers"
+		kind = "broker"
 	case !group[0].node.isBroker():
-		kind = "controllers"
+		kind = "controller"
+	}
+	if len(group) > 1 {
+		kind += "s"
 	}
 	var ids []string
 	for _, p := range group {

@@ -322,10 +322,12 @@ func TestDevCluster(t *testing.T) {
 
 // TestDevClusterDedicatedControllers runs `sluice dev cluster --nodes 5
 // --controllers 3`: nodes 1-3 are the controllers, the quorum's voters, and
-// nodes 4-5 the brokers, its observers.
+// nodes 4-5 the brokers, its observers. A broker killed under it is shown
+// fenced by `cluster brokers`, and the cluster keeps running without it.
 func TestDevClusterDedicatedControllers(t *testing.T) {
 	base := freeBasePort(t, 5)
-	d := startDevCluster(t, "--nodes", "5", "--controllers", "3", "--dir", t.TempDir(), "--base-port", strconv.Itoa(base), "--stop-timeout", "15s")
+	d := startDevCluster(t, "--nodes", "5", "--controllers", "3", "--dir", t.TempDir(), "--base-port", strconv.Itoa(base), "--stop-timeout", "15s",
+		"--set", "broker.session.timeout.ms=1500", "--set", "broker.heartbeat.interval.ms=250")
 	pids := d.nodePIDs()
 	if len(pids) != 5 {
 		t.Fatalf("node table lists %d nodes, want 5:\n%s", len(pids), d.stdout())
@@ -376,11 +378,35 @@ func TestDevClusterDedicatedControllers(t *testing.T) {
 		t.Errorf("cluster quorum --bootstrap-controller:\n%s", out)
 	}
 
+	// Kill broker 5: the dev cluster says so and keeps running, and the
+	// controller fences the broker once its session times out.
+	if err := syscall.Kill(pids[5], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.waitOutput("Node 5 exited by itself", 10*time.Second)
+	node4 := fmt.Sprintf("127.0.0.1:%d", base+3)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out = ok(t, node4, nil, "cluster", "brokers").stdout
+		if slices.ContainsFunc(lines(out), func(l string) bool {
+			return strings.Join(strings.Fields(l), " ") == fmt.Sprintf("5 127.0.0.1:%d - fenced", base+4)
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker 5 is not shown fenced 15s after it was killed:\n%s", out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(out, fmt.Sprintf("127.0.0.1:%d", base+3)) || strings.Count(out, "unfenced") != 1 {
+		t.Errorf("broker 4 should still be unfenced:\n%s", out)
+	}
+
 	if code := d.stop(30 * time.Second); code != 0 {
 		t.Fatalf("sluice dev cluster exited %d after SIGINT", code)
 	}
 	out = d.stdout()
-	if b, c := strings.Index(out, "Stopping brokers 4, 5..."), strings.Index(out, "Stopping controllers 1, 2, 3..."); b < 0 || c < b {
+	if b, c := strings.Index(out, "Stopping broker 4..."), strings.Index(out, "Stopping controllers 1, 2, 3..."); b < 0 || c < b {
 		t.Errorf("the brokers were not stopped before the controllers:\n%s", out)
 	}
 	for id, pid := range pids {
