@@ -258,7 +258,7 @@ var brokerDefs = []Def{
 	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", Validator: atLeast(1), Importance: High,
 		Doc: "Partitions of __consumer_offsets; do not change after it exists."},
 	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", Validator: atLeast(1), Importance: High,
-		Doc: "Replication factor of __consumer_offsets. It is not created until that many brokers are alive."},
+		Doc: "Replication factor of __consumer_offsets, at most the number of registered brokers (Sluice: so that a single node needs no setting). It is not created until that many brokers are alive."},
 	{Name: "offsets.topic.segment.bytes", Type: Int, Default: "104857600", Validator: atLeast(1), Importance: High,
 		Doc: "Segment size of __consumer_offsets."},
 	{Name: "offsets.topic.compression.codec", Type: Int, Default: "0", Importance: High,

@@ -92,7 +92,7 @@ func (m *Manager) fetcherFor(leader int32) *fetcher {
 func (m *Manager) alterFunc(p *Partition) func(isr []int32) {
 	return func(isr []int32) {
 		if m.repl.AlterPartition == nil {
-			p.alterDone()
+			p.alterDone(false)
 			return
 		}
 		p.mu.RLock()
@@ -103,12 +103,13 @@ func (m *Manager) alterFunc(p *Partition) func(isr []int32) {
 			defer m.wg.Done()
 			ctx, cancel := context.WithTimeout(m.ctx, 10*time.Second)
 			defer cancel()
-			if err := m.repl.AlterPartition(ctx, p.topicID, p.tp.Partition, le, pe, isr); err != nil {
+			err := m.repl.AlterPartition(ctx, p.topicID, p.tp.Partition, le, pe, isr)
+			if err != nil {
 				m.logger.Info("ISR change refused", "topic", p.tp.Topic, "partition", p.tp.Partition, "isr", isr, "err", err)
 			} else {
 				m.logger.Info("ISR changed", "topic", p.tp.Topic, "partition", p.tp.Partition, "isr", isr)
 			}
-			p.alterDone()
+			p.alterDone(err != nil)
 		}()
 	}
 }

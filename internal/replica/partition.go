@@ -41,6 +41,9 @@ type Partition struct {
 	followers  map[int32]*followerState
 	pendingISR []int32 // nil: none in flight
 	alter      func(isr []int32)
+	// retryAlter is when an ISR change may be asked again after a refusal (a follower
+	// that is still fenced cannot join yet).
+	retryAlter time.Time
 	// changed is closed and replaced whenever the partition's state changes.
 	changed chan struct{}
 }
@@ -186,7 +189,7 @@ func (p *Partition) UpdateFollower(id int32, offset int64, now time.Time) {
 		f.lastCaughtUp = now
 	}
 	var expand []int32
-	if !slices.Contains(p.isr, id) && p.pendingISR == nil && offset >= p.log.HighWatermark() {
+	if !slices.Contains(p.isr, id) && p.pendingISR == nil && offset >= p.log.HighWatermark() && now.After(p.retryAlter) {
 		expand = append(slices.Clone(p.isr), id)
 		p.pendingISR = expand
 	}
@@ -228,11 +231,18 @@ func (p *Partition) shrinkISR(now time.Time, lag time.Duration) []int32 {
 
 // alterDone clears the ISR change in flight after the controller answered (the new
 // ISR itself arrives with the metadata image).
-func (p *Partition) alterDone() {
+func (p *Partition) alterDone(refused bool) {
 	p.mu.Lock()
 	p.pendingISR = nil
+	if refused {
+		p.retryAlter = time.Now().Add(alterRetry)
+	}
 	p.mu.Unlock()
 }
+
+// alterRetry is how long a leader waits after a refused ISR change before it asks
+// again.
+const alterRetry = 500 * time.Millisecond
 
 // WaitCommitted waits until every offset below end is committed: below the high
 // watermark, which the in-sync replicas (and, where durable, the disk) have reached.

@@ -118,11 +118,12 @@ func (h *handlers) offsetsTopic(ctx context.Context) (*metadata.Topic, error) {
 	if t := img.Topics[group.Topic]; t != nil && len(t.Partitions) > 0 {
 		return t, nil
 	}
-	rf := int(h.Config.OffsetsTopicReplicationFactor)
-	if live := len(img.UnfencedBrokers()); live < rf {
-		rf = live
-	}
-	if rf < 1 {
+	// offsets.topic.replication.factor, lowered to the number of registered brokers so
+	// that a smaller cluster (a single node above all) works without configuration; but
+	// while registered brokers are down, the topic waits for them rather than be created
+	// with fewer replicas for good, as Kafka waits.
+	rf := min(int(h.Config.OffsetsTopicReplicationFactor), len(img.Brokers))
+	if rf < 1 || len(img.UnfencedBrokers()) < rf {
 		return nil, kerr.CoordinatorNotAvailable
 	}
 	t, err := h.Meta.CreateTopic(ctx, metadata.TopicSpec{
