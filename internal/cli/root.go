@@ -71,6 +71,7 @@ Start a single-node broker on 127.0.0.1:9092 with data in ./sluice-data:
 		a.recordsCmd(),
 		a.clusterCmd(),
 		a.groupsCmd(),
+		a.connectCmd(),
 		a.devCmd(),
 		// Later command groups, one file each: topics, produce, consume, groups, perf.
 	)
