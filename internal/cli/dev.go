@@ -415,7 +415,7 @@ once. The command exits non-zero if a node fails to start or to stop cleanly.`,
 	}
 	fl := cmd.Flags()
 	fl.IntVarP(&f.layout.Nodes, "nodes", "n", 3, "number of nodes")
-	fl.IntVar(&f.layout.Controllers, "controllers", 3, "number of controllers: all nodes combined if equal to --nodes, else nodes 1..K dedicated controllers (default: --nodes, at most 3)")
+	fl.IntVar(&f.layout.Controllers, "controllers", 0, "number of controllers: every node combined if equal to --nodes, else nodes 1..K dedicated controllers (default --nodes, at most 3)")
 	fl.IntVar(&f.layout.BasePort, "base-port", devDefaultBasePort, "first client port; controller ports start 100 above it, HTTP ports 200 above")
 	fl.StringVarP(&f.dir, "dir", "d", devDefaultDir, "directory of the cluster's data, logs and settings; reused when it exists")
 	fl.StringArrayVarP(&f.sets, "set", "s", nil, "a broker setting for every node, key=value (repeatable)")
