@@ -73,8 +73,10 @@ func ProbeAPIVersions(ctx context.Context, addr string) error {
 }
 
 // ProbeRegistered asks addr for Metadata (v1, no topics) and checks that the cluster it
-// describes lists broker id: the node has registered and clients will be sent to it.
-// It returns the controller id the node reports.
+// describes lists broker id and names a controller: the node has registered and clients
+// will be sent to it. (A broker whose metadata holds no registered broker yet lists
+// itself alone, with no controller: that is not registered.) It returns the controller
+// id the node reports.
 func ProbeRegistered(ctx context.Context, addr string, id int32) (int32, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.SetVersion(1)
@@ -85,11 +87,11 @@ func ProbeRegistered(ctx context.Context, addr string, id int32) (int32, error) 
 	}
 	md := resp.(*kmsg.MetadataResponse)
 	for _, b := range md.Brokers {
-		if b.NodeID == id {
+		if b.NodeID == id && md.ControllerID >= 0 {
 			return md.ControllerID, nil
 		}
 	}
-	return md.ControllerID, fmt.Errorf("metadata from %s does not list broker %d yet", addr, id)
+	return md.ControllerID, fmt.Errorf("metadata from %s does not list broker %d with a controller yet (controller %d)", addr, id, md.ControllerID)
 }
 
 // LeaderOf asks addr for the leader of partition p of topic.

@@ -155,7 +155,10 @@ type state struct {
 //     id is the quorum leader; with pure controllers, whom clients cannot reach, it is a
 //     running broker, so that admin requests have somewhere to go;
 //   - DescribeCluster v2 with fenced brokers: the running brokers unfenced, and any
-//     stopped broker that is still listed fenced.
+//     stopped broker that is still listed fenced;
+//   - no partition sends clients to a broker that is not running: its leader is a
+//     running broker, or none (-1) when no replica in its ISR runs, and its offline
+//     replicas are exactly those that do not run.
 func (f *fixture) agree(ctx context.Context) (state, error) {
 	var st state
 	var controllers, running, runningBrokers []int32
@@ -258,6 +261,24 @@ func (f *fixture) agree(ctx context.Context) (state, error) {
 	}
 	if st.meta.ClusterID == "" || st.meta.ClusterID != st.cluster.ClusterID {
 		return st, fmt.Errorf("cluster id %q in Metadata, %q in DescribeCluster", st.meta.ClusterID, st.cluster.ClusterID)
+	}
+	for _, name := range sortedTopics(st) {
+		for _, p := range st.meta.Topics[name].Partitions {
+			var offline []int32
+			for _, r := range p.Replicas {
+				if !slices.Contains(runningBrokers, r) {
+					offline = append(offline, r)
+				}
+			}
+			switch {
+			case p.Leader >= 0 && !slices.Contains(runningBrokers, p.Leader):
+				return st, fmt.Errorf("%s-%d: leader %d is not a running broker %v", name, p.Partition, p.Leader, runningBrokers)
+			case p.Leader < 0 && slices.ContainsFunc(p.ISR, func(r int32) bool { return slices.Contains(runningBrokers, r) }):
+				return st, fmt.Errorf("%s-%d: no leader, though ISR %v has running brokers %v", name, p.Partition, p.ISR, runningBrokers)
+			case !slices.Equal(p.OfflineReplica, offline):
+				return st, fmt.Errorf("%s-%d: offline replicas %v, want %v (replicas %v, running brokers %v)", name, p.Partition, p.OfflineReplica, offline, p.Replicas, runningBrokers)
+			}
+		}
 	}
 	for _, n := range f.c.Nodes() {
 		if !n.IsBroker() {
