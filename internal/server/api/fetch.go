@@ -97,7 +97,7 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 
 	ready := readFetch(r, parts, follower >= 0)
 	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
-		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
+		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 	}
 
 	// Long poll: wait for any partition to grow, or for MaxWaitMs. The
@@ -130,12 +130,12 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 				}
 			}
 			if readFetch(r, parts, follower >= 0) >= int(r.MinBytes) || anyFetchError(parts) {
-				return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
+				return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 			}
 			releaseFetch(parts)
 		}
 		readFetch(r, parts, follower >= 0)
-		return &server.Reply{Body: h.encodeFetch(r, resp, parts)}
+		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 	}}
 }
 
@@ -266,15 +266,33 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 
 // encodeFetch fills the response's partition headers and frames it around
 // the partitions' record regions. The regions' references pass to the body.
-func (h *handlers) encodeFetch(r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart) *server.Chunks {
+func (h *handlers) encodeFetch(req *server.Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart) *server.Chunks {
 	records := make([][]fetchRecords, len(resp.Topics))
 	for ti := range resp.Topics {
 		records[ti] = make([]fetchRecords, len(resp.Topics[ti].Partitions))
 	}
+	img := h.Meta.Image()
+	seen := map[int32]bool{}
 	for _, fp := range parts {
 		op := &resp.Topics[fp.topicIdx].Partitions[fp.partIdx]
 		*op = kmsg.NewFetchResponseTopicPartition()
 		op.Partition = fp.req.Partition
+		if fp.err != nil && r.Version >= 12 {
+			rt := &r.Topics[fp.topicIdx]
+			t := img.Topics[rt.Topic]
+			if r.Version >= 13 {
+				t = img.TopicsByID[rt.TopicID]
+			}
+			if hint, ok := hintFor(img, t, fp.req.Partition, req.Conn.Listener, fp.err); ok {
+				op.CurrentLeader.LeaderID, op.CurrentLeader.LeaderEpoch = hint.leader, hint.epoch
+				if hint.endpoint != nil && r.Version >= 16 && !seen[hint.leader] {
+					seen[hint.leader] = true
+					b := kmsg.NewFetchResponseBroker()
+					b.NodeID, b.Host, b.Port, b.Rack = hint.leader, hint.endpoint.Host, hint.endpoint.Port, hint.rack
+					resp.Brokers = append(resp.Brokers, b)
+				}
+			}
+		}
 		// Empty, not null: librdkafka rejects a null record set.
 		op.RecordBatches = []byte{}
 		if fp.err != nil {

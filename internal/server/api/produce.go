@@ -35,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/record"
 	"github.com/sluicehq/sluice/internal/replica"
 	"github.com/sluicehq/sluice/internal/server"
@@ -42,6 +43,7 @@ import (
 )
 
 type produceJob struct {
+	topic   *metadata.Topic // for KIP-951's leader hint; nil if unknown
 	out     *kmsg.ProduceResponseTopicPartition
 	part    *replica.Partition
 	records []byte
@@ -66,6 +68,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 		jobErr = kerr.TransactionalIDAuthorizationFailed
 	}
 
+	img := h.Meta.Image()
 	var jobs []*produceJob
 	for _, rt := range r.Topics {
 		ot := kmsg.NewProduceResponseTopic()
@@ -78,6 +81,11 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 			*op = kmsg.NewProduceResponseTopicPartition()
 			op.Partition = rp.Partition
 			j := &produceJob{out: op, records: rp.Records, err: jobErr}
+			if r.Version >= 13 {
+				j.topic = img.TopicsByID[rt.TopicID]
+			} else {
+				j.topic = img.Topics[rt.Topic]
+			}
 			if j.err == nil {
 				if r.Version >= 13 {
 					j.part, j.err = h.Replicas.PartitionByID(rt.TopicID, rp.Partition)
@@ -108,6 +116,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 	if r.Acks == 1 {
 		h.syncInBackground(jobs)
 		fillProduce(jobs)
+		h.leaderHints(req, resp, jobs)
 		return &server.Reply{Msg: resp}
 	}
 
@@ -115,6 +124,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 	// where the topic asks for it, they are on disk.
 	if !anyNeedsWait(jobs) {
 		fillProduce(jobs)
+		h.leaderHints(req, resp, jobs)
 		return &server.Reply{Msg: resp}
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
@@ -127,6 +137,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 			}
 			waitCommitted(ctx, jobs)
 			fillProduce(jobs)
+			h.leaderHints(req, resp, jobs)
 			return &server.Reply{Msg: resp}
 		},
 	}
@@ -266,6 +277,29 @@ func fillProduce(jobs []*produceJob) {
 		op.BaseOffset = j.res.BaseOffset
 		op.LogAppendTime = j.res.LogAppendTime
 		op.LogStartOffset = j.res.LogStartOffset
+	}
+}
+
+// leaderHints adds KIP-951's current leader (v10+) to partitions refused for not
+// leading, with the leaders' endpoints.
+func (h *handlers) leaderHints(req *server.Request, resp *kmsg.ProduceResponse, jobs []*produceJob) {
+	if resp.Version < 10 {
+		return
+	}
+	img := h.Meta.Image()
+	seen := map[int32]bool{}
+	for _, j := range jobs {
+		hint, ok := hintFor(img, j.topic, j.out.Partition, req.Conn.Listener, j.err)
+		if !ok {
+			continue
+		}
+		j.out.CurrentLeader.LeaderID, j.out.CurrentLeader.LeaderEpoch = hint.leader, hint.epoch
+		if hint.endpoint != nil && !seen[hint.leader] {
+			seen[hint.leader] = true
+			b := kmsg.NewProduceResponseBroker()
+			b.NodeID, b.Host, b.Port, b.Rack = hint.leader, hint.endpoint.Host, hint.endpoint.Port, hint.rack
+			resp.Brokers = append(resp.Brokers, b)
+		}
 	}
 }
 
