@@ -249,14 +249,19 @@ func (t *sinkTask) run(ctx context.Context) error {
 func (t *sinkTask) loop(ctx context.Context) error {
 	last := time.Now()
 	for ctx.Err() == nil {
-		fetches := t.client.PollRecords(ctx, t.maxPoll)
+		// Poll no longer than the time to the next commit, so offsets are
+		// committed on time when no records come.
+		wait := max(t.interval-time.Since(last), 10*time.Millisecond)
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches := t.client.PollRecords(pctx, t.maxPoll)
+		cancel()
 		if ctx.Err() != nil {
 			t.client.AllowRebalance()
 			return nil
 		}
 		var ferr error
 		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled) {
+			if errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			var ke *kerr.Error
