@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,8 +86,23 @@ func (s *Store) ShutdownBroker(ctx context.Context) error {
 	if epoch == 0 {
 		return nil
 	}
+	var leaderless time.Time // since when no leader has been known
 	for {
-		reply, err := s.heartbeatOnce(ctx)
+		if s.leaderID() < 0 {
+			if leaderless.IsZero() {
+				leaderless = time.Now()
+			}
+			// The last nodes of a stopping cluster lose the quorum: nobody can move
+			// their leaderships, so waiting longer only delays the stop.
+			if time.Since(leaderless) > 2*orDefault(s.cfg.ElectionTimeout, time.Second) {
+				return errors.New("controlled shutdown: the metadata quorum has no leader")
+			}
+		} else {
+			leaderless = time.Time{}
+		}
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		reply, err := s.heartbeatOnce(actx)
+		cancel()
 		if err == nil && reply.ShouldShutdown {
 			s.log.Info("controlled shutdown: the controller has moved this broker's leaderships")
 			// Wait to see the change here, so that the broker stops serving only
@@ -123,6 +139,7 @@ func (s *Store) heartbeatLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.BrokerHeartbeatInterval)
 	defer t.Stop()
+	s.beat() // report at once, not a whole interval after start
 	for {
 		select {
 		case <-s.ctx.Done():
