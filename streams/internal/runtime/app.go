@@ -75,6 +75,7 @@ type runningTask struct {
 	// written), for its checkpoint.
 	changelogEnd map[string]int64
 	persistent   bool
+	processed    int64 // records, for the debug log
 }
 
 // New checks the configuration; Run starts the instance.
@@ -274,6 +275,7 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 			return // revoked while the record was in flight
 		}
 		perr = rt.t.Process(inputRecord(r))
+		rt.processed++
 		if rt.t.CommitRequested() {
 			commitAsked = true
 		}
@@ -290,7 +292,10 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 		}
 	}
 	if commitAsked || time.Since(a.lastCommit) >= a.cfg.CommitInterval {
-		return a.commit(ctx, a.tasks)
+		// Not ctx: a commit after a stop was asked for must still finish.
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return a.commit(cctx, a.tasks)
 	}
 	return nil
 }
@@ -314,6 +319,11 @@ func (a *App) nextWallClock() int64 {
 // offsets: records may be processed twice, never lost. a.mu is held.
 func (a *App) commit(ctx context.Context, tasks map[processor.TaskID]*runningTask) error {
 	a.lastCommit = time.Now()
+	if a.log.Enabled(ctx, slog.LevelDebug) {
+		for id, rt := range tasks {
+			a.log.Debug("commit", "task", id.String(), "processed", rt.processed, "offsets", fmt.Sprint(rt.t.Offsets()))
+		}
+	}
 	for _, rt := range tasks {
 		if err := rt.t.Flush(); err != nil {
 			return fmt.Errorf("streams: commit: %w", err)
@@ -527,7 +537,7 @@ func (a *App) openPending(ctx context.Context) error {
 	}
 	for _, rt := range fresh {
 		for topic := range rt.changelogEnd {
-			rt.changelogEnd[topic] = reached[topic]
+			rt.changelogEnd[topic] = reached[changelogKey(topic, rt.t.ID().Partition)]
 		}
 		if err := rt.t.Init(); err != nil {
 			return fmt.Errorf("streams: %w", err)

@@ -23,7 +23,8 @@ type restoreTarget struct {
 
 // restore reads each changelog partition from its target's offset up to
 // the end offset it has now, writing straight into the inner store (no
-// logging, no cache). It returns the offset each changelog reached.
+// logging, no cache). It returns the offset each changelog partition
+// reached, keyed by changelogKey.
 func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []restoreTarget) (map[string]int64, error) {
 	reached := make(map[string]int64, len(targets))
 	if len(targets) == 0 {
@@ -38,14 +39,15 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 		return nil, fmt.Errorf("restore: end offsets of changelogs: %w", err)
 	}
 	want := make(map[string]map[int32]kgo.Offset)
-	byTopic := make(map[string]restoreTarget)
-	remaining := make(map[string]int64) // topic -> last offset still to read
+	byPartition := make(map[string]restoreTarget)
+	remaining := make(map[string]int64) // changelogKey -> last offset to read
 	for _, t := range targets {
 		end, ok := ends.Lookup(t.topic, t.partition)
 		if !ok || end.Err != nil {
 			return nil, fmt.Errorf("restore: end offset of %s-%d: %v", t.topic, t.partition, end.Err)
 		}
-		reached[t.topic] = end.Offset
+		key := changelogKey(t.topic, t.partition)
+		reached[key] = end.Offset
 		if t.from >= end.Offset {
 			continue
 		}
@@ -53,8 +55,8 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 			want[t.topic] = make(map[int32]kgo.Offset)
 		}
 		want[t.topic][t.partition] = kgo.NewOffset().At(t.from)
-		byTopic[t.topic] = t
-		remaining[t.topic] = end.Offset - 1
+		byPartition[key] = t
+		remaining[key] = end.Offset - 1
 	}
 	if len(remaining) == 0 {
 		return reached, nil
@@ -82,16 +84,17 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 		}
 		var batchErr error
 		fetches.EachTopic(func(ft kgo.FetchTopic) {
-			t, ok := byTopic[ft.Topic]
-			if !ok || batchErr != nil {
-				return
-			}
 			ft.EachPartition(func(fp kgo.FetchPartition) {
-				if batchErr != nil || len(fp.Records) == 0 {
+				key := changelogKey(ft.Topic, fp.Partition)
+				t, ok := byPartition[key]
+				if batchErr != nil || !ok || len(fp.Records) == 0 {
 					return
 				}
+				last, ok := remaining[key]
+				if !ok {
+					return // already complete
+				}
 				kvs := make([]state.KeyValue, 0, len(fp.Records))
-				last := remaining[ft.Topic]
 				for _, r := range fp.Records {
 					if r.Offset > last {
 						break
@@ -103,7 +106,7 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 					return
 				}
 				if fp.Records[len(fp.Records)-1].Offset >= last {
-					delete(remaining, ft.Topic)
+					delete(remaining, key)
 				}
 			})
 		})

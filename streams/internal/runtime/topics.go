@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -128,7 +129,43 @@ func createInternalTopics(ctx context.Context, adm *kadm.Client, p *plan, rf int
 			return fmt.Errorf("create internal topic %s (%d partitions, %s): %w", n, spec.partitions, describeConfig(spec.config), err)
 		}
 	}
-	return nil
+	return waitForTopics(ctx, adm, names)
+}
+
+// waitForTopics waits until every topic has a leader for each partition in
+// the metadata, since a topic just created may not be served yet.
+func waitForTopics(ctx context.Context, adm *kadm.Client, names []string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		details, err := adm.ListTopics(ctx, names...)
+		missing := ""
+		if err != nil {
+			missing = err.Error()
+		}
+		for _, n := range names {
+			d, ok := details[n]
+			if !ok || d.Err != nil || len(d.Partitions) == 0 {
+				missing = n
+				break
+			}
+			for _, p := range d.Partitions {
+				if p.Leader < 0 || p.Err != nil {
+					missing = n
+				}
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("internal topic %s is not ready after 30s", missing)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func describeConfig(cfg map[string]string) string {
