@@ -76,7 +76,7 @@ CGO_ENABLED=0 go build -trimpath -o "$BIN/sluice" ./cmd/sluice
 freeport() {
 	local p
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral ports (32768-)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return

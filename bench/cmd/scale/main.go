@@ -55,8 +55,9 @@ func main() {
 	cold := flag.Int("cold", 3, "cold starts")
 	topics := flag.Int("topics", 10, "topics")
 	parts := flag.Int("parts", 1000, "partitions per topic")
+	logLevel := flag.String("log-level", "warn", "the brokers' --log-level (their logs go to stderr)")
 	flag.Parse()
-	res, err := run(*bin, *dir, *cold, *topics, *parts)
+	res, err := run(*bin, *logLevel, *dir, *cold, *topics, *parts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		if res == nil {
@@ -139,9 +140,9 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func start(bin, data, addr string) (*broker, error) {
+func start(bin, logLevel, data, addr string) (*broker, error) {
 	cmd := exec.Command(bin, "server", "--set", "log.dirs="+data, "--set", "listeners=PLAINTEXT://"+addr,
-		"--set", "http.addr=", "--log-level", "warn")
+		"--set", "http.addr=", "--log-level", logLevel)
 	el := &errorLine{}
 	cmd.Stdout, cmd.Stderr = os.Stderr, io.MultiWriter(os.Stderr, el)
 	if err := cmd.Start(); err != nil {
@@ -209,7 +210,7 @@ func metadataAll(ctx context.Context, cl *kgo.Client) (time.Duration, int, error
 	return d, n, nil
 }
 
-func run(bin, parent string, cold, topics, parts int) (*result, error) {
+func run(bin, logLevel, parent string, cold, topics, parts int) (*result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	res := &result{Workload: "scale", Partitions: topics * parts}
@@ -224,7 +225,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 			return res, err
 		}
 		t0 := time.Now()
-		b, err := start(bin, data, addr)
+		b, err := start(bin, logLevel, data, addr)
 		if err != nil {
 			return res, err
 		}
@@ -257,7 +258,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	if err != nil {
 		return res, err
 	}
-	b, err := start(bin, data, addr)
+	b, err := start(bin, logLevel, data, addr)
 	if err != nil {
 		return res, err
 	}
@@ -332,7 +333,7 @@ func run(bin, parent string, cold, topics, parts int) (*result, error) {
 	}
 
 	t0 = time.Now()
-	b, err = start(bin, data, addr)
+	b, err = start(bin, logLevel, data, addr)
 	if err != nil {
 		return res, err
 	}
