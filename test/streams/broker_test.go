@@ -47,7 +47,7 @@ func freeAddr(t testing.TB) string {
 
 // startBroker starts a broker and returns its address; it is stopped with
 // SIGTERM when the test ends, and its log shown if the test failed.
-func startBroker(t *testing.T) string {
+func startBroker(t testing.TB) string {
 	t.Helper()
 	addr := freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), "sluice.log")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -397,7 +398,7 @@ func (a *App) commit(ctx context.Context, tasks map[processor.TaskID]*runningTas
 	return nil
 }
 
-func changelogKey(topic string, p int32) string { return fmt.Sprintf("%s\x00%d", topic, p) }
+func changelogKey(topic string, p int32) string { return topic + "\x00" + strconv.Itoa(int(p)) }
 
 // Send is the tasks' collector: it hands records to the producer.
 func (a *App) Send(topic string, partition int32, key, value []byte, ts int64, headers []processor.Header) error {
@@ -412,24 +413,39 @@ func (a *App) Send(topic string, partition int32, key, value []byte, ts int64, h
 			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	_, isChangelog := a.plan.changelog[topic]
-	a.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		a.prodMu.Lock()
-		defer a.prodMu.Unlock()
-		if err != nil {
-			if a.produceErr == nil {
-				a.produceErr = fmt.Errorf("produce to %s: %w", r.Topic, err)
-			}
-			return
-		}
-		if isChangelog {
-			k := changelogKey(r.Topic, r.Partition)
-			if r.Offset+1 > a.produced[k] {
-				a.produced[k] = r.Offset + 1
-			}
-		}
-	})
+	if _, ok := a.plan.changelog[topic]; ok {
+		a.cl.Produce(context.Background(), r, a.onChangelogProduced)
+	} else {
+		a.cl.Produce(context.Background(), r, a.onProduced)
+	}
 	return nil
+}
+
+// onProduced records the first produce error (a commit then fails).
+func (a *App) onProduced(r *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	a.prodMu.Lock()
+	defer a.prodMu.Unlock()
+	if a.produceErr == nil {
+		a.produceErr = fmt.Errorf("produce to %s: %w", r.Topic, err)
+	}
+}
+
+// onChangelogProduced also tracks how far each changelog partition is
+// written, for checkpoints.
+func (a *App) onChangelogProduced(r *kgo.Record, err error) {
+	if err != nil {
+		a.onProduced(r, err)
+		return
+	}
+	k := changelogKey(r.Topic, r.Partition)
+	a.prodMu.Lock()
+	defer a.prodMu.Unlock()
+	if r.Offset+1 > a.produced[k] {
+		a.produced[k] = r.Offset + 1
+	}
 }
 
 // onAssigned notes the tasks to open; the loop opens them (restoring
