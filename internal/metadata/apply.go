@@ -1,6 +1,8 @@
 package metadata
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -92,6 +94,8 @@ func (b *builder) apply(r Record, index uint64) error {
 		return b.applyProducerIDs(r)
 	case *PartitionChangeRecord:
 		return b.applyPartitionChange(r)
+	case *UnregisterBrokerRecord:
+		return b.applyUnregisterBroker(r)
 	case nil:
 		return errorf(kerr.InvalidRequest, "nil metadata record")
 	default:
@@ -247,13 +251,21 @@ func (b *builder) applyPartition(r *PartitionRecord) error {
 		return errorf(kerr.InvalidRequest, "topic %q partition %d: negative epoch", t.Name, r.Partition)
 	}
 	t = b.ownTopic(t)
+	if !b.restoring && len(r.AddingReplicas)+len(r.RemovingReplicas) > 0 {
+		return errorf(kerr.InvalidRequest, "topic %q partition %d: a new partition cannot be reassigning", t.Name, r.Partition)
+	}
+	if err := checkReassignment(r.Replicas, r.AddingReplicas, r.RemovingReplicas); err != nil {
+		return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: %s", t.Name, r.Partition, err.Error())
+	}
 	t.Partitions = append(t.Partitions, Partition{
-		Index:          r.Partition,
-		Leader:         r.Leader,
-		LeaderEpoch:    r.LeaderEpoch,
-		Replicas:       slices.Clone(r.Replicas),
-		ISR:            slices.Clone(r.ISR),
-		PartitionEpoch: r.PartitionEpoch,
+		Index:            r.Partition,
+		Leader:           r.Leader,
+		LeaderEpoch:      r.LeaderEpoch,
+		Replicas:         slices.Clone(r.Replicas),
+		ISR:              slices.Clone(r.ISR),
+		PartitionEpoch:   r.PartitionEpoch,
+		AddingReplicas:   slices.Clone(r.AddingReplicas),
+		RemovingReplicas: slices.Clone(r.RemovingReplicas),
 	})
 	return nil
 }
@@ -270,10 +282,22 @@ func (b *builder) applyPartitionChange(r *PartitionChangeRecord) error {
 	if len(r.ISR) == 0 {
 		return errorf(kerr.InvalidRequest, "topic %q partition %d: empty ISR", t.Name, r.Partition)
 	}
+	replicas, adding, removing := old.Replicas, old.AddingReplicas, old.RemovingReplicas
+	if r.Replicas != nil {
+		replicas, adding, removing = r.Replicas, r.AddingReplicas, r.RemovingReplicas
+		if err := checkReplicas(&b.img, replicas); err != nil {
+			return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: %s", t.Name, r.Partition, err.Error())
+		}
+		if err := checkReassignment(replicas, adding, removing); err != nil {
+			return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: %s", t.Name, r.Partition, err.Error())
+		}
+	} else if len(r.AddingReplicas)+len(r.RemovingReplicas) > 0 {
+		return errorf(kerr.InvalidRequest, "topic %q partition %d: a reassignment needs its replica set", t.Name, r.Partition)
+	}
 	for i, id := range r.ISR {
-		if !slices.Contains(old.Replicas, id) || slices.Contains(r.ISR[:i], id) {
+		if !slices.Contains(replicas, id) || slices.Contains(r.ISR[:i], id) {
 			return errorf(kerr.InvalidReplicaAssignment, "topic %q partition %d: ISR %v is not a set of replicas %v",
-				t.Name, r.Partition, r.ISR, old.Replicas)
+				t.Name, r.Partition, r.ISR, replicas)
 		}
 	}
 	if r.Leader != -1 && !slices.Contains(r.ISR, r.Leader) {
@@ -287,7 +311,49 @@ func (b *builder) applyPartitionChange(r *PartitionChangeRecord) error {
 	}
 	p.Leader = r.Leader
 	p.ISR = slices.Clone(r.ISR)
+	p.Replicas = slices.Clone(replicas)
+	p.AddingReplicas, p.RemovingReplicas = slices.Clone(adding), slices.Clone(removing)
 	p.PartitionEpoch++
+	return nil
+}
+
+// checkReassignment checks a reassignment's lists against the replica set: both
+// subsets of it, disjoint, and leaving a non-empty target.
+func checkReassignment(replicas, adding, removing []int32) error {
+	for _, id := range adding {
+		if !slices.Contains(replicas, id) || slices.Contains(removing, id) {
+			return fmt.Errorf("adding replica %d must be a replica and not being removed", id)
+		}
+	}
+	left := 0
+	for _, id := range replicas {
+		if !slices.Contains(removing, id) {
+			left++
+		}
+	}
+	for _, id := range removing {
+		if !slices.Contains(replicas, id) {
+			return fmt.Errorf("removing replica %d is not a replica", id)
+		}
+	}
+	if left == 0 {
+		return errors.New("a reassignment must leave a replica")
+	}
+	return nil
+}
+
+func (b *builder) applyUnregisterBroker(r *UnregisterBrokerRecord) error {
+	if b.img.Brokers[r.NodeID] == nil {
+		return errorf(kerr.BrokerIDNotRegistered, "broker %d is not registered", r.NodeID)
+	}
+	for _, t := range b.img.Topics {
+		for _, p := range t.Partitions {
+			if slices.Contains(p.Replicas, r.NodeID) {
+				return errorf(kerr.InvalidRequest, "broker %d still hosts %s-%d: move its replicas first", r.NodeID, t.Name, p.Index)
+			}
+		}
+	}
+	delete(b.brokers(), r.NodeID)
 	return nil
 }
 

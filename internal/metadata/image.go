@@ -87,6 +87,38 @@ type Partition struct {
 	ISR         []int32
 	// PartitionEpoch counts every change of the partition's state.
 	PartitionEpoch int32
+	// AddingReplicas and RemovingReplicas describe a reassignment in progress: Replicas
+	// is then the target followed by the replicas being removed. Both are empty
+	// otherwise.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning reports whether a reassignment of the partition is in progress.
+func (p *Partition) Reassigning() bool { return len(p.AddingReplicas)+len(p.RemovingReplicas) > 0 }
+
+// TargetReplicas is the replica set the partition will have once its reassignment
+// completes (Replicas when none is in progress).
+func (p *Partition) TargetReplicas() []int32 {
+	var out []int32
+	for _, id := range p.Replicas {
+		if !slices.Contains(p.RemovingReplicas, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// OriginalReplicas is the replica set the partition had before its reassignment
+// started (Replicas when none is in progress).
+func (p *Partition) OriginalReplicas() []int32 {
+	var out []int32
+	for _, id := range p.Replicas {
+		if !slices.Contains(p.AddingReplicas, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func emptyImage() *Image {
@@ -158,6 +190,7 @@ func (img *Image) records() []Record {
 			recs = append(recs, &PartitionRecord{
 				TopicID: t.ID, Partition: p.Index, Replicas: p.Replicas, ISR: p.ISR,
 				Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
 			})
 		}
 		for _, k := range slices.Sorted(maps.Keys(t.Configs)) {

@@ -33,17 +33,18 @@ import (
 type RecordType uint16
 
 const (
-	ClusterRecordType         RecordType = 1  // the cluster id, written once
-	LeaderChangeRecordType    RecordType = 2  // a node became the active controller
-	RegisterBrokerRecordType  RecordType = 3  // a broker registered (or re-registered)
-	BrokerFenceRecordType     RecordType = 4  // a broker was fenced or unfenced
-	TopicRecordType           RecordType = 5  // a topic was created
-	PartitionRecordType       RecordType = 6  // a partition was created
-	RemoveTopicRecordType     RecordType = 7  // a topic was deleted
-	ConfigRecordType          RecordType = 8  // a dynamic config was set or deleted
-	ProducerIDsRecordType     RecordType = 9  // a block of producer ids was allocated
-	SnapshotHeaderRecordType  RecordType = 10 // first record of a snapshot
-	PartitionChangeRecordType RecordType = 11 // a partition's leader or ISR changed
+	ClusterRecordType          RecordType = 1  // the cluster id, written once
+	LeaderChangeRecordType     RecordType = 2  // a node became the active controller
+	RegisterBrokerRecordType   RecordType = 3  // a broker registered (or re-registered)
+	BrokerFenceRecordType      RecordType = 4  // a broker was fenced or unfenced
+	TopicRecordType            RecordType = 5  // a topic was created
+	PartitionRecordType        RecordType = 6  // a partition was created
+	RemoveTopicRecordType      RecordType = 7  // a topic was deleted
+	ConfigRecordType           RecordType = 8  // a dynamic config was set or deleted
+	ProducerIDsRecordType      RecordType = 9  // a block of producer ids was allocated
+	SnapshotHeaderRecordType   RecordType = 10 // first record of a snapshot
+	PartitionChangeRecordType  RecordType = 11 // a partition's leader or ISR changed
+	UnregisterBrokerRecordType RecordType = 12 // a broker was decommissioned
 )
 
 func (t RecordType) String() string {
@@ -54,17 +55,18 @@ func (t RecordType) String() string {
 }
 
 var recordTypeNames = map[RecordType]string{
-	ClusterRecordType:         "ClusterRecord",
-	LeaderChangeRecordType:    "LeaderChangeRecord",
-	RegisterBrokerRecordType:  "RegisterBrokerRecord",
-	BrokerFenceRecordType:     "BrokerFenceRecord",
-	TopicRecordType:           "TopicRecord",
-	PartitionRecordType:       "PartitionRecord",
-	RemoveTopicRecordType:     "RemoveTopicRecord",
-	ConfigRecordType:          "ConfigRecord",
-	ProducerIDsRecordType:     "ProducerIDsRecord",
-	SnapshotHeaderRecordType:  "SnapshotHeaderRecord",
-	PartitionChangeRecordType: "PartitionChangeRecord",
+	ClusterRecordType:          "ClusterRecord",
+	LeaderChangeRecordType:     "LeaderChangeRecord",
+	RegisterBrokerRecordType:   "RegisterBrokerRecord",
+	BrokerFenceRecordType:      "BrokerFenceRecord",
+	TopicRecordType:            "TopicRecord",
+	PartitionRecordType:        "PartitionRecord",
+	RemoveTopicRecordType:      "RemoveTopicRecord",
+	ConfigRecordType:           "ConfigRecord",
+	ProducerIDsRecordType:      "ProducerIDsRecord",
+	SnapshotHeaderRecordType:   "SnapshotHeaderRecord",
+	PartitionChangeRecordType:  "PartitionChangeRecord",
+	UnregisterBrokerRecordType: "UnregisterBrokerRecord",
 }
 
 // Record is one metadata record. Version is the version the value encodes as.
@@ -79,17 +81,18 @@ var recordKinds = map[RecordType]struct {
 	maxVersion uint16
 	new        func() Record
 }{
-	ClusterRecordType:         {0, func() Record { return new(ClusterRecord) }},
-	LeaderChangeRecordType:    {0, func() Record { return new(LeaderChangeRecord) }},
-	RegisterBrokerRecordType:  {0, func() Record { return new(RegisterBrokerRecord) }},
-	BrokerFenceRecordType:     {0, func() Record { return new(BrokerFenceRecord) }},
-	TopicRecordType:           {0, func() Record { return new(TopicRecord) }},
-	PartitionRecordType:       {0, func() Record { return new(PartitionRecord) }},
-	RemoveTopicRecordType:     {0, func() Record { return new(RemoveTopicRecord) }},
-	ConfigRecordType:          {0, func() Record { return new(ConfigRecord) }},
-	ProducerIDsRecordType:     {0, func() Record { return new(ProducerIDsRecord) }},
-	SnapshotHeaderRecordType:  {0, func() Record { return new(SnapshotHeaderRecord) }},
-	PartitionChangeRecordType: {0, func() Record { return new(PartitionChangeRecord) }},
+	ClusterRecordType:          {0, func() Record { return new(ClusterRecord) }},
+	LeaderChangeRecordType:     {0, func() Record { return new(LeaderChangeRecord) }},
+	RegisterBrokerRecordType:   {0, func() Record { return new(RegisterBrokerRecord) }},
+	BrokerFenceRecordType:      {0, func() Record { return new(BrokerFenceRecord) }},
+	TopicRecordType:            {0, func() Record { return new(TopicRecord) }},
+	PartitionRecordType:        {0, func() Record { return new(PartitionRecord) }},
+	RemoveTopicRecordType:      {0, func() Record { return new(RemoveTopicRecord) }},
+	ConfigRecordType:           {0, func() Record { return new(ConfigRecord) }},
+	ProducerIDsRecordType:      {0, func() Record { return new(ProducerIDsRecord) }},
+	SnapshotHeaderRecordType:   {0, func() Record { return new(SnapshotHeaderRecord) }},
+	PartitionChangeRecordType:  {0, func() Record { return new(PartitionChangeRecord) }},
+	UnregisterBrokerRecordType: {0, func() Record { return new(UnregisterBrokerRecord) }},
 }
 
 // ClusterRecord names the cluster. Every leader writes it with its configured cluster id
@@ -140,16 +143,34 @@ type PartitionRecord struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas (version 1) are a reassignment in progress, as
+	// in PartitionChangeRecord; only snapshots carry them here.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // PartitionChangeRecord changes an existing partition's leader and ISR, as the
 // controller decides when a broker is fenced, shuts down or comes back. A change of
 // leader bumps the leader epoch; every change bumps the partition epoch.
+//
+// Replicas, when set, replaces the replica set (a reassignment starting, completing or
+// cancelled), with AddingReplicas and RemovingReplicas the reassignment in progress
+// (Kafka's semantics: the replica set is the target plus the replicas being removed;
+// both lists empty when none is).
 type PartitionChangeRecord struct {
-	TopicID   UUID    `json:"topicId"`
-	Partition int32   `json:"partition"`
-	Leader    int32   `json:"leader"` // -1: no leader
-	ISR       []int32 `json:"isr"`
+	TopicID          UUID    `json:"topicId"`
+	Partition        int32   `json:"partition"`
+	Leader           int32   `json:"leader"` // -1: no leader
+	ISR              []int32 `json:"isr"`
+	Replicas         []int32 `json:"replicas,omitempty"`
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
+}
+
+// UnregisterBrokerRecord removes a decommissioned broker's registration. It must host
+// no replica.
+type UnregisterBrokerRecord struct {
+	NodeID int32 `json:"nodeId"`
 }
 
 // RemoveTopicRecord deletes a topic with all its partitions and configs.
@@ -186,29 +207,31 @@ type SnapshotHeaderRecord struct {
 	Offset uint64 `json:"offset"`
 }
 
-func (*ClusterRecord) Type() RecordType         { return ClusterRecordType }
-func (*LeaderChangeRecord) Type() RecordType    { return LeaderChangeRecordType }
-func (*RegisterBrokerRecord) Type() RecordType  { return RegisterBrokerRecordType }
-func (*BrokerFenceRecord) Type() RecordType     { return BrokerFenceRecordType }
-func (*TopicRecord) Type() RecordType           { return TopicRecordType }
-func (*PartitionRecord) Type() RecordType       { return PartitionRecordType }
-func (*RemoveTopicRecord) Type() RecordType     { return RemoveTopicRecordType }
-func (*ConfigRecord) Type() RecordType          { return ConfigRecordType }
-func (*ProducerIDsRecord) Type() RecordType     { return ProducerIDsRecordType }
-func (*SnapshotHeaderRecord) Type() RecordType  { return SnapshotHeaderRecordType }
-func (*PartitionChangeRecord) Type() RecordType { return PartitionChangeRecordType }
+func (*ClusterRecord) Type() RecordType          { return ClusterRecordType }
+func (*LeaderChangeRecord) Type() RecordType     { return LeaderChangeRecordType }
+func (*RegisterBrokerRecord) Type() RecordType   { return RegisterBrokerRecordType }
+func (*BrokerFenceRecord) Type() RecordType      { return BrokerFenceRecordType }
+func (*TopicRecord) Type() RecordType            { return TopicRecordType }
+func (*PartitionRecord) Type() RecordType        { return PartitionRecordType }
+func (*RemoveTopicRecord) Type() RecordType      { return RemoveTopicRecordType }
+func (*ConfigRecord) Type() RecordType           { return ConfigRecordType }
+func (*ProducerIDsRecord) Type() RecordType      { return ProducerIDsRecordType }
+func (*SnapshotHeaderRecord) Type() RecordType   { return SnapshotHeaderRecordType }
+func (*PartitionChangeRecord) Type() RecordType  { return PartitionChangeRecordType }
+func (*UnregisterBrokerRecord) Type() RecordType { return UnregisterBrokerRecordType }
 
-func (*ClusterRecord) Version() uint16         { return 0 }
-func (*LeaderChangeRecord) Version() uint16    { return 0 }
-func (*RegisterBrokerRecord) Version() uint16  { return 0 }
-func (*BrokerFenceRecord) Version() uint16     { return 0 }
-func (*TopicRecord) Version() uint16           { return 0 }
-func (*PartitionRecord) Version() uint16       { return 0 }
-func (*RemoveTopicRecord) Version() uint16     { return 0 }
-func (*ConfigRecord) Version() uint16          { return 0 }
-func (*ProducerIDsRecord) Version() uint16     { return 0 }
-func (*SnapshotHeaderRecord) Version() uint16  { return 0 }
-func (*PartitionChangeRecord) Version() uint16 { return 0 }
+func (*ClusterRecord) Version() uint16          { return 0 }
+func (*LeaderChangeRecord) Version() uint16     { return 0 }
+func (*RegisterBrokerRecord) Version() uint16   { return 0 }
+func (*BrokerFenceRecord) Version() uint16      { return 0 }
+func (*TopicRecord) Version() uint16            { return 0 }
+func (*PartitionRecord) Version() uint16        { return 0 }
+func (*RemoveTopicRecord) Version() uint16      { return 0 }
+func (*ConfigRecord) Version() uint16           { return 0 }
+func (*ProducerIDsRecord) Version() uint16      { return 0 }
+func (*SnapshotHeaderRecord) Version() uint16   { return 0 }
+func (*PartitionChangeRecord) Version() uint16  { return 0 }
+func (*UnregisterBrokerRecord) Version() uint16 { return 0 }
 
 const (
 	recordHeaderLen = 4

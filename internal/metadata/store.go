@@ -697,6 +697,169 @@ func (s *Store) AlterPartition(ctx context.Context, topicID [16]byte, partition,
 			return errorf(kerr.IneligibleReplica, "%s-%d: replica %d is fenced or unknown and cannot join the ISR", t.Name, partition, id)
 		}
 	}
-	_, err := s.propose(ctx, []Record{&PartitionChangeRecord{TopicID: topicID, Partition: partition, Leader: p.Leader, ISR: slices.Clone(isr)}})
+	var rec Record = &PartitionChangeRecord{TopicID: topicID, Partition: partition, Leader: p.Leader, ISR: slices.Clone(isr)}
+	if done, ok := reassignmentDone(img, t, p, isr); ok {
+		rec = done // the last adding replica joined: the reassignment completes
+	}
+	_, err := s.propose(ctx, []Record{rec})
+	return err
+}
+
+// reassignmentDone returns the change that completes p's reassignment once every adding
+// replica is in isr: the replica set becomes the target, the ISR loses the removed
+// replicas, and a leader being removed hands over to the first live target replica in
+// the ISR. ok is false while the reassignment must go on.
+func reassignmentDone(img *Image, t *Topic, p Partition, isr []int32) (*PartitionChangeRecord, bool) {
+	if !p.Reassigning() {
+		return nil, false
+	}
+	for _, id := range p.AddingReplicas {
+		if !slices.Contains(isr, id) {
+			return nil, false
+		}
+	}
+	target := p.TargetReplicas()
+	var newISR []int32
+	for _, id := range isr {
+		if slices.Contains(target, id) {
+			newISR = append(newISR, id)
+		}
+	}
+	if len(newISR) == 0 {
+		return nil, false
+	}
+	leader := p.Leader
+	if !slices.Contains(target, leader) {
+		leader = -1
+		for _, id := range target {
+			if b := img.Brokers[id]; b != nil && !b.Fenced && slices.Contains(newISR, id) {
+				leader = id
+				break
+			}
+		}
+	}
+	return &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, Leader: leader, ISR: newISR,
+		Replicas: target, AddingReplicas: []int32{}, RemovingReplicas: []int32{}}, true
+}
+
+// ReassignPartition starts, changes or (target nil) cancels the reassignment of one
+// partition, as Kafka's AlterPartitionReassignments: the replica set becomes the target
+// followed by the replicas to remove; the new replicas catch up as followers and, once
+// all are in the ISR, the removed ones are dropped (see AlterPartition). A target equal
+// to the current replicas, or one that only drops or reorders replicas, applies at once.
+// Cancelling returns to the replicas before the reassignment. Errors:
+// UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS.
+func (s *Store) ReassignPartition(ctx context.Context, topic string, partition int32, target []int32) error {
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
+	img := s.Image()
+	t := img.Topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return errorf(kerr.UnknownTopicOrPartition, "%s-%d does not exist", topic, partition)
+	}
+	p := t.Partitions[partition]
+	original := p.OriginalReplicas()
+	if target == nil {
+		if !p.Reassigning() {
+			return errorf(kerr.NoReassignmentInProgress, "no reassignment of %s-%d is in progress", topic, partition)
+		}
+		target = original
+	} else {
+		// A registered but fenced target is accepted, as Kafka does: it catches up
+		// once it is live.
+		if err := checkReplicas(img, target); err != nil {
+			return errorf(kerr.InvalidReplicaAssignment, "%s-%d: %s", topic, partition, err.Error())
+		}
+	}
+	var adding, removing []int32
+	for _, id := range target {
+		if !slices.Contains(original, id) {
+			adding = append(adding, id)
+		}
+	}
+	for _, id := range original {
+		if !slices.Contains(target, id) {
+			removing = append(removing, id)
+		}
+	}
+	replicas := append(slices.Clone(target), removing...)
+	isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !slices.Contains(replicas, id) })
+	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, Leader: p.Leader, ISR: isr,
+		Replicas: replicas, AddingReplicas: adding, RemovingReplicas: removing}
+	if len(isr) == 0 {
+		return errorf(kerr.InvalidReplicaAssignment, "%s-%d: no in-sync replica would be left", topic, partition)
+	}
+	if !slices.Contains(isr, rec.Leader) {
+		rec.Leader = isr[0]
+	}
+	if len(adding) == 0 {
+		// Nothing to catch up (a cancel, a removal or a new order): complete at once.
+		probe := p
+		probe.Replicas, probe.AddingReplicas, probe.RemovingReplicas = replicas, nil, removing
+		if done, ok := reassignmentDone(img, t, probe, isr); ok {
+			rec = done
+		} else { // only the order changes
+			rec.Replicas, rec.AddingReplicas, rec.RemovingReplicas = target, []int32{}, []int32{}
+		}
+	}
+	_, err := s.propose(ctx, []Record{rec})
+	return err
+}
+
+// ElectLeaders runs a leader election for one partition, as Kafka's ElectLeaders: a
+// PREFERRED election (unclean false) moves leadership to the first replica if it is live
+// and in the ISR (PREFERRED_LEADER_NOT_AVAILABLE if not); an UNCLEAN election (unclean
+// true) gives a leaderless partition the first live replica, in the ISR or not, which
+// may lose records. ELECTION_NOT_NEEDED when the partition already has the leader asked
+// for.
+func (s *Store) ElectLeaders(ctx context.Context, topic string, partition int32, unclean bool) error {
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
+	img := s.Image()
+	t := img.Topics[topic]
+	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
+		return errorf(kerr.UnknownTopicOrPartition, "%s-%d does not exist", topic, partition)
+	}
+	p := t.Partitions[partition]
+	live := func(id int32) bool { b := img.Brokers[id]; return b != nil && !b.Fenced }
+	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, ISR: p.ISR}
+	if unclean {
+		if p.Leader >= 0 && live(p.Leader) {
+			return errorf(kerr.ElectionNotNeeded, "%s-%d has a live leader %d", topic, partition, p.Leader)
+		}
+		rec.Leader = -1
+		for _, id := range p.Replicas {
+			if live(id) {
+				rec.Leader, rec.ISR = id, []int32{id}
+				break
+			}
+		}
+		if rec.Leader < 0 {
+			return errorf(kerr.EligibleLeadersNotAvailable, "%s-%d has no live replica", topic, partition)
+		}
+	} else {
+		preferred := p.Replicas[0]
+		if p.Leader == preferred {
+			return errorf(kerr.ElectionNotNeeded, "%s-%d is led by its preferred replica %d", topic, partition, preferred)
+		}
+		if !live(preferred) || !slices.Contains(p.ISR, preferred) {
+			return errorf(kerr.PreferredLeaderNotAvailable, "preferred replica %d of %s-%d is not live and in sync", preferred, topic, partition)
+		}
+		rec.Leader = preferred
+	}
+	_, err := s.propose(ctx, []Record{rec})
+	return err
+}
+
+// UnregisterBroker removes a broker's registration for good (decommissioning), as
+// Kafka's UnregisterBroker. Its replicas must have been moved first; a broker that is
+// still running must be stopped, or it registers again.
+func (s *Store) UnregisterBroker(ctx context.Context, id int32) error {
+	s.proposeMu.Lock()
+	defer s.proposeMu.Unlock()
+	if s.Image().Brokers[id] == nil {
+		return errorf(kerr.BrokerIDNotRegistered, "broker %d is not registered", id)
+	}
+	_, err := s.propose(ctx, []Record{&UnregisterBrokerRecord{NodeID: id}})
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -219,7 +220,8 @@ func (m *Manager) Open(img *metadata.Image) error {
 	for _, l := range m.logs.Logs() {
 		tp := l.TopicPartition()
 		t, ok := img.Topics[tp.Topic]
-		if ok && t.ID == l.TopicID() && int(tp.Partition) < len(t.Partitions) {
+		if ok && t.ID == l.TopicID() && int(tp.Partition) < len(t.Partitions) &&
+			slices.Contains(t.Partitions[tp.Partition].Replicas, m.nodeID) {
 			continue
 		}
 		m.logger.Info("deleting the log of a partition the metadata no longer has", "topic", tp.Topic, "partition", tp.Partition)
@@ -249,7 +251,9 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 	var gone []storage.TopicPartition
 	for tp, p := range m.parts {
 		t, ok := next.Topics[tp.Topic]
-		if !ok || t.ID != p.topicID || int(tp.Partition) >= len(t.Partitions) {
+		if !ok || t.ID != p.topicID || int(tp.Partition) >= len(t.Partitions) ||
+			!slices.Contains(t.Partitions[tp.Partition].Replicas, m.nodeID) {
+			// Deleted, re-created, or reassigned away from this broker.
 			gone = append(gone, tp)
 			delete(m.parts, tp)
 			continue
