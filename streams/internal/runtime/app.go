@@ -734,10 +734,3 @@ func (a *App) Store(name string) ([]state.Store, error) {
 	return out, nil
 }
 
-// Lock runs fn while processing is paused, so that fn can read stores
-// consistently (interactive queries).
-func (a *App) Lock(fn func()) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	fn()
-}
