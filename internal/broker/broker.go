@@ -101,6 +101,10 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		ElectionTimeout:         time.Duration(cfg.ControllerQuorumElectionTimeoutMs) * time.Millisecond,
 		BrokerSessionTimeout:    time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		BrokerHeartbeatInterval: time.Duration(cfg.BrokerHeartbeatIntervalMs) * time.Millisecond,
+		LeaderImbalancePercent:  int(cfg.LeaderImbalancePerBrokerPercent),
+	}
+	if cfg.AutoLeaderRebalanceEnable {
+		mcfg.LeaderRebalanceInterval = time.Duration(cfg.LeaderImbalanceCheckIntervalSecs) * time.Second
 	}
 	if multi {
 		for _, v := range cfg.ControllerQuorumVoters {

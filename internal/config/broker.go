@@ -93,6 +93,9 @@ type Broker struct {
 	ReplicaFetchMaxBytes              int32
 	ReplicaFetchResponseMaxBytes      int32
 	ReplicaFetchBackoffMs             int32
+	AutoLeaderRebalanceEnable         bool
+	LeaderImbalanceCheckIntervalSecs  int64
+	LeaderImbalancePerBrokerPercent   int32
 	BrokerHeartbeatIntervalMs         int32
 	BrokerSessionTimeoutMs            int32
 	ControllerQuorumElectionTimeoutMs int32
@@ -441,6 +444,9 @@ func (b *Broker) fill() {
 	b.ReplicaFetchMaxBytes = b.values.i32("replica.fetch.max.bytes")
 	b.ReplicaFetchResponseMaxBytes = b.values.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = b.values.i32("replica.fetch.backoff.ms")
+	b.AutoLeaderRebalanceEnable = b.values.bool("auto.leader.rebalance.enable")
+	b.LeaderImbalanceCheckIntervalSecs = b.values.i64("leader.imbalance.check.interval.seconds")
+	b.LeaderImbalancePerBrokerPercent = b.values.i32("leader.imbalance.per.broker.percentage")
 	b.BrokerHeartbeatIntervalMs = b.values.i32("broker.heartbeat.interval.ms")
 	b.BrokerSessionTimeoutMs = b.values.i32("broker.session.timeout.ms")
 	b.ControllerQuorumElectionTimeoutMs = b.values.i32("controller.quorum.election.timeout.ms")

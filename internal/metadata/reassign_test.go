@@ -145,3 +145,44 @@ func TestElectLeaders(t *testing.T) {
 		t.Fatalf("unclean election with a live leader: %v", err)
 	}
 }
+
+// TestRebalanceLeaders: a broker back from a failure gets back the leaderships it is
+// the preferred replica of once it is in sync again.
+func TestRebalanceLeaders(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.LeaderImbalancePercent = 10
+	s := openWithBroker(t, cfg)
+	registerBroker(t, s, 2)
+	ctx := context.Background()
+	if _, err := s.CreateTopic(ctx, TopicSpec{Name: "t", Assignments: [][]int32{{1, 2}, {1, 2}, {2, 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	tp := s.Image().Topics["t"]
+	for i := range int32(3) {
+		p := s.Image().Partition("t", i)
+		if err := s.AlterPartition(ctx, tp.ID, i, p.LeaderEpoch, p.PartitionEpoch, []int32{p.Leader, p.Replicas[1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.fence(ctx, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.fence(ctx, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range int32(2) {
+		p := s.Image().Partition("t", i)
+		if p.Leader != 2 {
+			t.Fatalf("partition %d led by %d after 1 was fenced, want 2", i, p.Leader)
+		}
+		if err := s.AlterPartition(ctx, tp.ID, i, p.LeaderEpoch, p.PartitionEpoch, []int32{2, 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.rebalanceLeaders(ctx)
+	for i, want := range []int32{1, 1, 2} {
+		if l := s.Image().Partition("t", int32(i)).Leader; l != want {
+			t.Fatalf("partition %d led by %d after the rebalance, want %d", i, l, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -191,11 +192,20 @@ func (s *Store) controllerLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(min(s.cfg.BrokerSessionTimeout/8, 250*time.Millisecond))
 	defer t.Stop()
+	var rebalance <-chan time.Time
+	if s.cfg.LeaderRebalanceInterval > 0 {
+		rt := time.NewTicker(s.cfg.LeaderRebalanceInterval)
+		defer rt.Stop()
+		rebalance = rt.C
+	}
 	for {
+		balance := false
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		case <-rebalance:
+			balance = true
 		}
 		if !s.isLeader() {
 			continue
@@ -206,6 +216,47 @@ func (s *Store) controllerLoop() {
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		s.ctl.expire(ctx)
+		if balance {
+			s.rebalanceLeaders(ctx)
+		}
 		cancel()
+	}
+}
+
+// rebalanceLeaders is Kafka's automatic preferred-leader election: for each broker
+// whose share of partitions led by someone else, among those it is the preferred
+// (first) replica of, exceeds LeaderImbalancePercent, it moves those leaderships back
+// to it where it is live and in sync.
+func (s *Store) rebalanceLeaders(ctx context.Context) {
+	img := s.Image()
+	type part struct {
+		topic string
+		index int32
+	}
+	preferred := map[int32]int{}
+	misled := map[int32][]part{}
+	for _, name := range img.TopicNames() {
+		for _, p := range img.Topics[name].Partitions {
+			if len(p.Replicas) == 0 || p.Reassigning() {
+				continue
+			}
+			pref := p.Replicas[0]
+			preferred[pref]++
+			b := img.Brokers[pref]
+			if p.Leader != pref && b != nil && !b.Fenced && slices.Contains(p.ISR, pref) {
+				misled[pref] = append(misled[pref], part{name, p.Index})
+			}
+		}
+	}
+	for id, parts := range misled {
+		if 100*len(parts) <= s.cfg.LeaderImbalancePercent*preferred[id] {
+			continue
+		}
+		s.log.Info("moving leaderships back to their preferred broker", "broker", id, "partitions", len(parts))
+		for _, p := range parts {
+			if err := s.ElectLeaders(ctx, p.topic, p.index, false); err != nil && !errors.Is(err, kerr.ElectionNotNeeded) {
+				s.log.Info("preferred leader election", "topic", p.topic, "partition", p.index, "err", err)
+			}
+		}
 	}
 }

@@ -63,6 +63,13 @@ type Config struct {
 	// broker.heartbeat.interval.ms (0: 2s; never more than a third of the session).
 	BrokerSessionTimeout    time.Duration
 	BrokerHeartbeatInterval time.Duration
+	// LeaderRebalanceInterval, when positive, makes the active controller check every
+	// so often (leader.imbalance.check.interval.seconds, with
+	// auto.leader.rebalance.enable) for brokers that lead too few of the partitions they
+	// are the preferred leader of, more than LeaderImbalancePercent
+	// (leader.imbalance.per.broker.percentage), and move those leaderships back.
+	LeaderRebalanceInterval time.Duration
+	LeaderImbalancePercent  int
 
 	// SnapshotThreshold is how many log entries since the last snapshot make Raft take a
 	// new one, keeping the log bounded (0: 1024). SnapshotInterval is how often Raft checks
