@@ -25,10 +25,15 @@ type converters struct {
 // worker's settings.
 func newConverters(reg *connect.Registry, worker, conn map[string]string) (*converters, error) {
 	pick := func(name string) (string, map[string]string) {
-		if cls, ok := conn[name]; ok && strings.TrimSpace(cls) != "" {
-			return strings.TrimSpace(cls), prefixed(conn, name+".")
+		cls, props := strings.TrimSpace(worker[name]), prefixed(worker, name+".")
+		if c, ok := conn[name]; ok && strings.TrimSpace(c) != "" {
+			cls, props = strings.TrimSpace(c), prefixed(conn, name+".")
 		}
-		return strings.TrimSpace(worker[name]), prefixed(worker, name+".")
+		// Errors name the class as Kafka does, whatever alias was given.
+		if p, err := reg.Lookup(cls, connect.ConverterPlugin, connect.HeaderConverterPlugin); err == nil {
+			cls = p.Class
+		}
+		return cls, props
 	}
 	c := &converters{}
 	var err error

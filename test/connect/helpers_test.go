@@ -245,7 +245,7 @@ func newWorker(t testing.TB, extra map[string]string, connectors ...map[string]s
 			w.stop(t)
 		}
 		if t.Failed() && w.proc != nil {
-			t.Logf("worker log:\n%s", w.proc.log())
+			t.Logf("worker log %s:\n%s", w.proc.logPath, w.proc.log())
 		}
 	})
 	return w
