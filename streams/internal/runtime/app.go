@@ -61,6 +61,12 @@ type App struct {
 	cl  *kgo.Client
 	adm *kadm.Client
 
+	// prev is the tasks run before the current rebalance, for the
+	// assignor's stickiness; its own lock, since the group goroutine
+	// reads it while joining.
+	prevMu sync.Mutex
+	prev   []processor.TaskID
+
 	// produced tracks, per changelog partition, the next offset after the
 	// last record acknowledged, for checkpoints; and the first produce
 	// error, which fails the next commit.
@@ -177,7 +183,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		topics = append(topics, t)
 	}
 	slices.Sort(topics)
-	bal := &taskBalancer{subOf: p.subOf, topicsOf: p.topicsOf, localTasks: a.localTasks}
+	bal := &taskBalancer{subOf: p.subOf, topicsOf: p.topicsOf, localTasks: a.localTasks, prevTasks: a.previousTasks}
 	cl, err := kgo.NewClient(append(a.baseOpts(),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(topics...),
@@ -262,27 +268,47 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	commitAsked := false
-	var perr error
-	fetches.EachRecord(func(r *kgo.Record) {
-		if perr != nil {
+	// Group the records by task and, within a task, by partition: a task
+	// that reads several partitions (a merge, a cogroup) takes the record
+	// with the smallest timestamp among their heads next, as Kafka Streams
+	// does with the records it has buffered.
+	byTask := make(map[processor.TaskID]map[string][]*kgo.Record)
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		sub, ok := a.plan.subOf[p.Topic]
+		if !ok || len(p.Records) == 0 {
 			return
 		}
-		sub, ok := a.plan.subOf[r.Topic]
-		if !ok {
-			return
+		id := processor.TaskID{Subtopology: sub, Partition: p.Partition}
+		if byTask[id] == nil {
+			byTask[id] = make(map[string][]*kgo.Record)
 		}
-		rt, ok := a.tasks[processor.TaskID{Subtopology: sub, Partition: r.Partition}]
+		byTask[id][p.Topic] = append(byTask[id][p.Topic], p.Records...)
+	})
+	for id, queues := range byTask {
+		rt, ok := a.tasks[id]
 		if !ok {
-			return // revoked while the record was in flight
+			continue // revoked while the records were in flight
 		}
-		perr = rt.t.Process(inputRecord(r))
-		rt.processed++
+		for {
+			var next *kgo.Record
+			var from string
+			for topic, q := range queues {
+				if len(q) > 0 && (next == nil || q[0].Timestamp.Before(next.Timestamp)) {
+					next, from = q[0], topic
+				}
+			}
+			if next == nil {
+				break
+			}
+			queues[from] = queues[from][1:]
+			if err := rt.t.Process(inputRecord(next)); err != nil {
+				return fmt.Errorf("streams: %w", err)
+			}
+			rt.processed++
+		}
 		if rt.t.CommitRequested() {
 			commitAsked = true
 		}
-	})
-	if perr != nil {
-		return fmt.Errorf("streams: %w", perr)
 	}
 	for _, rt := range a.tasks {
 		if err := rt.t.PunctuateWallClock(); err != nil {
@@ -488,10 +514,22 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]int32
 	if err := a.commit(ctx, a.tasks); err != nil {
 		a.log.Warn("commit on revocation failed; its records will be processed again", "error", err)
 	}
+	ids := make([]processor.TaskID, 0, len(a.tasks))
 	for id, rt := range a.tasks {
 		a.suspended[id] = rt
 		delete(a.tasks, id)
+		ids = append(ids, id)
 	}
+	a.prevMu.Lock()
+	a.prev = ids
+	a.prevMu.Unlock()
+}
+
+// previousTasks is what this instance ran until the current rebalance.
+func (a *App) previousTasks() []processor.TaskID {
+	a.prevMu.Lock()
+	defer a.prevMu.Unlock()
+	return slices.Clone(a.prev)
 }
 
 // onLost closes the tasks without committing: another member may own

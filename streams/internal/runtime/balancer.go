@@ -27,9 +27,21 @@ type taskBalancer struct {
 	subOf map[string]int
 	// topicsOf lists each sub-topology's source topics.
 	topicsOf map[int][]string
-	// localTasks lists the tasks with state on this instance's disk,
-	// sent to the leader in the join metadata.
+	// localTasks lists the tasks with state on this instance's disk, and
+	// prevTasks those it ran until this rebalance (an eager rebalance has
+	// already revoked them, so the owned partitions are empty): both are
+	// sent to the leader in the join metadata, as "prev|local".
 	localTasks func() []processor.TaskID
+	prevTasks  func() []processor.TaskID
+}
+
+func joinIDs(ids []processor.TaskID) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = id.String()
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
 }
 
 var _ kgo.GroupBalancer = (*taskBalancer)(nil)
@@ -52,14 +64,14 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 		owned.Partitions = current[t]
 		meta.OwnedPartitions = append(meta.OwnedPartitions, owned)
 	}
-	var ids []string
-	if b.localTasks != nil {
-		for _, id := range b.localTasks() {
-			ids = append(ids, id.String())
-		}
+	var prev, local []processor.TaskID
+	if b.prevTasks != nil {
+		prev = b.prevTasks()
 	}
-	sort.Strings(ids)
-	meta.UserData = []byte(strings.Join(ids, ","))
+	if b.localTasks != nil {
+		local = b.localTasks()
+	}
+	meta.UserData = []byte(joinIDs(prev) + "|" + joinIDs(local))
 	return meta.AppendTo(nil)
 }
 
@@ -93,7 +105,13 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 				}
 			}
 		}
-		for _, s := range strings.Split(string(meta.UserData), ",") {
+		prev, local, _ := strings.Cut(string(meta.UserData), "|")
+		for _, s := range strings.Split(prev, ",") {
+			if id, ok := parseTaskID(s); ok {
+				mb.owned[id] = true
+			}
+		}
+		for _, s := range strings.Split(local, ",") {
 			if id, ok := parseTaskID(s); ok {
 				mb.local[id] = true
 			}

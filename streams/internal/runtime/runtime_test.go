@@ -70,12 +70,17 @@ func TestBalancerAssignsWholeTasksEvenlyAndSticks(t *testing.T) {
 			t.Fatalf("member %s got %d tasks: %v", m, n, got)
 		}
 	}
-	// Stickiness: each keeps what it owned; a third member with local
-	// state for task 1_2 gets that one.
+	// Stickiness: each keeps what it ran (a through its owned partitions,
+	// b through the previous tasks an eager member reports after its
+	// revocation); a third member with local state for task 1_2 gets it.
 	a := map[string][]int32{"in": {0, 2}, "app-rep": {1}}
-	bb := map[string][]int32{"in": {1}, "app-rep": {0, 2}}
+	b.prevTasks = func() []processor.TaskID {
+		return []processor.TaskID{{Subtopology: 0, Partition: 1}, {Subtopology: 1, Partition: 0}, {Subtopology: 1, Partition: 2}}
+	}
+	mb := member("b", b, nil, nil)
+	b.prevTasks = nil
 	got = assignment(t, b, []kmsg.JoinGroupResponseMember{
-		member("a", b, a, nil), member("b", b, bb, nil),
+		member("a", b, a, nil), mb,
 		member("c", b, nil, []processor.TaskID{{Subtopology: 1, Partition: 2}}),
 	})
 	want := map[string]map[string][]int32{
