@@ -771,4 +771,3 @@ func (a *App) Store(name string) ([]state.Store, error) {
 	}
 	return out, nil
 }
-
