@@ -197,6 +197,17 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		FetchMaxBytes:  cfg.ReplicaFetchResponseMaxBytes,
 		// replica.fetch.max.bytes
 		FetchPartitionMaxBytes: cfg.ReplicaFetchMaxBytes,
+		Throttled: func(overrides map[string]string) (leader, follower []string) {
+			t, err := config.TopicConfig(dyn.Current(), overrides)
+			if err != nil {
+				return nil, nil
+			}
+			return t.LeaderReplicationThrottled, t.FollowerReplicationThrottled
+		},
+		Rates: func() (leader, follower int64) {
+			c := dyn.Current()
+			return c.LeaderReplicationThrottledRate, c.FollowerReplicationThrottledRate
+		},
 	})
 	defer replicas.Close() // before the logs close: the fetchers write to them
 	groups := group.New(group.ConfigFromBroker(cfg), group.NewReplicaStorage(replicas), nil, logger.With("subsystem", "group"))

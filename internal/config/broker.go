@@ -94,6 +94,8 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes      int32
 	ReplicaFetchBackoffMs             int32
 	AutoLeaderRebalanceEnable         bool
+	LeaderReplicationThrottledRate    int64
+	FollowerReplicationThrottledRate  int64
 	LeaderImbalanceCheckIntervalSecs  int64
 	LeaderImbalancePerBrokerPercent   int32
 	BrokerHeartbeatIntervalMs         int32
@@ -445,6 +447,8 @@ func (b *Broker) fill() {
 	b.ReplicaFetchResponseMaxBytes = b.values.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = b.values.i32("replica.fetch.backoff.ms")
 	b.AutoLeaderRebalanceEnable = b.values.bool("auto.leader.rebalance.enable")
+	b.LeaderReplicationThrottledRate = b.values.i64("leader.replication.throttled.rate")
+	b.FollowerReplicationThrottledRate = b.values.i64("follower.replication.throttled.rate")
 	b.LeaderImbalanceCheckIntervalSecs = b.values.i64("leader.imbalance.check.interval.seconds")
 	b.LeaderImbalancePerBrokerPercent = b.values.i32("leader.imbalance.per.broker.percentage")
 	b.BrokerHeartbeatIntervalMs = b.values.i32("broker.heartbeat.interval.ms")

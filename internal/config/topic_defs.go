@@ -85,9 +85,9 @@ var topicDefs = []Def{
 	{Name: TopicUncleanLeaderElection, Type: Bool, Default: "false", Importance: Medium, Synonyms: same("unclean.leader.election.enable"),
 		Doc: "Allow a replica outside the ISR to become leader, losing data. Accepted and reported; Sluice never elects uncleanly."},
 	{Name: "leader.replication.throttled.replicas", Type: List, Default: "", Validator: throttledReplicas, Importance: Medium,
-		Doc: "Replicas whose leader-side replication is throttled, as partition:broker pairs or *. Accepted; throttling is not implemented."},
+		Doc: "Replicas whose leader-side replication is throttled to leader.replication.throttled.rate while out of sync, as partition:broker pairs or *."},
 	{Name: "follower.replication.throttled.replicas", Type: List, Default: "", Validator: throttledReplicas, Importance: Medium,
-		Doc: "Replicas whose follower-side replication is throttled, as partition:broker pairs or *. Accepted; throttling is not implemented."},
+		Doc: "Replicas whose follower-side replication is throttled to follower.replication.throttled.rate while out of sync, as partition:broker pairs or *."},
 }
 
 // TopicDefs returns the topic table, sorted by name. The slice is a copy.

@@ -151,6 +151,36 @@ func (f *fetcher) fetchOnce(ctx context.Context, parts []*Partition) error {
 		f.raw, f.conn = c, bufio.NewReadWriter(bufio.NewReaderSize(c, 64<<10), bufio.NewWriter(c))
 	}
 	r := f.m.repl
+	// Out-of-sync replicas under follower.replication.throttled.replicas wait while the
+	// follower budget is spent; if only they are left, wait for the budget.
+	now := time.Now()
+	if r.Rates != nil {
+		_, rate := r.Rates()
+		f.m.followerQuota.setRate(rate, now)
+	}
+	throttled := map[*Partition]bool{}
+	if spent, wait := f.m.followerQuota.exceeded(now); spent {
+		kept := parts[:0:0]
+		for _, p := range parts {
+			if p.throttled(f.m.nodeID, false) {
+				continue
+			}
+			kept = append(kept, p)
+		}
+		if len(kept) == 0 {
+			select {
+			case <-time.After(min(wait, r.FetchMaxWait)):
+			case <-ctx.Done():
+			}
+			return nil
+		}
+		parts = kept
+	}
+	for _, p := range parts {
+		if p.throttled(f.m.nodeID, false) {
+			throttled[p] = true
+		}
+	}
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = fetchVersion
 	req.ReplicaID = f.m.nodeID
@@ -196,6 +226,9 @@ func (f *fetcher) fetchOnce(ctx context.Context, parts []*Partition) error {
 				continue
 			}
 			answered++
+			if throttled[p] {
+				f.m.followerQuota.record(len(rp.RecordBatches), time.Now())
+			}
 			if err := f.apply(p, rp); err != nil {
 				failed = fmt.Errorf("%s-%d: %w", p.tp.Topic, p.tp.Partition, err)
 				if !transient(err) {

@@ -35,6 +35,9 @@ type Manager struct {
 	fetchMu  sync.Mutex
 	fetchers map[int32]*fetcher // by leader broker
 
+	// leaderQuota and followerQuota are the replication throttles' byte budgets.
+	leaderQuota, followerQuota rateLimiter
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -61,6 +64,12 @@ type Replication struct {
 	FetchMaxBytes          int32
 	FetchPartitionMaxBytes int32
 	FetchBackoff           time.Duration
+	// Throttled returns a topic's leader.replication.throttled.replicas and
+	// follower.replication.throttled.replicas from its config overrides, and Rates this
+	// broker's leader.replication.throttled.rate and follower.replication.throttled.rate
+	// (nil: no throttling).
+	Throttled func(overrides map[string]string) (leader, follower []string)
+	Rates     func() (leader, follower int64)
 }
 
 // NewManager returns a Manager over logs, reading the current image with image.
@@ -193,10 +202,14 @@ func (m *Manager) stateOf(t *metadata.Topic, pm metadata.Partition) partitionSta
 	if m.repl.MinISR != nil {
 		minISR = m.repl.MinISR(t.Configs)
 	}
-	return partitionState{
+	st := partitionState{
 		leader: pm.Leader, leaderEpoch: pm.LeaderEpoch, partitionEpoch: pm.PartitionEpoch,
 		replicas: pm.Replicas, isr: pm.ISR, minISR: minISR,
 	}
+	if m.repl.Throttled != nil {
+		st.leaderThrottled, st.followerThrottled = m.repl.Throttled(t.Configs)
+	}
+	return st
 }
 
 func (p *Partition) setLeaderEpoch(e int32) {
@@ -290,3 +303,22 @@ func sameConfigs(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// LeaderThrottled reports whether a fetch by follower of p counts against this broker's
+// leader.replication.throttled.rate (p lists the replica, and it is out of sync), and
+// whether that budget is spent: the fetch then gets no records for p this time.
+func (m *Manager) LeaderThrottled(p *Partition, follower int32) (throttled, spent bool) {
+	if !p.throttled(follower, true) {
+		return false, false
+	}
+	now := time.Now()
+	if m.repl.Rates != nil {
+		rate, _ := m.repl.Rates()
+		m.leaderQuota.setRate(rate, now)
+	}
+	spent, _ = m.leaderQuota.exceeded(now)
+	return true, spent
+}
+
+// RecordLeaderThrottled counts bytes sent to a throttled replica.
+func (m *Manager) RecordLeaderThrottled(n int) { m.leaderQuota.record(n, time.Now()) }

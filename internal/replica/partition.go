@@ -37,6 +37,8 @@ type Partition struct {
 	replicas       []int32
 	isr            []int32 // as committed in the image
 	minISR         int
+	// The topic's throttled replica lists (see throttle.go).
+	leaderThrottled, followerThrottled []string
 	// Leader only: what each follower last fetched, and the ISR change in flight.
 	followers  map[int32]*followerState
 	pendingISR []int32 // nil: none in flight
@@ -317,6 +319,7 @@ type partitionState struct {
 	leader, leaderEpoch, partitionEpoch int32
 	replicas, isr                       []int32
 	minISR                              int
+	leaderThrottled, followerThrottled  []string
 }
 
 // applyState takes the partition's state from a new image. It reports whether this
@@ -329,6 +332,7 @@ func (p *Partition) applyState(st partitionState, now time.Time) (newEpoch bool)
 	wasLeader := p.leader == p.self
 	p.leader, p.leaderEpoch, p.partitionEpoch = st.leader, st.leaderEpoch, st.partitionEpoch
 	p.replicas, p.isr, p.minISR = slices.Clone(st.replicas), slices.Clone(st.isr), st.minISR
+	p.leaderThrottled, p.followerThrottled = st.leaderThrottled, st.followerThrottled
 	if p.pendingISR != nil && slices.Equal(p.pendingISR, p.isr) {
 		p.pendingISR = nil
 	}
@@ -355,4 +359,16 @@ func (p *Partition) applyState(st partitionState, now time.Time) (newEpoch bool)
 	}
 	p.changed = make(chan struct{})
 	return newEpoch
+}
+
+// throttled reports whether replica's replication of p is throttled: listed in the
+// leader-side (asLeader) or follower-side list, and not in sync.
+func (p *Partition) throttled(replica int32, asLeader bool) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	list := p.followerThrottled
+	if asLeader {
+		list = p.leaderThrottled
+	}
+	return len(list) > 0 && !slices.Contains(p.isr, replica) && throttledReplica(list, p.tp.Partition, replica)
 }

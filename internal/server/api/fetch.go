@@ -44,6 +44,9 @@ type fetchPart struct {
 	// diverging, for a follower whose log diverged from the leader's: the epoch and
 	// end offset it must truncate to.
 	diverging *kmsg.FetchResponseTopicPartitionDivergingEpoch
+	// throttled: the follower's replica is under leader.replication.throttled.replicas
+	// (and out of sync), so what it reads counts against the leader's throttle rate.
+	throttled bool
 }
 
 // fetchReplicaID is the follower's broker id, or -1 for a consumer.
@@ -95,7 +98,7 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 		resp.Topics = append(resp.Topics, ot)
 	}
 
-	ready := readFetch(r, parts, follower >= 0)
+	ready := h.readFetch(r, parts, follower >= 0)
 	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
 		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 	}
@@ -129,12 +132,12 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 					waits = append(waits, grown(fp.part.Log()))
 				}
 			}
-			if readFetch(r, parts, follower >= 0) >= int(r.MinBytes) || anyFetchError(parts) {
+			if h.readFetch(r, parts, follower >= 0) >= int(r.MinBytes) || anyFetchError(parts) {
 				return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 			}
 			releaseFetch(parts)
 		}
-		readFetch(r, parts, follower >= 0)
+		h.readFetch(r, parts, follower >= 0)
 		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
 	}}
 }
@@ -158,11 +161,12 @@ func (h *handlers) followerFetched(r *kmsg.FetchRequest, fp *fetchPart, follower
 	if rp.FetchOffset <= l.LogEndOffset() {
 		fp.part.UpdateFollower(follower, rp.FetchOffset, time.Now())
 	}
+	fp.throttled, _ = h.Replicas.LeaderThrottled(fp.part, follower)
 }
 
 // readFetch reads every partition within the request's limits and returns
 // the bytes read.
-func readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower bool) int {
+func (h *handlers) readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower bool) int {
 	total := 0
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
@@ -177,6 +181,11 @@ func readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower bool) int {
 		limit := l.HighWatermark() // the LSO too, while there are no transactions
 		if follower {
 			limit = l.LogEndOffset()
+			if fp.throttled {
+				if _, spent := h.Replicas.LeaderThrottled(fp.part, fetchReplicaID(r)); spent {
+					continue // the throttle's budget is spent: nothing for this replica now
+				}
+			}
 		}
 		if fp.req.FetchOffset > l.LogEndOffset() || fp.req.FetchOffset < l.LogStartOffset() {
 			fp.err = kerr.OffsetOutOfRange
@@ -199,6 +208,9 @@ func readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower bool) int {
 		}
 		fp.read = rr
 		total += rr.Size()
+		if fp.throttled {
+			h.Replicas.RecordLeaderThrottled(rr.Size())
+		}
 	}
 	return total
 }
