@@ -491,3 +491,32 @@ func TestCopartitioningChecked(t *testing.T) {
 		t.Fatalf("missing source: %v", err)
 	}
 }
+
+func TestTableGroupByWithAdderAndSubtractor(t *testing.T) {
+	// Users and their city; count users per city and sum their ages.
+	type user struct {
+		City string
+		Age  int64
+	}
+	b := streams.NewBuilder()
+	users := streams.Table[string, user](b, "users", streams.WithoutCaching())
+	byCity := streams.GroupTableBy(users, func(_ string, u user) (string, int64) { return u.City, u.Age }, streams.Named("by-city"))
+	byCity.Count(streams.WithStore("city-count"), streams.WithoutCaching()).ToStream().To("counts")
+	byCity.Reduce(func(a, v int64) int64 { return a + v }, func(a, v int64) int64 { return a - v },
+		streams.WithStore("city-ages"), streams.WithoutCaching()).ToStream().To("ages")
+	d := run(t, b, streamstest.WithApplicationID("app"))
+	in := streamstest.CreateInputTopic[string, user](d, "users", nil, nil)
+	must(t, in.Pipe("ann", user{"Oslo", 30}))
+	must(t, in.Pipe("bob", user{"Oslo", 40}))
+	must(t, in.Pipe("ann", user{"Rome", 31})) // moves: leaves Oslo, joins Rome
+	must(t, in.PipeTombstone("bob"))          // leaves Oslo
+	if got := pairs(t, streamstest.CreateOutputTopic[string, int64](d, "counts", nil, nil)); got != "Oslo=1 Oslo=2 Oslo=1 Rome=1 Oslo=0" {
+		t.Errorf("count per city: %q", got)
+	}
+	if got := pairs(t, streamstest.CreateOutputTopic[string, int64](d, "ages", nil, nil)); got != "Oslo=30 Oslo=70 Oslo=40 Rome=31 Oslo=0" {
+		t.Errorf("sum of ages per city: %q", got)
+	}
+	if n := streamstest.CreateOutputTopic[string, []byte](d, "app-by-city-repartition", nil, nil).QueueSize(); n != 5 {
+		t.Errorf("repartition topic holds %d records, want 5 (two adds, a subtract and an add, a subtract)", n)
+	}
+}
