@@ -430,7 +430,10 @@ func (cr *connectorRun) newTask(ctx context.Context, tr *taskRun, log *slog.Logg
 			ch.close()
 			return nil, err
 		}
-		opts = append([]kgo.Opt{kgo.ClientID(clientID)}, opts...)
+		// Kafka's producer defaults (no compression, linger.ms=5) where
+		// franz-go's differ; producer.* settings come after and win.
+		opts = append([]kgo.Opt{kgo.ClientID(clientID), kgo.ProducerBatchCompression(kgo.NoCompression()),
+			kgo.ProducerLinger(5 * time.Millisecond)}, opts...)
 		cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(newPartitioner()))...)
 		if err != nil {
 			ch.close()
@@ -474,7 +477,7 @@ func (cr *connectorRun) newTask(ctx context.Context, tr *taskRun, log *slog.Logg
 	if cr.cfg.String(DLQTopic) != "" {
 		popts, err := h.clientOpts(producerClient, cr.props)
 		if err == nil {
-			popts = append([]kgo.Opt{kgo.ClientID(clientID + "-dlq")}, popts...)
+			popts = append([]kgo.Opt{kgo.ClientID(clientID + "-dlq"), kgo.ProducerBatchCompression(kgo.NoCompression())}, popts...)
 			errs.dlq, err = newDeadLetterQueue(ctx, cr.name, cr.cfg, popts)
 		}
 		if err != nil {

@@ -142,6 +142,9 @@ var (
 // TestMain stops the shared broker after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if adminCl != nil {
+		adminCl.Close()
+	}
 	if brokerProc != nil && brokerProc.running() {
 		_ = brokerProc.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -373,7 +376,7 @@ func createTopic(t testing.TB, topic string, partitions int32) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(newClient(t)).CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := admin(t).CreateTopic(ctx, partitions, 1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -382,12 +385,32 @@ func createTopic(t testing.TB, topic string, partitions int32) {
 	}
 }
 
+var (
+	adminOnce sync.Once
+	adminCl   *kgo.Client
+)
+
+// admin returns a client shared by the package's checks, closed after the
+// tests.
+func admin(t testing.TB) *kadm.Client {
+	t.Helper()
+	addr := broker(t)
+	adminOnce.Do(func() {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		adminCl = cl
+	})
+	return kadm.NewClient(adminCl)
+}
+
 // endOffset returns the sum of a topic's partitions' end offsets.
 func endOffset(t testing.TB, topic string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	offs, err := kadm.NewClient(newClient(t)).ListEndOffsets(ctx, topic)
+	offs, err := admin(t).ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
 	}
@@ -449,6 +472,6 @@ var nameSeq int
 // uniqueName is a topic or connector name unique to the test.
 func uniqueName(t testing.TB, what string) string {
 	nameSeq++
-	n := strings.NewReplacer("/", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	n := strings.NewReplacer("/", "-", "_", "-", "=", "-").Replace(strings.ToLower(t.Name()))
 	return n + "-" + what + "-" + strconv.Itoa(nameSeq) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
 }
