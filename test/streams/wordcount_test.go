@@ -247,10 +247,11 @@ func queryAll(a *app) (map[string]int64, error) {
 	return m, err
 }
 
-// TestWordCountTwoInstancesOneStops: two instances split the tasks; one
-// stops (cleanly) mid-stream and the other takes its tasks over, restoring
-// their state from the changelogs. A clean stop commits, so the counts are
-// exact: no update lost, none counted twice.
+// TestWordCountTwoInstancesOneStops: one instance runs every task; a
+// second joins mid-stream and takes half of them, restoring their state
+// from the changelogs; then it stops (cleanly) while input keeps coming,
+// and the first takes its tasks back. Rebalances and clean stops commit
+// first, so the counts are exact: no update lost, none counted twice.
 func TestWordCountTwoInstancesOneStops(t *testing.T) {
 	addr := startBroker(t)
 	createTopic(t, addr, inputTopic, partitions)
@@ -258,27 +259,41 @@ func TestWordCountTwoInstancesOneStops(t *testing.T) {
 	lines := makeLines(1, 6000)
 	out := readOutput(t, addr)
 
-	a := startApp(t, addr, "wc-two", t.TempDir(), false)
-	b := startApp(t, addr, "wc-two", t.TempDir(), false)
 	// 4 input partitions and, after the repartition topic, 4 more: 8 tasks.
-	waitFor(t, 30*time.Second, "both instances to run tasks", func() (bool, string) {
-		ta, tb := a.Tasks(), b.Tasks()
-		return len(ta) > 0 && len(tb) > 0 && len(ta)+len(tb) == 2*partitions, fmt.Sprintf("a %v, b %v", ta, tb)
+	a := startApp(t, addr, "wc-two", t.TempDir(), false)
+	waitFor(t, 30*time.Second, "instance a to run every task", func() (bool, string) {
+		return len(a.Tasks()) == 2*partitions, fmt.Sprint(a.Tasks())
 	})
-
-	produceLines(t, addr, 0, lines[:3000])
-	first := countWords(lines[:3000])
-	waitFor(t, 30*time.Second, "counts of the first half", func() (bool, string) {
+	produceLines(t, addr, 0, lines[:2000])
+	first := countWords(lines[:2000])
+	waitFor(t, 30*time.Second, "counts of the first third", func() (bool, string) {
 		got, _ := out.snapshot()
 		return maps.Equal(got, first), diff(got, first)
 	})
 
-	// B stops while A keeps going with the second half.
-	produceLines(t, addr, 3000, lines[3000:4500])
+	b := startApp(t, addr, "wc-two", t.TempDir(), false)
+	produceLines(t, addr, 2000, lines[2000:3000])
+	waitFor(t, 30*time.Second, "the two instances to split the tasks", func() (bool, string) {
+		ta, tb := a.Tasks(), b.Tasks()
+		return len(ta) == partitions && len(tb) == partitions, fmt.Sprintf("a %v, b %v", ta, tb)
+	})
+	produceLines(t, addr, 3000, lines[3000:4000])
+	second := countWords(lines[:4000])
+	waitFor(t, 30*time.Second, "counts of two thirds", func() (bool, string) {
+		got, _ := out.snapshot()
+		return maps.Equal(got, second), diff(got, second)
+	})
+	bCounts, err := queryAll(b)
+	if err != nil || len(bCounts) == 0 || len(bCounts) == len(second) {
+		t.Fatalf("instance b holds %d of %d words (%v): it should hold part of them", len(bCounts), len(second), err)
+	}
+
+	// B stops while input keeps coming.
+	produceLines(t, addr, 4000, lines[4000:5000])
 	b.stop(t)
-	produceLines(t, addr, 4500, lines[4500:])
+	produceLines(t, addr, 5000, lines[5000:])
 	want := countWords(lines)
-	waitFor(t, 30*time.Second, "instance a to run every task", func() (bool, string) {
+	waitFor(t, 30*time.Second, "instance a to run every task again", func() (bool, string) {
 		return len(a.Tasks()) == 2*partitions, fmt.Sprint(a.Tasks())
 	})
 	waitFor(t, 30*time.Second, "the final counts in the output topic", func() (bool, string) {

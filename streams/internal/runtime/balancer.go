@@ -122,8 +122,10 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	if len(members) == 0 {
 		return plan
 	}
-	// Every task of every sub-topology whose topics the members know.
-	var tasks []processor.TaskID
+	// The tasks of each sub-topology are spread evenly on their own, so
+	// that stateful work does not all land on one member; within that,
+	// a task stays with the member that ran it, else goes to one with its
+	// state on disk, else to the member with the fewest tasks.
 	subs := make([]int, 0, len(b.topicsOf))
 	for sub := range b.topicsOf {
 		subs = append(subs, sub)
@@ -134,40 +136,44 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 		for _, t := range b.topicsOf[sub] {
 			n = max(n, topics[t])
 		}
+		var tasks []processor.TaskID
 		for p := range n {
 			tasks = append(tasks, processor.TaskID{Subtopology: sub, Partition: p})
 		}
-	}
-	share := (len(tasks) + len(members) - 1) / len(members)
-	assigned := make(map[processor.TaskID]bool)
-	give := func(pick func(*member, processor.TaskID) bool) {
+		share := (len(tasks) + len(members) - 1) / len(members)
+		inSub := make(map[*member]int)
+		assigned := make(map[processor.TaskID]bool)
+		give := func(pick func(*member, processor.TaskID) bool) {
+			for _, id := range tasks {
+				if assigned[id] {
+					continue
+				}
+				for _, mb := range members {
+					if inSub[mb] < share && pick(mb, id) {
+						mb.tasks = append(mb.tasks, id)
+						inSub[mb]++
+						assigned[id] = true
+						break
+					}
+				}
+			}
+		}
+		give(func(mb *member, id processor.TaskID) bool { return mb.owned[id] })
+		give(func(mb *member, id processor.TaskID) bool { return mb.local[id] })
 		for _, id := range tasks {
 			if assigned[id] {
 				continue
 			}
-			for _, mb := range members {
-				if len(mb.tasks) < share && pick(mb, id) {
-					mb.tasks = append(mb.tasks, id)
-					assigned[id] = true
-					break
+			least := members[0]
+			for _, mb := range members[1:] {
+				if inSub[mb] < inSub[least] || (inSub[mb] == inSub[least] && len(mb.tasks) < len(least.tasks)) {
+					least = mb
 				}
 			}
+			least.tasks = append(least.tasks, id)
+			inSub[least]++
+			assigned[id] = true
 		}
-	}
-	give(func(mb *member, id processor.TaskID) bool { return mb.owned[id] })
-	give(func(mb *member, id processor.TaskID) bool { return mb.local[id] })
-	for _, id := range tasks {
-		if assigned[id] {
-			continue
-		}
-		least := members[0]
-		for _, mb := range members[1:] {
-			if len(mb.tasks) < len(least.tasks) {
-				least = mb
-			}
-		}
-		least.tasks = append(least.tasks, id)
-		assigned[id] = true
 	}
 	for _, mb := range members {
 		slices.SortFunc(mb.tasks, compareTaskIDs)

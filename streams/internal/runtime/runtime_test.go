@@ -84,12 +84,13 @@ func TestBalancerAssignsWholeTasksEvenlyAndSticks(t *testing.T) {
 		member("c", b, nil, []processor.TaskID{{Subtopology: 1, Partition: 2}}),
 	})
 	want := map[string]map[string][]int32{
-		"a": {"in": {0, 2}},
+		"a": {"in": {0}, "app-rep": {1}},
 		"b": {"in": {1}, "app-rep": {0}},
-		"c": {"app-rep": {1, 2}},
+		"c": {"in": {2}, "app-rep": {2}},
 	}
-	// a and b keep two of theirs each (the share is 2); c gets 1_2 (its
-	// local state) and the one left over.
+	// Each sub-topology's 3 tasks are spread one per member: a and b keep
+	// one of each that they ran, c gets 1_2 (its local state) and the
+	// input task left over.
 	if !equalAssign(got, want) {
 		t.Fatalf("sticky assignment %v, want %v", got, want)
 	}
