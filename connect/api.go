@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/sluicehq/sluice/connect/configdef"
@@ -82,6 +83,8 @@ type RecordMetadata struct {
 type SourceTaskContext interface {
 	// Configs returns the task's config.
 	Configs() map[string]string
+	// Logger is the worker's logger, with the connector and task.
+	Logger() *slog.Logger
 	// Offset returns the last stored offset of a source partition, nil if
 	// none.
 	Offset(partition map[string]any) (map[string]any, error)
@@ -119,6 +122,8 @@ type PartitionOpener interface {
 // SinkTaskContext lets a sink task steer its consumer.
 type SinkTaskContext interface {
 	Configs() map[string]string
+	// Logger is the worker's logger, with the connector and task.
+	Logger() *slog.Logger
 	// SetOffsets makes the consumer continue from these offsets.
 	SetOffsets(offsets map[TopicPartition]int64)
 	// Timeout sets the pause before records are put again after a

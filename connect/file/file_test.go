@@ -2,6 +2,8 @@ package file
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 type offsets map[string]any
 
 func (o offsets) Configs() map[string]string { return nil }
+func (o offsets) Logger() *slog.Logger       { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func (o offsets) Offset(p map[string]any) (map[string]any, error) {
 	if v, ok := o[p[FilenameField].(string)]; ok {
 		return map[string]any{PositionField: v}, nil

@@ -195,7 +195,7 @@ func (t *SourceTask) Poll(ctx context.Context) ([]*connect.SourceRecord, error) 
 	if t.f == nil {
 		if err := t.open(); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
-				slog.Warn("file source: waiting for the file to be created", "file", t.filename)
+				t.log().Warn("file source: waiting for the file to be created", "file", t.filename)
 				return nil, sleep(ctx, time.Second)
 			}
 			return nil, err
@@ -280,7 +280,7 @@ func (t *SourceTask) open() error {
 			f.Close()
 			return fmt.Errorf("seek %s to the stored offset %d: %w", t.filename, pos, err)
 		}
-		slog.Info("file source: resuming from the stored offset", "file", t.filename, "position", pos)
+		t.log().Info("file source: resuming from the stored offset", "file", t.filename, "position", pos)
 	}
 	t.f, t.r, t.position = f, f, pos
 	return nil
@@ -316,6 +316,13 @@ func (t *SourceTask) pollStdin(ctx context.Context) ([]*connect.SourceRecord, er
 		}
 	}
 	return recs, nil
+}
+
+func (t *SourceTask) log() *slog.Logger {
+	if t.ctx != nil && t.ctx.Logger() != nil {
+		return t.ctx.Logger()
+	}
+	return slog.Default()
 }
 
 // Commit does nothing: the worker stores the offsets.

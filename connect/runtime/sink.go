@@ -59,6 +59,7 @@ type sinkTask struct {
 type sinkContext struct{ t *sinkTask }
 
 func (c sinkContext) Configs() map[string]string { return maps.Clone(c.t.props) }
+func (c sinkContext) Logger() *slog.Logger       { return c.t.log }
 
 func (c sinkContext) SetOffsets(offs map[connect.TopicPartition]int64) {
 	set := map[string]map[int32]kgo.EpochOffset{}

@@ -57,6 +57,7 @@ type sourceContext struct {
 }
 
 func (c sourceContext) Configs() map[string]string { return maps.Clone(c.t.props) }
+func (c sourceContext) Logger() *slog.Logger       { return c.t.log }
 
 func (c sourceContext) Offset(p map[string]any) (map[string]any, error) {
 	return c.t.store.Get(c.t.connector, p)
@@ -93,6 +94,10 @@ func (t *sourceTask) loop(ctx context.Context) error {
 		if err != nil {
 			if connect.IsRetriable(err) {
 				t.log.Warn("connect: source task poll failed, retrying", "error", err)
+				select {
+				case <-time.After(retryDelayMin):
+				case <-ctx.Done():
+				}
 				continue
 			}
 			return fmt.Errorf("poll: %w", err)
