@@ -38,30 +38,36 @@
 //
 // # Wiring (for internal/server and internal/server/api)
 //
-//		qm := quota.NewManager(quota.Config{Samples: cfg["quota.window.num"], Window: cfg["quota.window.size.seconds"]})
-//		qm.Update(quota.NewQuotas(image.ClientQuotas()))   // on each metadata image change
+// At start (and Update on each metadata image change):
 //
-//	  - Produce: after handling, t := qm.Record(quota.ProducerByteRate, user, clientID,
-//	    float64(requestSize)) and, for request_percentage, t2 := qm.Record(
-//	    quota.RequestPercentage, user, clientID, quota.RequestTimeUsage(handlerTime)); the
-//	    response carries ThrottleMillis = max of the two (Milliseconds), and the connection
-//	    stops reading requests for that long after sending it (KIP-219: respond, then mute).
-//	    acks=0 has no response: mute only.
-//	  - Fetch (consumers only; replica fetches are never throttled): t := qm.Record(
-//	    quota.ConsumerByteRate, user, clientID, float64(responseSize)); if t > 0, Kafka
-//	    unrecords (qm.Unrecord) and answers an empty response with the throttle time.
-//	    qm.MaxValueInWindow bounds a fetch's size so that one response cannot always throttle.
-//	  - Every other request: request_percentage as above.
-//	  - CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+ (strict), older versions
-//	    (permissive): mq := qm.ControllerMutation(user, clientID, strict); mq.Record(partitions)
-//	    per topic; an error is THROTTLING_QUOTA_EXCEEDED for that topic; the response carries
-//	    mq.ThrottleTime().
-//	  - DescribeClientQuotas (DESCRIBE_CONFIGS on CLUSTER): Describe(quotas, req).
-//	  - AlterClientQuotas (ALTER_CONFIGS on CLUSTER): PlanAlter(quotas, req.Entries) gives the
-//	    per-entity results and the changes to write as quota records; Quotas.With applies
-//	    them to the image.
+//	qm := quota.NewManager(quota.Config{
+//		Samples: quotaWindowNum,                                // quota.window.num
+//		Window:  time.Duration(quotaWindowSizeSeconds) * time.Second, // quota.window.size.seconds
+//	})
+//	qm.Update(quota.NewQuotas(image.ClientQuotas()))
+//
+// Per request:
+//
+//   - Produce: after handling, t := qm.Record(quota.ProducerByteRate, user, clientID,
+//     float64(requestSize)) and t2 := qm.Record(quota.RequestPercentage, user, clientID,
+//     quota.RequestTimeUsage(handlerTime)); the response carries the larger, in ms, and the
+//     connection reads no further request for that long after sending it (KIP-219:
+//     respond, then mute). acks=0 has no response: mute only.
+//   - Fetch from a consumer: t := qm.Record(quota.ConsumerByteRate, user, clientID,
+//     float64(responseSize)); if t > 0, Kafka takes the bytes back (qm.Unrecord) and
+//     answers an empty response with the throttle time. qm.MaxValueInWindow bounds a
+//     fetch's size so that a single response cannot always be throttled.
+//   - Every other request: request_percentage as above.
+//   - CreateTopics v6+, CreatePartitions v3+ and DeleteTopics v5+ (strict), older versions
+//     (permissive): mq := qm.ControllerMutation(user, clientID, strict), then
+//     mq.Record(partitions) before each topic; an error is THROTTLING_QUOTA_EXCEEDED for that
+//     topic, and the response carries mq.ThrottleTime().
+//   - DescribeClientQuotas (DESCRIBE_CONFIGS on CLUSTER): Describe(quotas, req).
+//   - AlterClientQuotas (ALTER_CONFIGS on CLUSTER): PlanAlter(quotas, req.Entries) gives the
+//     per-entry results and the changes to write as quota records; Quotas.With applies them
+//     to the image.
 //
 // Exemptions, as in Kafka: replica fetches never count against consumer_byte_rate, and
-// request_percentage does not count requests of clients whose id starts with "__"
+// request_percentage counts neither clients whose id starts with "__"
 // (InternalClientIDPrefix) nor inter-broker requests (those that need CLUSTER_ACTION).
 package quota
