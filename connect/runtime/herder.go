@@ -260,8 +260,12 @@ func (h *Herder) AddConnector(props map[string]string) error {
 		case len(topics) == 0 && regex == "":
 			return connect.ConfigErrorf("connector %s: must configure one of %s or %s", name, Topics, TopicsRegex)
 		case regex != "":
-			if _, err := regexp.Compile(regex); err != nil {
+			re, err := regexp.Compile("^(?:" + regex + ")$")
+			if err != nil {
 				return connect.ConfigErrorf("connector %s: %s=%s: %v", name, TopicsRegex, regex, err)
+			}
+			if dlq := cfg.String(DLQTopic); dlq != "" && re.MatchString(dlq) {
+				return connect.ConfigErrorf("connector %s: the DLQ topic %s matches %s=%s", name, dlq, TopicsRegex, regex)
 			}
 		}
 		if dlq := cfg.String(DLQTopic); dlq != "" && slices.Contains(topics, dlq) {

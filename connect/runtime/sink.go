@@ -132,7 +132,8 @@ func (t *sinkTask) groupOptions(topics []string, regex string) []kgo.Opt {
 		kgo.OnPartitionsLost(t.onLost),
 	}
 	if regex != "" {
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(regex))
+		// Kafka matches the whole topic name against topics.regex.
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics("^(?:"+regex+")$"))
 	} else {
 		opts = append(opts, kgo.ConsumeTopics(topics...))
 	}
