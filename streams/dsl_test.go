@@ -520,3 +520,36 @@ func TestTableGroupByWithAdderAndSubtractor(t *testing.T) {
 		t.Errorf("repartition topic holds %d records, want 5 (two adds, a subtract and an add, a subtract)", n)
 	}
 }
+
+func TestMaterializedTableFilterAndMapValues(t *testing.T) {
+	b := streams.NewBuilder()
+	prices := streams.Table[string, int64](b, "prices", streams.WithoutCaching())
+	cheap := prices.Filter(func(_ string, p int64) bool { return p < 100 }, streams.WithStore("cheap"), streams.WithoutCaching())
+	cheap.ToStream().To("cheap")
+	streams.MapTableValues(prices, func(_ string, p int64) int64 { return p * 2 }, streams.WithStore("doubled"), streams.InMemory()).
+		ToStream().To("doubled")
+	if cheap.StoreName() != "cheap" {
+		t.Fatalf("materialized filter's store is %q", cheap.StoreName())
+	}
+	d := run(t, b)
+	in := streamstest.CreateInputTopic[string, int64](d, "prices", nil, nil)
+	must(t, in.Pipe("a", 50))
+	must(t, in.Pipe("b", 500)) // never matched: a materialized filter has nothing to delete
+	must(t, in.Pipe("a", 150))
+	if got := pairs(t, streamstest.CreateOutputTopic[string, int64](d, "cheap", nil, nil)); got != "a=50 a=null" {
+		t.Errorf("materialized filter: %q", got)
+	}
+	cs, err := streamstest.KeyValueStore[string, int64](d, "cheap")
+	must(t, err)
+	if n, err := cs.ApproximateNumEntries(); err != nil || n != 0 {
+		t.Errorf("filter store holds %d entries, want none", n)
+	}
+	ds, err := streamstest.KeyValueStore[string, int64](d, "doubled")
+	must(t, err)
+	if v, ok, _ := ds.Get("b"); !ok || v != 1000 {
+		t.Errorf("doubled b = %d %v", v, ok)
+	}
+	if got := pairs(t, streamstest.CreateOutputTopic[string, int64](d, "doubled", nil, nil)); got != "a=100 b=1000 a=300" {
+		t.Errorf("materialized mapValues: %q", got)
+	}
+}

@@ -149,40 +149,95 @@ func (t KTable[K, V]) FilterNot(drop func(K, V) bool, opts ...Option) KTable[K, 
 }
 
 func (t KTable[K, V]) filter(pred func(K, V) bool, not bool, opts []Option) KTable[K, V] {
-	name := t.b.name(collect(opts), "KTABLE-FILTER")
+	o := collect(opts)
+	name := t.b.name(o, "KTABLE-FILTER")
 	apply := func(k K, v any) any {
 		if v == nil || pred(k, typed[V](v)) == not {
 			return nil
 		}
 		return v
 	}
-	t.b.stateless(name, func(ctx processor.NodeContext, r processor.AnyRecord) error {
+	store := tableStep(t.b, o, name, "KTABLE-FILTER", t.node, t.keys, t.vals, func(r processor.AnyRecord) change {
 		c := r.Value.(change)
 		k := typed[K](r.Key)
-		r.Value = change{new: apply(k, c.new), old: apply(k, c.old)}
-		return ctx.Forward(r, "")
-	}, t.node)
+		return change{new: apply(k, c.new), old: apply(k, c.old)}
+	})
 	out := t
-	out.node, out.store = name, ""
+	out.node, out.store = name, store
 	return out
+}
+
+// tableStep adds a node that turns each change of a table into another.
+// With WithStore it is materialized (Kafka's Materialized.as): the results
+// are kept in a store that interactive queries can read, and the old value
+// forwarded is the one that store held.
+func tableStep[K, V any](b *Builder, o *options, name, prefix, parent string, keys serde.Serde[K], vals serde.Serde[V], step func(processor.AnyRecord) change) string {
+	if o.store == "" {
+		b.stateless(name, func(ctx processor.NodeContext, r processor.AnyRecord) error {
+			r.Value = step(r)
+			return ctx.Forward(r, "")
+		}, parent)
+		return ""
+	}
+	sb := storeBuilder(b, o, prefix, keys, vals)
+	store := sb.Name()
+	b.addNode(name, func() *node {
+		var kv *state.TypedStore[K, V]
+		var cached bool
+		return &node{
+			init: func(ctx processor.NodeContext) error {
+				var err error
+				kv, cached, err = tableStore[K, V](ctx, store)
+				return err
+			},
+			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
+				c := step(r)
+				k := typed[K](r.Key)
+				old, had, err := kv.Get(k)
+				if err != nil {
+					return err
+				}
+				var oldAny any
+				if had {
+					oldAny = old
+				}
+				if c.new == nil {
+					if !had {
+						return nil
+					}
+					err = kv.Delete(k)
+				} else {
+					err = kv.PutWithTimestamp(k, typed[V](c.new), r.Timestamp)
+				}
+				if err != nil || cached {
+					return err
+				}
+				r.Value = change{new: c.new, old: oldAny}
+				return ctx.Forward(r, "")
+			},
+		}
+	}, parent)
+	b.t.AddStore(sb, name)
+	return store
 }
 
 // MapTableValues changes a table's values; the keys stay.
 func MapTableValues[K, V, VR any](t KTable[K, V], fn func(K, V) VR, opts ...Option) KTable[K, VR] {
-	name := t.b.name(collect(opts), "KTABLE-MAPVALUES")
+	o := collect(opts)
+	name := t.b.name(o, "KTABLE-MAPVALUES")
 	apply := func(k K, v any) any {
 		if v == nil {
 			return nil
 		}
 		return fn(k, typed[V](v))
 	}
-	t.b.stateless(name, func(ctx processor.NodeContext, r processor.AnyRecord) error {
+	vals := pickSerde[VR](t.b, o.valueSerde, nil)
+	store := tableStep(t.b, o, name, "KTABLE-MAPVALUES", t.node, t.keys, vals, func(r processor.AnyRecord) change {
 		c := r.Value.(change)
 		k := typed[K](r.Key)
-		r.Value = change{new: apply(k, c.new), old: apply(k, c.old)}
-		return ctx.Forward(r, "")
-	}, t.node)
-	return KTable[K, VR]{b: t.b, node: name, keys: t.keys}
+		return change{new: apply(k, c.new), old: apply(k, c.old)}
+	})
+	return KTable[K, VR]{b: t.b, node: name, store: store, keys: t.keys, vals: vals}
 }
 
 // ToStream turns the table's changes into a stream of its new values; a
