@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,16 +63,17 @@ func TestSourceTransformsOnTheWire(t *testing.T) {
 	w.stop(t)
 }
 
-// A sink's Filter with a predicate drops the records of one topic; with
-// the ByteArrayConverter values reach the file byte for byte, invalid UTF-8
-// included; RecordIsTombstone with negate=false drops tombstones.
+// A sink reads the topics topics.regex matches; a Filter with a predicate
+// drops the records of one of them; with the ByteArrayConverter values
+// reach the file byte for byte, invalid UTF-8 included; RecordIsTombstone
+// drops tombstones.
 func TestSinkPredicatesAndBytes(t *testing.T) {
 	keep, drop := uniqueName(t, "keep"), uniqueName(t, "drop")
 	createTopic(t, keep, 1)
 	createTopic(t, drop, 1)
 	out := filepath.Join(t.TempDir(), "out.bin")
 	w := newWorker(t, nil, map[string]string{
-		"name": "filtered", "connector.class": "FileStreamSink", "file": out, "topics": keep + "," + drop,
+		"name": "filtered", "connector.class": "FileStreamSink", "file": out, "topics.regex": "testsinkpredicatesandbytes-(keep|drop)-.*",
 		"value.converter":                     "org.apache.kafka.connect.converters.ByteArrayConverter",
 		"key.converter":                       "StringConverter",
 		"transforms":                          "dropTopic,dropTombstones",
@@ -101,6 +103,11 @@ func TestSinkPredicatesAndBytes(t *testing.T) {
 		got, _ := os.ReadFile(out)
 		return len(got) >= want.Len(), fmt.Sprintf("%d of %d bytes", len(got), want.Len())
 	})
+	var topics map[string]map[string][]string
+	getJSON(t, w.url("/connectors/filtered/topics"), &topics)
+	if got := topics["filtered"]["topics"]; !slices.Equal(got, []string{drop, keep}) {
+		t.Fatalf("topics.regex consumed %v, want both %s and %s", got, keep, drop)
+	}
 	w.stop(t)
 	got, _ := os.ReadFile(out)
 	if !bytes.Equal(got, want.Bytes()) {
