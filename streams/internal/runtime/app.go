@@ -240,7 +240,19 @@ func (a *App) loop(ctx context.Context, gerr <-chan error) error {
 		}
 		err := a.processBatch(ctx, fetches)
 		a.cl.AllowRebalance()
-		if err != nil {
+		switch {
+		case err == nil:
+		case ctx.Err() != nil && errors.Is(err, context.Canceled):
+			return nil // stopped while restoring: a clean stop
+		case migrated(err):
+			// The group moved on without this member (a rebalance it was
+			// too slow for): its tasks belong to others now, and what it
+			// processed since its last commit will be processed again
+			// there. Not fatal: franz-go reports the partitions lost and
+			// the member rejoins.
+			a.log.Warn("commit refused by the group; tasks will be processed again by their new owner", "error", err)
+			a.closeAllDirty()
+		default:
 			return err
 		}
 	}
@@ -325,6 +337,13 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 		return a.commit(cctx, a.tasks)
 	}
 	return nil
+}
+
+// migrated reports a commit refused because the group has a newer
+// generation than this member: Kafka Streams' TaskMigratedException.
+func migrated(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 func (a *App) nextWallClock() int64 {
@@ -512,7 +531,13 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]int32
 	}
 	a.setState(Rebalancing)
 	if err := a.commit(ctx, a.tasks); err != nil {
+		// Without a commit, another member may process these tasks from
+		// older offsets: they cannot resume here as they are.
 		a.log.Warn("commit on revocation failed; its records will be processed again", "error", err)
+		for id, rt := range a.tasks {
+			a.closeTask(id, rt)
+		}
+		return
 	}
 	ids := make([]processor.TaskID, 0, len(a.tasks))
 	for id, rt := range a.tasks {
@@ -545,6 +570,18 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
 		a.closeTask(id, rt)
 	}
 	a.pending = nil
+}
+
+// closeAllDirty closes every task without committing.
+func (a *App) closeAllDirty() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for id, rt := range a.tasks {
+		a.closeTask(id, rt)
+	}
+	for id, rt := range a.suspended {
+		a.closeTask(id, rt)
+	}
 }
 
 func (a *App) closeTask(id processor.TaskID, rt *runningTask) {
