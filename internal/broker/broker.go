@@ -102,6 +102,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 		BrokerSessionTimeout:    time.Duration(cfg.BrokerSessionTimeoutMs) * time.Millisecond,
 		BrokerHeartbeatInterval: time.Duration(cfg.BrokerHeartbeatIntervalMs) * time.Millisecond,
 		LeaderImbalancePercent:  int(cfg.LeaderImbalancePerBrokerPercent),
+		SnapshotThreshold:       uint64(cfg.MetadataSnapshotThreshold),
+		TrailingLogs:            uint64(cfg.MetadataSnapshotTrailing),
+		SnapshotInterval:        time.Duration(cfg.MetadataSnapshotCheckIntervalMs) * time.Millisecond,
 	}
 	if cfg.AutoLeaderRebalanceEnable {
 		mcfg.LeaderRebalanceInterval = time.Duration(cfg.LeaderImbalanceCheckIntervalSecs) * time.Second

@@ -94,6 +94,9 @@ type Broker struct {
 	ReplicaFetchResponseMaxBytes      int32
 	ReplicaFetchBackoffMs             int32
 	AutoLeaderRebalanceEnable         bool
+	MetadataSnapshotThreshold         int32
+	MetadataSnapshotTrailing          int32
+	MetadataSnapshotCheckIntervalMs   int32
 	LeaderReplicationThrottledRate    int64
 	FollowerReplicationThrottledRate  int64
 	LeaderImbalanceCheckIntervalSecs  int64
@@ -447,6 +450,9 @@ func (b *Broker) fill() {
 	b.ReplicaFetchResponseMaxBytes = b.values.i32("replica.fetch.response.max.bytes")
 	b.ReplicaFetchBackoffMs = b.values.i32("replica.fetch.backoff.ms")
 	b.AutoLeaderRebalanceEnable = b.values.bool("auto.leader.rebalance.enable")
+	b.MetadataSnapshotThreshold = b.values.i32("metadata.snapshot.threshold.entries")
+	b.MetadataSnapshotTrailing = b.values.i32("metadata.snapshot.trailing.entries")
+	b.MetadataSnapshotCheckIntervalMs = b.values.i32("metadata.snapshot.check.interval.ms")
 	b.LeaderReplicationThrottledRate = b.values.i64("leader.replication.throttled.rate")
 	b.FollowerReplicationThrottledRate = b.values.i64("follower.replication.throttled.rate")
 	b.LeaderImbalanceCheckIntervalSecs = b.values.i64("leader.imbalance.check.interval.seconds")

@@ -257,6 +257,12 @@ var brokerDefs = []Def{
 		Doc: "Longest silence from the leader before a voter starts an election (Raft heartbeat timeout)."},
 	{Name: "controller.quorum.election.backoff.max.ms", Type: Int, Default: "1000", Importance: High,
 		Doc: "Longest back-off between elections."},
+	{Name: "metadata.snapshot.threshold.entries", Type: Int, Default: "1024", Validator: atLeast(1), Importance: Low,
+		Doc: "Sluice: metadata log entries since the last snapshot that make a node snapshot its metadata and trim the log (Kafka counts bytes, metadata.log.max.record.bytes.between.snapshots; hashicorp/raft counts entries)."},
+	{Name: "metadata.snapshot.trailing.entries", Type: Int, Default: "1024", Validator: atLeast(1), Importance: Low,
+		Doc: "Sluice: metadata log entries a snapshot leaves in the log, so that a node a little behind catches up from the log rather than from a snapshot."},
+	{Name: "metadata.snapshot.check.interval.ms", Type: Int, Default: "30000", Validator: atLeast(10), Importance: Low,
+		Doc: "Sluice: how often a node checks whether its metadata log has reached metadata.snapshot.threshold.entries."},
 
 	// Internal topics: group offsets.
 	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", Validator: atLeast(1), Importance: High,

@@ -14,7 +14,11 @@ import (
 // snapshotSettings make the metadata log snapshot itself and trim its old entries
 // after a few dozen changes, so that a node away for more than that must catch up from
 // a snapshot rather than from the log.
-var snapshotSettings = []string{}
+var snapshotSettings = []string{
+	"metadata.snapshot.threshold.entries=16",
+	"metadata.snapshot.trailing.entries=4",
+	"metadata.snapshot.check.interval.ms=100",
+}
 
 // changesWhileDown is how many topics are created while a node is away: well past the
 // snapshot settings above.
