@@ -553,3 +553,38 @@ func TestMaterializedTableFilterAndMapValues(t *testing.T) {
 		t.Errorf("materialized mapValues: %q", got)
 	}
 }
+
+func TestTimestampExtractors(t *testing.T) {
+	// The event time is in the value; negative means "skip".
+	fromValue := func(r topology.InputRecord, _ int64) (int64, error) {
+		v, err := serde.Int64.Deserialize(r.Topic, r.Value)
+		return v, err
+	}
+	b := streams.NewBuilder()
+	g := streams.Stream[string, int64](b, []string{"events"}, streams.WithTimestampExtractor(fromValue)).GroupByKey()
+	streams.Aggregate(g, func() int64 { return 0 }, func(_ string, v, n int64) int64 { return n + v }).
+		ToStream().To("sums")
+	d := run(t, b)
+	in := streamstest.CreateInputTopic[string, int64](d, "events", nil, nil)
+	must(t, in.PipeAt("k", 500, time.UnixMilli(1)))
+	must(t, in.PipeAt("k", -1, time.UnixMilli(2))) // skipped: a negative timestamp
+	must(t, in.PipeAt("k", 300, time.UnixMilli(3)))
+	recs, err := streamstest.CreateOutputTopic[string, int64](d, "sums", nil, nil).ReadRecords()
+	must(t, err)
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%d@%d", r.Value, r.Timestamp.UnixMilli()))
+	}
+	if s := strings.Join(got, " "); s != "500@500 800@500" {
+		t.Errorf("sums with event time from the value: %q", s)
+	}
+
+	// The default extractor fails on a negative record timestamp.
+	b = streams.NewBuilder()
+	streams.Stream[string, int64](b, []string{"events"}).To("out")
+	d = run(t, b)
+	in = streamstest.CreateInputTopic[string, int64](d, "events", nil, nil)
+	if err := in.PipeAt("k", 1, time.UnixMilli(-5)); !errors.Is(err, task.ErrStopped) {
+		t.Fatalf("negative record timestamp with the default extractor: %v", err)
+	}
+}
