@@ -81,6 +81,7 @@ type options struct {
 	valueSerde any
 	partitions int32
 	timestamps topology.TimestampExtractor
+	partition  any // func(string, K, V, int) int
 }
 
 func collect(opts []Option) *options {
@@ -123,6 +124,29 @@ func WithValueSerde[V any](s serde.Serde[V]) Option { return func(o *options) { 
 
 // WithPartitions sets the partition count of a repartition topic.
 func WithPartitions(n int) Option { return func(o *options) { o.partitions = int32(n) } }
+
+// WithPartitioner chooses the partition of each record that To or
+// Repartition writes (Kafka's StreamPartitioner): fn gets the topic, the
+// record and the topic's partition count, and returns a partition. K and V
+// must be the stream's types.
+func WithPartitioner[K, V any](fn func(topic string, key K, value V, partitions int) int) Option {
+	return func(o *options) { o.partition = fn }
+}
+
+// partitioner converts the WithPartitioner option for a stream of K, V.
+func partitioner[K, V any](b *Builder, o *options) topology.StreamPartitioner {
+	if o.partition == nil {
+		return nil
+	}
+	fn, ok := o.partition.(func(string, K, V, int) int)
+	if !ok {
+		b.fail(fmt.Errorf("partitioner %T given for a stream of %s to %s", o.partition, serde.TypeName[K](), serde.TypeName[V]()))
+		return nil
+	}
+	return func(topic string, k, v any, n int32) int32 {
+		return int32(fn(topic, typed[K](k), typed[V](v), int(n)))
+	}
+}
 
 // WithTimestampExtractor sets a source's timestamp extractor.
 func WithTimestampExtractor(f topology.TimestampExtractor) Option {

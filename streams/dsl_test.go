@@ -588,3 +588,22 @@ func TestTimestampExtractors(t *testing.T) {
 		t.Fatalf("negative record timestamp with the default extractor: %v", err)
 	}
 }
+
+func TestPartitionerOption(t *testing.T) {
+	var seen []string
+	b := streams.NewBuilder()
+	streams.Stream[string, int64](b, []string{"in"}).To("out", streams.WithPartitioner(func(topic, k string, v int64, n int) int {
+		seen = append(seen, fmt.Sprintf("%s %s=%d of %d", topic, k, v, n))
+		return 0
+	}))
+	d := run(t, b)
+	must(t, streamstest.CreateInputTopic[string, int64](d, "in", nil, nil).Pipe("k", 7))
+	if fmt.Sprint(seen) != "[out k=7 of 1]" {
+		t.Errorf("partitioner saw %v", seen)
+	}
+	b = streams.NewBuilder()
+	streams.Stream[string, int64](b, []string{"in"}).To("out", streams.WithPartitioner(func(string, string, string, int) int { return 0 }))
+	if _, err := b.Build(); err == nil {
+		t.Error("a partitioner of string values was accepted for int64 values")
+	}
+}

@@ -97,11 +97,15 @@ func (s KStream[K, V]) Merge(other KStream[K, V], opts ...Option) KStream[K, V] 
 }
 
 // To writes the stream to topic (serdes: WithKeySerde, WithValueSerde, or
-// those the stream carries, or by type).
+// those the stream carries, or by type; partitions: by key hash, or
+// WithPartitioner).
 func (s KStream[K, V]) To(topic string, opts ...Option) {
 	o := collect(opts)
 	name := s.b.name(o, "KSTREAM-SINK")
 	topology.AddSink(s.b.t, name, topic, pickSerde(s.b, o.keySerde, s.keys), pickSerde(s.b, o.valueSerde, s.vals), s.node)
+	if p := partitioner[K, V](s.b, o); p != nil {
+		s.b.t.Node(name).Partitioner = p
+	}
 }
 
 // ToFunc writes each record to the topic that topic chooses for it.
@@ -136,6 +140,9 @@ func repartitionThrough[K, V any](s KStream[K, V], base string, o *options) KStr
 	}})
 	sink := base + "-repartition-sink"
 	topology.AddSink(s.b.t, sink, topic, keys, vals, s.node)
+	if p := partitioner[K, V](s.b, o); p != nil {
+		s.b.t.Node(sink).Partitioner = p
+	}
 	source := base + "-repartition-source"
 	topology.AddSource(s.b.t, source, []string{topic}, keys, vals)
 	return KStream[K, V]{b: s.b, node: source, keys: keys, vals: vals}

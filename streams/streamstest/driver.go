@@ -106,7 +106,8 @@ func New(t *topology.Topology, opts ...Option) (*Driver, error) {
 	cache := state.NewCache(c.cacheBytes)
 	base := task.Config{AppID: c.appID, Topology: t, Cache: cache, Collector: d,
 		Timestamps: c.timestamps, OnDeserialize: c.onDeser, OnProcessError: c.onProcess,
-		Now: func() int64 { return d.now }, GlobalStores: make(map[string]state.Store)}
+		Now: func() int64 { return d.now }, GlobalStores: make(map[string]state.Store),
+		Partitions: func(string) (int32, error) { return 1, nil }}
 	for i, g := range t.GlobalStores() {
 		cfg := base
 		cfg.Sub = t.GlobalSubtopology(i)

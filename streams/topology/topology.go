@@ -78,7 +78,14 @@ type Node struct {
 	TopicFunc TopicNameExtractor
 	KeyEncode Encoder
 	ValEncode Encoder
+	// Partitioner, if set, picks the partition of each record the sink
+	// writes; otherwise the key's hash does (Kafka's default).
+	Partitioner StreamPartitioner
 }
+
+// StreamPartitioner picks the partition (0 to partitions-1) of a record a
+// sink writes to topic.
+type StreamPartitioner func(topic string, key, value any, partitions int32) int32
 
 // InternalTopic is a topic the application owns, named
 // <application.id>-<Name>.

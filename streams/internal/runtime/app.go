@@ -67,6 +67,10 @@ type App struct {
 	prevMu sync.Mutex
 	prev   []processor.TaskID
 
+	// partitionCounts caches the partition counts of sink topics with
+	// their own partitioner.
+	partitionCounts sync.Map // topic -> int32
+
 	// produced tracks, per changelog partition, the next offset after the
 	// last record acknowledged, for checkpoints; and the first produce
 	// error, which fails the next commit.
@@ -337,6 +341,31 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 		return a.commit(cctx, a.tasks)
 	}
 	return nil
+}
+
+// partitions gives a topic's partition count (cached: a topic's count only
+// grows, and a partitioner that saw the old count still chose a valid one).
+func (a *App) partitions(topic string) (int32, error) {
+	if n, ok := a.partitionCounts.Load(topic); ok {
+		return n.(int32), nil
+	}
+	if spec, ok := a.plan.internal[topic]; ok {
+		a.partitionCounts.Store(topic, spec.partitions)
+		return spec.partitions, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	details, err := a.adm.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	d, ok := details[topic]
+	if !ok || d.Err != nil {
+		return 0, fmt.Errorf("topic %s: %v", topic, d.Err)
+	}
+	n := int32(len(d.Partitions))
+	a.partitionCounts.Store(topic, n)
+	return n, nil
 }
 
 // migrated reports a commit refused because the group has a newer
@@ -676,7 +705,7 @@ func (a *App) createTask(id processor.TaskID) (*runningTask, []restoreTarget, er
 		ID: id, AppID: a.cfg.ApplicationID, Topology: a.topo, Sub: sub, Dir: dir, Cache: a.cache,
 		Collector: a, Timestamps: a.cfg.TimestampExtractor,
 		OnDeserialize: a.cfg.DeserializationHandler, OnProcessError: a.cfg.ProcessingHandler,
-		GlobalStores: a.globals, Log: a.log,
+		GlobalStores: a.globals, Partitions: a.partitions, Log: a.log,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("streams: %w", err)

@@ -64,7 +64,10 @@ type Config struct {
 	// Now is the wall clock in milliseconds.
 	Now          func() int64
 	GlobalStores map[string]state.Store
-	Log          *slog.Logger
+	// Partitions gives a topic's partition count, for sinks with their
+	// own partitioner.
+	Partitions func(topic string) (int32, error)
+	Log        *slog.Logger
 }
 
 // Changelog is a logged store of the task, for restoration.
@@ -392,7 +395,21 @@ func (t *Task) sink(n *topology.Node, r processor.AnyRecord) error {
 			return &processError{node: n.Name, err: fmt.Errorf("serialize value for %s: %w", topic, err)}
 		}
 	}
-	if err := t.cfg.Collector.Send(topic, -1, key, value, r.Timestamp, r.Headers); err != nil {
+	partition := int32(-1)
+	if n.Partitioner != nil {
+		if t.cfg.Partitions == nil {
+			return fmt.Errorf("sink %s: no partition counts to choose a partition from", n.Name)
+		}
+		count, err := t.cfg.Partitions(topic)
+		if err != nil {
+			return fmt.Errorf("sink %s: partitions of %s: %w", n.Name, topic, err)
+		}
+		partition = n.Partitioner(topic, r.Key, r.Value, count)
+		if partition < 0 || partition >= count {
+			return &processError{node: n.Name, err: fmt.Errorf("partitioner chose partition %d of %s, which has %d", partition, topic, count)}
+		}
+	}
+	if err := t.cfg.Collector.Send(topic, partition, key, value, r.Timestamp, r.Headers); err != nil {
 		return fmt.Errorf("sink %s: send to %s: %w", n.Name, topic, err)
 	}
 	return nil
