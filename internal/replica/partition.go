@@ -93,7 +93,15 @@ func (p *Partition) CheckLeaderEpoch(clientEpoch int32) error {
 // watermark as far as the in-sync replicas allow (at once when the ISR is the leader
 // alone and the partition is not durable).
 func (p *Partition) Append(batch []byte) (storage.AppendResult, error) {
-	res, err := p.log.Append(batch, p.LeaderEpoch())
+	p.mu.RLock()
+	leader, epoch := p.leader == p.self, p.leaderEpoch
+	p.mu.RUnlock()
+	if !leader {
+		// Leadership moved after the request found this partition: the new leader
+		// takes the write (a follower's log takes only its leader's batches).
+		return storage.AppendResult{}, kerr.NotLeaderForPartition
+	}
+	res, err := p.log.Append(batch, epoch)
 	if err != nil {
 		return res, err
 	}
