@@ -384,7 +384,8 @@ type controller struct {
 }
 
 type nodeProgress struct {
-	lastSeen     time.Time
+	lastSeen     time.Time // any heartbeat (DescribeQuorum's last fetch)
+	lastSession  time.Time // the last heartbeat of the registered incarnation: its session
 	applied      uint64
 	lastCaughtUp time.Time
 }
@@ -406,8 +407,20 @@ func (c *controller) reset(term uint64) {
 	c.leaving = map[int32]bool{}
 	now := time.Now()
 	for id := range c.s.Image().Brokers {
-		c.progress[id] = &nodeProgress{lastSeen: now}
+		c.progress[id] = &nodeProgress{lastSeen: now, lastSession: now}
 	}
+}
+
+// renewSession records a heartbeat of broker id's registered incarnation.
+func (c *controller) renewSession(id int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.progress[id]
+	if p == nil {
+		p = &nodeProgress{}
+		c.progress[id] = p
+	}
+	p.lastSession = time.Now()
 }
 
 func (c *controller) seen(id int32, applied uint64) {
@@ -439,7 +452,7 @@ func (c *controller) register(ctx context.Context, args *RegisterArgs) (int64, e
 	if old := s.Image().Brokers[reg.NodeID]; old != nil && !old.Fenced && old.IncarnationID != reg.IncarnationID {
 		c.mu.Lock()
 		p := c.progress[reg.NodeID]
-		alive := p != nil && time.Since(p.lastSeen) < s.cfg.BrokerSessionTimeout
+		alive := p != nil && time.Since(p.lastSession) < s.cfg.BrokerSessionTimeout
 		c.mu.Unlock()
 		if alive {
 			return 0, errorf(kerr.DuplicateBrokerRegistration,
@@ -464,6 +477,7 @@ func (c *controller) register(ctx context.Context, args *RegisterArgs) (int64, e
 		return 0, err
 	}
 	c.seen(reg.NodeID, 0)
+	c.renewSession(reg.NodeID)
 	c.mu.Lock()
 	delete(c.leaving, reg.NodeID)
 	c.mu.Unlock()
@@ -519,6 +533,7 @@ func (c *controller) heartbeat(ctx context.Context, args *HeartbeatArgs) (reply 
 		reply.set(errorf(kerr.StaleBrokerEpoch, "broker %d has epoch %d, not %d", args.NodeID, b.Epoch, args.Epoch))
 		return reply
 	}
+	c.renewSession(args.NodeID)
 	if args.WantShutdown {
 		c.mu.Lock()
 		c.leaving[args.NodeID] = true
@@ -559,10 +574,10 @@ func (c *controller) expire(ctx context.Context) {
 		}
 		p := c.progress[id]
 		if p == nil {
-			p = &nodeProgress{lastSeen: now}
+			p = &nodeProgress{lastSeen: now, lastSession: now}
 			c.progress[id] = p
 		}
-		if now.Sub(p.lastSeen) > s.cfg.BrokerSessionTimeout {
+		if now.Sub(p.lastSession) > s.cfg.BrokerSessionTimeout {
 			stale = append(stale, id)
 		}
 	}

@@ -234,3 +234,25 @@ func TestQuorumSurvivesLeaderLoss(t *testing.T) {
 		t.Fatalf("leader after the loss is %d", id)
 	}
 }
+
+// TestQuorumRestartBeforeSessionExpiry: a broker killed and restarted at once finds its
+// previous incarnation still registered; it waits for that session to expire rather than
+// give up (DUPLICATE_BROKER_REGISTRATION is retried).
+func TestQuorumRestartBeforeSessionExpiry(t *testing.T) {
+	nodes := startQuorum(t, 3, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		n.startBroker(t, ctx)
+	}
+	b := nodes[3]
+	b.close()
+	b.open(t, []Voter{{1, nodes[0].addr}, {2, nodes[1].addr}, {3, nodes[2].addr}})
+	start := time.Now()
+	b.startBroker(t, ctx) // a new incarnation id
+	t.Logf("registered again %v after the restart", time.Since(start).Round(time.Millisecond))
+	waitUntil(t, "node 1 to see broker 4 unfenced", 5*time.Second, func() bool {
+		br := nodes[0].store.Image().Brokers[4]
+		return br != nil && !br.Fenced
+	})
+}

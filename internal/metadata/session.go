@@ -27,9 +27,28 @@ func (s *Store) StartBroker(ctx context.Context, reg BrokerRegistration, raftAdd
 	s.brokerMu.Lock()
 	s.brokerReg = &reg
 	s.brokerMu.Unlock()
-	epoch, err := s.registerBroker(ctx, raftAddr)
-	if err != nil {
-		return err
+	var epoch int64
+	for logged := false; ; {
+		var err error
+		epoch, err = s.registerBroker(ctx, raftAddr)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, kerr.DuplicateBrokerRegistration) {
+			return err
+		}
+		// The previous incarnation of this broker (killed, say) has not missed a
+		// heartbeat session yet: its registration stands until the controller
+		// fences it, so try again, as Kafka's brokers do.
+		if !logged {
+			s.log.Info("the controller still holds this broker's previous incarnation; retrying until its session expires", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register broker %d: %w (last: %v)", reg.NodeID, ctx.Err(), err)
+		case <-time.After(s.cfg.BrokerHeartbeatInterval):
+		}
 	}
 	s.log.Info("registered with the controller; waiting to be unfenced", "epoch", epoch)
 	beaten := false
