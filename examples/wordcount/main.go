@@ -1,11 +1,11 @@
-// Command streams-wordcount counts the words of the lines in a topic and
+// Command wordcount counts the words of the lines in a topic and
 // writes each word's running count to another topic, keeping the counts in
 // a pebble store backed by a changelog topic: Kafka Streams' WordCount demo
 // on Sluice's streams library.
 //
 //	sluice topics create lines --partitions 4
 //	sluice topics create word-counts --partitions 4
-//	go run ./examples/streams-wordcount --brokers 127.0.0.1:9092
+//	go run ./examples/wordcount --brokers 127.0.0.1:9092
 //	printf 'the quick fox\nthe lazy dog\n' | sluice produce lines
 //
 // Run it twice (with different --state-dir) and the two instances share
@@ -101,6 +101,6 @@ func printTop(app *streams.App) {
 }
 
 func fail(err error) {
-	fmt.Fprintln(os.Stderr, "streams-wordcount:", err)
+	fmt.Fprintln(os.Stderr, "wordcount:", err)
 	os.Exit(1)
 }
