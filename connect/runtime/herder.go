@@ -30,6 +30,9 @@ const (
 	StateRunning    State = "RUNNING"
 	StateFailed     State = "FAILED"
 	StateStopped    State = "STOPPED"
+	// StatePaused and StateRestarting are shown by distributed workers.
+	StatePaused     State = "PAUSED"
+	StateRestarting State = "RESTARTING"
 )
 
 // taskStatus is a connector's or task's state and, when it failed, why.
@@ -37,12 +40,19 @@ type taskStatus struct {
 	mu    sync.Mutex
 	state State
 	trace string
+	// notify, when set, hears every change (a distributed worker writes
+	// it to the status topic).
+	notify func(State, string)
 }
 
 func (s *taskStatus) set(st State, trace string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.state, s.trace = st, trace
+	notify := s.notify
+	s.mu.Unlock()
+	if notify != nil {
+		notify(st, trace)
+	}
 }
 
 func (s *taskStatus) get() (State, string) {
@@ -55,6 +65,8 @@ func (s *taskStatus) get() (State, string) {
 type topicSet struct {
 	mu sync.Mutex
 	m  map[string]bool
+	// notify, when set, hears each topic the first time.
+	notify func(string)
 }
 
 func (s *topicSet) add(t string) {
@@ -62,8 +74,12 @@ func (s *topicSet) add(t string) {
 	if s.m == nil {
 		s.m = map[string]bool{}
 	}
+	seen := s.m[t]
 	s.m[t] = true
 	s.mu.Unlock()
+	if !seen && s.notify != nil {
+		s.notify(t)
+	}
 }
 
 func (s *topicSet) list() []string {
@@ -87,6 +103,12 @@ type Options struct {
 	// advertised host:port.
 	WorkerID string
 	Log      *slog.Logger
+	// Config describes the worker's settings; WorkerConfig() when nil. A
+	// distributed worker has its own.
+	Config *configdef.Def
+	// Offsets stores source offsets; when nil, the file
+	// offset.storage.file.filename (standalone mode).
+	Offsets OffsetStore
 }
 
 // Herder runs connectors in one process (standalone mode): it validates
@@ -99,7 +121,7 @@ type Herder struct {
 	wcfg     *configdef.Values
 	workerID string
 	log      *slog.Logger
-	store    *offsets.FileStore
+	store    OffsetStore
 	base     []kgo.Opt
 	producer map[string]string
 	consumer map[string]string
@@ -138,6 +160,8 @@ type taskRun struct {
 	status *taskStatus
 	cancel context.CancelFunc
 	done   chan struct{}
+	// gate pauses the task (distributed mode); nil in standalone mode.
+	gate *pauseGate
 }
 
 // NewHerder checks the worker's settings, opens the offsets file, and
@@ -147,12 +171,15 @@ func NewHerder(ctx context.Context, o Options) (*Herder, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	wcfg, err := WorkerConfig().Parse(o.Worker)
+	if o.Config == nil {
+		o.Config = WorkerConfig()
+	}
+	wcfg, err := o.Config.Parse(o.Worker)
 	if err != nil {
 		return nil, &connect.ConfigError{Msg: "worker config", Err: err}
 	}
 	for k := range o.Worker {
-		if _, ok := WorkerConfig().Key(k); !ok && !isKnownPrefixed(k) {
+		if _, ok := o.Config.Key(k); !ok && !isKnownPrefixed(k) {
 			o.Log.Warn("connect: unknown worker setting, ignored", "setting", k)
 		}
 	}
@@ -173,7 +200,9 @@ func NewHerder(ctx context.Context, o Options) (*Herder, error) {
 	if _, err := newConverters(h.reg, h.worker, nil); err != nil {
 		return nil, &connect.ConfigError{Msg: "worker config", Err: err}
 	}
-	if h.store, err = offsets.Open(wcfg.String(OffsetStorageFile)); err != nil {
+	if o.Offsets != nil {
+		h.store = o.Offsets
+	} else if h.store, err = offsets.Open(wcfg.String(OffsetStorageFile)); err != nil {
 		return nil, err
 	}
 	adminOpts, err := h.clientOpts(adminClient, nil)
@@ -445,7 +474,7 @@ func (cr *connectorRun) newTask(ctx context.Context, tr *taskRun, log *slog.Logg
 		}
 		st := &sourceTask{connector: cr.name, id: tr.id, task: task, props: tr.config, conv: conv, chain: ch, errs: errs,
 			client: cl, admin: kadm.NewClient(cl), store: h.store, interval: interval, flushWait: h.wcfg.Duration(OffsetFlushTimeout) + h.wcfg.Duration(TaskShutdownTimeout),
-			log: log, status: tr.status, topics: cr.topics, sub: newSubmitted()}
+			log: log, status: tr.status, topics: cr.topics, sub: newSubmitted(), gate: tr.gate}
 		if err := st.topicCreation(h.wcfg.Bool(TopicCreationEnable), cr.props); err != nil {
 			cl.Close()
 			ch.close()
@@ -455,7 +484,7 @@ func (cr *connectorRun) newTask(ctx context.Context, tr *taskRun, log *slog.Logg
 	}
 	task := cr.conn.(connect.SinkConnector).NewTask()
 	st := &sinkTask{connector: cr.name, id: tr.id, task: task, props: tr.config, conv: conv, chain: ch, errs: errs,
-		interval: interval, maxPoll: maxPollRecords, log: log, status: tr.status, topics: cr.topics,
+		interval: interval, maxPoll: maxPollRecords, log: log, status: tr.status, topics: cr.topics, gate: tr.gate,
 		flushWait: h.wcfg.Duration(OffsetFlushTimeout) + h.wcfg.Duration(TaskShutdownTimeout)}
 	if n, ok := prefixed(cr.props, "consumer.override.")["max.poll.records"]; ok {
 		fmt.Sscan(n, &st.maxPoll)

@@ -40,6 +40,7 @@ type sinkTask struct {
 	log       *slog.Logger
 	status    *taskStatus
 	topics    *topicSet
+	gate      *pauseGate
 
 	// mu guards the task against the rebalance callbacks and the state
 	// below.
@@ -251,11 +252,25 @@ func (t *sinkTask) run(ctx context.Context) error {
 func (t *sinkTask) loop(ctx context.Context) error {
 	last := time.Now()
 	for ctx.Err() == nil {
+		if t.gate.isPaused() {
+			// Commit what was put, then consume nothing until resumed;
+			// the group membership lives on in the client.
+			t.mu.Lock()
+			err := t.commitLocked(ctx)
+			t.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			t.gate.wait(ctx)
+			continue
+		}
 		// Poll no longer than the time to the next commit, so offsets are
-		// committed on time when no records come.
+		// committed on time when no records come; a pause ends the poll.
 		wait := max(t.interval-time.Since(last), 10*time.Millisecond)
 		pctx, cancel := context.WithTimeout(ctx, wait)
+		unwatch := t.gate.onPause(cancel)
 		fetches := t.client.PollRecords(pctx, t.maxPoll)
+		unwatch()
 		cancel()
 		if ctx.Err() != nil {
 			t.client.AllowRebalance()

@@ -16,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/connect"
-	"github.com/sluicehq/sluice/connect/offsets"
 )
 
 // sourceTask runs one source task: poll, transform, convert, produce, and
@@ -32,12 +31,13 @@ type sourceTask struct {
 	errs      *errorHandler
 	client    *kgo.Client
 	admin     *kadm.Client
-	store     *offsets.FileStore
+	store     OffsetStore
 	interval  time.Duration
 	flushWait time.Duration
 	log       *slog.Logger
 	status    *taskStatus
 	topics    *topicSet
+	gate      *pauseGate
 
 	// Topic creation (topic.creation.default.*): the topics known to exist.
 	create        bool
@@ -90,6 +90,14 @@ func (t *sourceTask) run(ctx context.Context) error {
 func (t *sourceTask) loop(ctx context.Context) error {
 	last := time.Now()
 	for ctx.Err() == nil {
+		if t.gate.isPaused() {
+			// Store what reached Kafka before holding still.
+			if err := t.commit(); err != nil {
+				return err
+			}
+			t.gate.wait(ctx)
+			continue
+		}
 		recs, err := t.task.Poll(ctx)
 		if err != nil {
 			if connect.IsRetriable(err) {
