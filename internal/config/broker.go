@@ -106,6 +106,17 @@ type Broker struct {
 	ControllerQuorumElectionTimeoutMs int32
 	ControllerQuorumFetchTimeoutMs    int32
 
+	// Security (security.go). SaslEnabledMechanisms is the plain setting;
+	// ListenerSetting reads a listener's own.
+	SaslEnabledMechanisms                 []string
+	AuthorizerClassName                   string
+	SuperUsers                            string
+	AllowEveryoneIfNoACLFound             bool
+	ConnectionsMaxReauthMs                int64
+	ConnectionFailedAuthenticationDelayMs int32
+	QuotaWindowNum                        int32
+	QuotaWindowSizeSeconds                int32
+
 	// TopicDefaults are the settings of a topic without overrides.
 	TopicDefaults Topic
 
@@ -247,7 +258,7 @@ func load(file string, sets []string, environ []string, hostname func() (string,
 
 	var warnings []string
 	for _, key := range sortedKeys(raw) {
-		if _, known := brokerIndex[key]; !known {
+		if !knownBrokerKey(key) {
 			warnings = append(warnings, fmt.Sprintf("The configuration '%s' was supplied but isn't a known config (from %s)", key, from[key]))
 		}
 	}
@@ -461,6 +472,7 @@ func (b *Broker) fill() {
 	b.BrokerSessionTimeoutMs = b.values.i32("broker.session.timeout.ms")
 	b.ControllerQuorumElectionTimeoutMs = b.values.i32("controller.quorum.election.timeout.ms")
 	b.ControllerQuorumFetchTimeoutMs = b.values.i32("controller.quorum.fetch.timeout.ms")
+	b.fillSecurity()
 }
 
 func upperAll(l []string) []string {
@@ -642,7 +654,7 @@ func (b *Broker) resolve(hostname func() (string, error)) error {
 	if b.DefaultReplicationFactor > 32767 {
 		return &Error{Name: "default.replication.factor", Value: fmt.Sprint(b.DefaultReplicationFactor), Reason: "Value must be no more than 32767"}
 	}
-	return nil
+	return b.checkSecurity()
 }
 
 func listenerNames(ls []Listener) string {
