@@ -1,10 +1,10 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -16,9 +16,12 @@ import (
 // a snapshot rather than from the log.
 var snapshotSettings = []string{
 	"metadata.snapshot.threshold.entries=16",
-	"metadata.snapshot.trailing.entries=4",
+	fmt.Sprintf("metadata.snapshot.trailing.entries=%d", trailingEntries),
 	"metadata.snapshot.check.interval.ms=100",
 }
+
+// trailingEntries is how many entries a snapshot leaves in the metadata log.
+const trailingEntries = 4
 
 // changesWhileDown is how many topics are created while a node is away: well past the
 // snapshot settings above.
@@ -46,7 +49,17 @@ func (f *fixture) testRestartAfterSnapshot(t *testing.T) {
 			t.Fatalf("graceful stop: %v", err)
 		}
 	}
-	before := snapshotsOf(f.c.Node(st.quorum.LeaderID))
+	leader := f.c.Node(st.quorum.LeaderID)
+	before := snapshotsOf(leader)
+	// How far the stopped nodes had replicated, as the leader last saw them.
+	q, err := chaos.ProbeQuorum(ctx, quorumAddr(leader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stoppedAt int64
+	for _, v := range victims {
+		stoppedAt = max(stoppedAt, q.LogEndOffset[v.ID])
+	}
 
 	via := f.brokers()[0]
 	ids := map[string][16]byte{}
@@ -65,13 +78,23 @@ func (f *fixture) testRestartAfterSnapshot(t *testing.T) {
 		}
 		delete(ids, name)
 	}
-	leader := f.c.Node(st.quorum.LeaderID)
-	after := snapshotsOf(leader)
-	if len(after) == 0 || slices.Equal(after, before) {
-		t.Errorf("the active controller %d took no metadata snapshot during %d changes (snapshots before %v, after %v)",
-			leader.ID, 2*changesWhileDown, before, after)
+	// The leader must have snapshotted and trimmed its log past where the stopped nodes
+	// stopped: they cannot catch up from the log alone.
+	var after []string
+	err = chaos.WaitFor(ctx, fmt.Sprintf("the active controller %d to snapshot past index %d", leader.ID, stoppedAt+trailingEntries), func(context.Context) (bool, error) {
+		after = snapshotsOf(leader)
+		for _, name := range after {
+			var term, index, ms int64
+			if _, err := fmt.Sscanf(name, "%d-%d-%d", &term, &index, &ms); err == nil && index-trailingEntries > stoppedAt {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("snapshots %v", after)
+	})
+	if err != nil {
+		t.Errorf("%v (snapshots before the changes: %v)", err, before)
 	}
-	t.Logf("snapshots of the active controller %d: before %v, after %v", leader.ID, before, after)
+	t.Logf("stopped nodes at index %d; snapshots of the active controller %d: before %v, after %v", stoppedAt, leader.ID, before, after)
 
 	started := time.Now()
 	for _, v := range victims {
