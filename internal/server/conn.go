@@ -63,6 +63,7 @@ func newConn(s *Server, listener string, nc net.Conn) *conn {
 		Listener: listener,
 		Remote:   nc.RemoteAddr(),
 		Local:    nc.LocalAddr(),
+		tlsConn:  asTLS(nc),
 	}
 	c := &conn{
 		s:     s,

@@ -2,15 +2,17 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ConnInfo describes the connection a request arrived on. It is shared by
-// every request of one connection and never changes after the connection is
-// accepted. Authentication (SASL principal, TLS state) will be added here
-// when the auth issue lands.
+// every request of one connection. Its fields never change after the
+// connection is accepted; the security slot (SetSecurity) is the one part a
+// handler may change: authentication happens in requests (SASL).
 type ConnInfo struct {
 	// ID is unique among this server's connections.
 	ID uint64
@@ -19,7 +21,37 @@ type ConnInfo struct {
 	Listener string
 	// Remote and Local are the connection's addresses.
 	Remote, Local net.Addr
+
+	// tlsConn is the connection's TLS layer, nil on a plaintext connection.
+	tlsConn *tls.Conn
+	// security is the security layer's per-connection state.
+	security atomic.Value
 }
+
+// asTLS returns nc's TLS layer, or nil.
+func asTLS(nc net.Conn) *tls.Conn {
+	tc, _ := nc.(*tls.Conn)
+	return tc
+}
+
+// TLSState returns the TLS state of a TLS connection, and false on a plaintext one. The
+// handshake comes before the first request, so a handler sees it complete, with the
+// client's verified certificate chain if it sent one.
+func (c *ConnInfo) TLSState() (tls.ConnectionState, bool) {
+	if c.tlsConn == nil {
+		return tls.ConnectionState{}, false
+	}
+	return c.tlsConn.ConnectionState(), true
+}
+
+// Security returns what SetSecurity stored last, or nil. The server itself never reads
+// or sets it: it is the slot where the security layer (internal/server/api) keeps a
+// connection's principal and SASL exchange.
+func (c *ConnInfo) Security() any { return c.security.Load() }
+
+// SetSecurity stores the connection's security state. Every call must store the same
+// concrete type.
+func (c *ConnInfo) SetSecurity(v any) { c.security.Store(v) }
 
 // Request is one decoded request.
 //
