@@ -245,9 +245,6 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
-	if err := srv.Start(); err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	defer srv.Close()
 
 	var rack *string
@@ -264,6 +261,12 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	}
 	if err := replicas.Open(meta.Image()); err != nil {
 		logger.Warn("some partitions failed to open", "err", err)
+	}
+	// Serve clients only now that this broker is registered, unfenced and caught up
+	// with the metadata, as Kafka does: earlier, it would describe a cluster it does
+	// not know yet. Connections made meanwhile wait in the listener's queue.
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("listen: %w", err)
 	}
 	unsubscribe := meta.Subscribe(func(prev, next *metadata.Image) {
 		if dyn.update(next) {
