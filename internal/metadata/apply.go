@@ -64,6 +64,7 @@ type builder struct {
 	restoring bool
 
 	ownBrokers, ownTopics, ownTopicsByID, ownBrokerConfigs, ownNodeConfigs, ownCollisions bool
+	ownScram, ownACLs                                                                     bool
 	owned                                                                                 map[[16]byte]bool // topics copied or created by this batch
 	created                                                                               [][16]byte        // topics created by this batch
 }
@@ -96,6 +97,14 @@ func (b *builder) apply(r Record, index uint64) error {
 		return b.applyPartitionChange(r)
 	case *UnregisterBrokerRecord:
 		return b.applyUnregisterBroker(r)
+	case *UserScramCredentialRecord:
+		return b.applyUserScramCredential(r)
+	case *RemoveUserScramCredentialRecord:
+		return b.applyRemoveUserScramCredential(r)
+	case *AccessControlEntryRecord:
+		return b.applyAccessControlEntry(r)
+	case *RemoveAccessControlEntryRecord:
+		return b.applyRemoveAccessControlEntry(r)
 	case nil:
 		return errorf(kerr.InvalidRequest, "nil metadata record")
 	default:

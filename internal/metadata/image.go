@@ -34,6 +34,10 @@ type Image struct {
 	NodeConfigs map[int32]map[string]string
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
+	// ScramCredentials are the users' SCRAM credentials (scram.go), and ACLs the ACL
+	// bindings (acl.go). A change replaces the map.
+	ScramCredentials map[ScramKey]ScramCredential
+	ACLs             map[ACL]struct{}
 
 	// collisions maps the '.'-to-'_' form of each topic name holding '.' or '_' to the
 	// name, for Kafka's collision rule.
@@ -130,6 +134,9 @@ func emptyImage() *Image {
 		BrokerConfigs: map[string]string{},
 		NodeConfigs:   map[int32]map[string]string{},
 		collisions:    map[string]string{},
+
+		ScramCredentials: map[ScramKey]ScramCredential{},
+		ACLs:             map[ACL]struct{}{},
 	}
 }
 
@@ -214,5 +221,7 @@ func (img *Image) records() []Record {
 	if img.NextProducerID > 0 {
 		recs = append(recs, &ProducerIDsRecord{BrokerID: -1, First: 0, Next: img.NextProducerID})
 	}
+	recs = append(recs, img.scramRecords()...)
+	recs = append(recs, img.aclRecords()...)
 	return recs
 }

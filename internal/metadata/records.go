@@ -45,6 +45,11 @@ const (
 	SnapshotHeaderRecordType   RecordType = 10 // first record of a snapshot
 	PartitionChangeRecordType  RecordType = 11 // a partition's leader or ISR changed
 	UnregisterBrokerRecordType RecordType = 12 // a broker was decommissioned
+
+	UserScramCredentialRecordType       RecordType = 13 // a SCRAM credential was set (scram.go)
+	RemoveUserScramCredentialRecordType RecordType = 14 // a SCRAM credential was removed
+	AccessControlEntryRecordType        RecordType = 15 // an ACL binding was created (acl.go)
+	RemoveAccessControlEntryRecordType  RecordType = 16 // an ACL binding was deleted
 )
 
 func (t RecordType) String() string {
@@ -67,6 +72,11 @@ var recordTypeNames = map[RecordType]string{
 	SnapshotHeaderRecordType:   "SnapshotHeaderRecord",
 	PartitionChangeRecordType:  "PartitionChangeRecord",
 	UnregisterBrokerRecordType: "UnregisterBrokerRecord",
+
+	UserScramCredentialRecordType:       "UserScramCredentialRecord",
+	RemoveUserScramCredentialRecordType: "RemoveUserScramCredentialRecord",
+	AccessControlEntryRecordType:        "AccessControlEntryRecord",
+	RemoveAccessControlEntryRecordType:  "RemoveAccessControlEntryRecord",
 }
 
 // Record is one metadata record. Version is the version the value encodes as.
@@ -93,6 +103,11 @@ var recordKinds = map[RecordType]struct {
 	SnapshotHeaderRecordType:   {0, func() Record { return new(SnapshotHeaderRecord) }},
 	PartitionChangeRecordType:  {0, func() Record { return new(PartitionChangeRecord) }},
 	UnregisterBrokerRecordType: {0, func() Record { return new(UnregisterBrokerRecord) }},
+
+	UserScramCredentialRecordType:       {0, func() Record { return new(UserScramCredentialRecord) }},
+	RemoveUserScramCredentialRecordType: {0, func() Record { return new(RemoveUserScramCredentialRecord) }},
+	AccessControlEntryRecordType:        {0, func() Record { return new(AccessControlEntryRecord) }},
+	RemoveAccessControlEntryRecordType:  {0, func() Record { return new(RemoveAccessControlEntryRecord) }},
 }
 
 // ClusterRecord names the cluster. Every leader writes it with its configured cluster id

@@ -27,6 +27,10 @@ func allRecords() []Record {
 		&PartitionChangeRecord{TopicID: id, Partition: 1, Leader: 2, ISR: []int32{2}, Replicas: []int32{3, 2}, AddingReplicas: []int32{3}, RemovingReplicas: []int32{2}},
 		&PartitionRecord{TopicID: id, Partition: 1, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{2}},
 		&UnregisterBrokerRecord{NodeID: 4},
+		&UserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA512, Salt: []byte("s"), StoredKey: []byte("k1"), ServerKey: []byte("k2"), Iterations: 4096},
+		&RemoveUserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA256},
+		&AccessControlEntryRecord{ResourceType: 2, ResourceName: "t", PatternType: 3, Principal: "User:a", Host: "*", Operation: 4, Permission: 3},
+		&RemoveAccessControlEntryRecord{ResourceType: 3, ResourceName: "g-", PatternType: 4, Principal: "User:*", Host: "::1", Operation: 3, Permission: 2},
 	}
 }
 
