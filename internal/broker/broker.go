@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/demux"
 	"github.com/sluicehq/sluice/internal/group"
@@ -217,18 +218,33 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	groups.Start()
 	defer groups.Stop()
 
+	peers := brokerclient.New(fmt.Sprintf("sluice-broker-%d", cfg.NodeID))
+	defer peers.Close()
+	pids := txn.NewProducerIDs(meta.AllocateProducerIDs)
+	txns := txn.New(txn.Config{
+		NumPartitions: cfg.TransactionStateLogNumPartitions,
+		MaxTimeout:    time.Duration(cfg.TransactionMaxTimeoutMs) * time.Millisecond,
+		IDExpiration:  time.Duration(cfg.TransactionalIDExpirationMs) * time.Millisecond,
+	}, txn.NewReplicaStorage(replicas), txn.NewBrokerMarkers(peers, meta.Image, cfg.InterBrokerListenerName),
+		pids.Next, logger.With("subsystem", "txn"))
+	txns.Start()
+	defer txns.Stop()
+
 	mux := server.NewMux()
 	deps := api.Deps{
 		NodeID:     cfg.NodeID,
 		Config:     cfg,
 		Meta:       meta,
 		Replicas:   replicas,
-		PIDs:       txn.NewProducerIDs(meta.AllocateProducerIDs),
+		PIDs:       pids,
 		Logger:     logger.With("subsystem", "api"),
 		Advertised: map[string]api.HostPort{},
 		Logs:       logs,
 		Fetched:    obs.metrics.TopicFetched,
 		Groups:     groups,
+	}
+	if transactionsServed {
+		deps.Txns = txns
 	}
 	for _, ep := range endpoints {
 		deps.Advertised[ep.Listener] = api.HostPort{Host: ep.Host, Port: ep.Port}
@@ -276,6 +292,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 			replicas.Apply(prev, next)
 		}
 		groups.ApplyImage(next, cfg.NodeID) // loads or unloads the partitions of __consumer_offsets it leads
+		txns.Lead(ledPartitions(next, txn.Topic, cfg.NodeID))
 	})
 	defer unsubscribe()
 
@@ -300,6 +317,24 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		logger.Warn("server shutdown", "err", err)
 	}
 	return nil
+}
+
+// transactionsServed turns the transaction APIs on; off until every piece of them
+// (markers, transactional offset commits, read_committed) is served.
+const transactionsServed = false
+
+// ledPartitions maps the partitions of topic that node leads in img to their leader
+// epochs.
+func ledPartitions(img *metadata.Image, topic string, node int32) map[int32]int32 {
+	led := map[int32]int32{}
+	if t := img.Topics[topic]; t != nil {
+		for _, p := range t.Partitions {
+			if p.Leader == node {
+				led[p.Index] = p.LeaderEpoch
+			}
+		}
+	}
+	return led
 }
 
 // controlledShutdownTimeout bounds how long a stopping broker waits for the controller

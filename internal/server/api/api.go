@@ -38,6 +38,9 @@ type Deps struct {
 	Fetched func(topic string, bytes int)
 	// Groups is the group coordinator (nil: the group APIs are not served).
 	Groups *group.Coordinator
+	// Txns is the transaction coordinator (nil: transactional ids are refused and
+	// the transaction APIs are not served).
+	Txns *txn.Coordinator
 }
 
 // HostPort is an advertised endpoint.
@@ -64,6 +67,18 @@ func Register(mux *server.Mux, d Deps) {
 	mux.Register(55, 0, 2, h.describeQuorum)
 	registerAdmin(mux, h)
 	registerGroups(mux, h)
+	if d.Txns != nil {
+		registerTxn(mux, h)
+	}
+}
+
+// registerTxn adds the transaction APIs of the coordinator (internal/txn).
+func registerTxn(mux *server.Mux, h *handlers) {
+	mux.Register(24, 0, 3, h.addPartitionsToTxn)
+	mux.Register(25, 0, 3, h.addOffsetsToTxn)
+	mux.Register(26, 0, 3, h.endTxn)
+	mux.Register(65, 0, 0, h.describeTransactions)
+	mux.Register(66, 0, 1, h.listTransactions)
 }
 
 // RegisterController adds what a CONTROLLER listener serves in the Kafka protocol:

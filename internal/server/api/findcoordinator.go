@@ -29,6 +29,7 @@ import (
 	"github.com/sluicehq/sluice/internal/group"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/server"
+	"github.com/sluicehq/sluice/internal/txn"
 )
 
 type coordinatorAnswer struct {
@@ -48,8 +49,8 @@ func (h *handlers) findCoordinator(ctx context.Context, req *server.Request) *se
 	if r.Version >= 4 {
 		var topic *metadata.Topic
 		var topicErr error
-		if keyType == 0 && len(r.CoordinatorKeys) > 0 {
-			topic, topicErr = h.offsetsTopic(ctx)
+		if len(r.CoordinatorKeys) > 0 {
+			topic, topicErr = h.coordinatorTopic(ctx, keyType)
 		}
 		for _, key := range r.CoordinatorKeys {
 			a := h.coordinatorFor(req, keyType, key, topic, topicErr)
@@ -64,9 +65,7 @@ func (h *handlers) findCoordinator(ctx context.Context, req *server.Request) *se
 	}
 	var topic *metadata.Topic
 	var topicErr error
-	if keyType == 0 {
-		topic, topicErr = h.offsetsTopic(ctx)
-	}
+	topic, topicErr = h.coordinatorTopic(ctx, keyType)
 	a := h.coordinatorFor(req, keyType, r.CoordinatorKey, topic, topicErr)
 	resp.NodeID, resp.Host, resp.Port = a.node, a.host, a.port
 	resp.ErrorCode = errCode(a.err)
@@ -82,7 +81,9 @@ func (h *handlers) coordinatorFor(req *server.Request, keyType int8, key string,
 	switch keyType {
 	case 0:
 	case 1:
-		return fail(kerr.TransactionalIDAuthorizationFailed)
+		if h.Txns == nil {
+			return fail(kerr.TransactionalIDAuthorizationFailed)
+		}
 	default:
 		return fail(fmt.Errorf("%w: unknown coordinator type %d", kerr.InvalidRequest, keyType))
 	}
@@ -112,39 +113,66 @@ func (h *handlers) coordinatorFor(req *server.Request, keyType int8, key string,
 	return fail(kerr.CoordinatorNotAvailable)
 }
 
+// coordinatorTopic returns the internal topic of a coordinator type: __consumer_offsets
+// for groups (0), __transaction_state for transactional ids (1); nil for others.
+func (h *handlers) coordinatorTopic(ctx context.Context, keyType int8) (*metadata.Topic, error) {
+	switch {
+	case keyType == 0:
+		return h.offsetsTopic(ctx)
+	case keyType == 1 && h.Txns != nil:
+		return h.internalTopic(ctx, txn.Topic, int(h.Config.TransactionStateLogReplication),
+			h.Config.TransactionStateLogNumPartitions, map[string]string{
+				"cleanup.policy":      "compact",
+				"compression.type":    "uncompressed",
+				"min.insync.replicas": strconv.Itoa(int(h.Config.TransactionStateLogMinISR)),
+				"segment.bytes":       strconv.Itoa(int(h.Config.TransactionStateLogSegmentBytes)),
+			})
+	}
+	return nil, nil
+}
+
 // offsetsTopic returns __consumer_offsets, creating it on first use.
 func (h *handlers) offsetsTopic(ctx context.Context) (*metadata.Topic, error) {
-	img := h.Meta.Image()
-	if t := img.Topics[group.Topic]; t != nil && len(t.Partitions) > 0 {
-		return t, nil
-	}
-	// offsets.topic.replication.factor, lowered to the number of registered brokers so
-	// that a smaller cluster (a single node above all) works without configuration; but
-	// while registered brokers are down, the topic waits for them rather than be created
-	// with fewer replicas for good, as Kafka waits.
-	rf := min(int(h.Config.OffsetsTopicReplicationFactor), len(img.Brokers))
-	if rf < 1 || len(img.UnfencedBrokers()) < rf {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	t, err := h.Meta.CreateTopic(ctx, metadata.TopicSpec{
-		Name:              group.Topic,
-		Partitions:        h.Config.OffsetsTopicNumPartitions,
-		ReplicationFactor: int16(rf),
-		Configs: map[string]string{
+	return h.internalTopic(ctx, group.Topic, int(h.Config.OffsetsTopicReplicationFactor),
+		h.Config.OffsetsTopicNumPartitions, map[string]string{
 			"cleanup.policy":   "compact",
 			"compression.type": "producer",
 			"segment.bytes":    strconv.Itoa(int(h.Config.OffsetsTopicSegmentBytes)),
-		},
+		})
+}
+
+// internalTopic returns a coordinator's internal topic, creating it on first use with
+// partitions, configs and a replication factor of rf lowered to the number of
+// registered brokers, so that a smaller cluster (a single node above all) works
+// without configuration; but while registered brokers are down, the topic waits for
+// them rather than be created with fewer replicas for good, as Kafka waits. A
+// min.insync.replicas above the replication factor is lowered to it.
+func (h *handlers) internalTopic(ctx context.Context, name string, rf int, partitions int32, configs map[string]string) (*metadata.Topic, error) {
+	img := h.Meta.Image()
+	if t := img.Topics[name]; t != nil && len(t.Partitions) > 0 {
+		return t, nil
+	}
+	rf = min(rf, len(img.Brokers))
+	if rf < 1 || len(img.UnfencedBrokers()) < rf {
+		return nil, kerr.CoordinatorNotAvailable
+	}
+	if v, ok := configs["min.insync.replicas"]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n > rf {
+			configs["min.insync.replicas"] = strconv.Itoa(rf)
+		}
+	}
+	t, err := h.Meta.CreateTopic(ctx, metadata.TopicSpec{
+		Name: name, Partitions: partitions, ReplicationFactor: int16(rf), Configs: configs,
 	})
 	if err != nil {
 		if errors.Is(err, kerr.TopicAlreadyExists) {
-			if t := h.Meta.Image().Topics[group.Topic]; t != nil && len(t.Partitions) > 0 {
+			if t := h.Meta.Image().Topics[name]; t != nil && len(t.Partitions) > 0 {
 				return t, nil
 			}
 		}
-		h.Logger.Warn("create __consumer_offsets", "err", err)
+		h.Logger.Warn("create internal topic", "topic", name, "err", err)
 		return nil, kerr.CoordinatorNotAvailable
 	}
-	h.Logger.Info("created __consumer_offsets", "partitions", len(t.Partitions), "replication.factor", rf)
+	h.Logger.Info("created internal topic", "topic", name, "partitions", len(t.Partitions), "replication.factor", rf)
 	return t, nil
 }

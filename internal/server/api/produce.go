@@ -22,8 +22,10 @@
 // CORRUPT_MESSAGE, INVALID_RECORD (with per-record errors from v8),
 // MESSAGE_TOO_LARGE, INVALID_TIMESTAMP, INVALID_REQUIRED_ACKS,
 // OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, REQUEST_TIMED_OUT,
-// and TRANSACTIONAL_ID_AUTHORIZATION_FAILED for transactional producers until
-// transactions exist.
+// and TRANSACTIONAL_ID_AUTHORIZATION_FAILED for transactional producers on a
+// broker without a transaction coordinator. Transactional batches are appended like
+// others; the partition's producer state opens the producer's transaction, and the
+// coordinator's marker closes it (WriteTxnMarkers).
 package api
 
 import (
@@ -64,7 +66,7 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 	switch {
 	case r.Acks != -1 && r.Acks != 0 && r.Acks != 1:
 		jobErr = kerr.InvalidRequiredAcks
-	case r.TransactionID != nil:
+	case r.TransactionID != nil && h.Txns == nil:
 		jobErr = kerr.TransactionalIDAuthorizationFailed
 	}
 
