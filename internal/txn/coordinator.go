@@ -195,15 +195,20 @@ func (c *Coordinator) load(p int32, tp *txnPartition) {
 		c.mu.Unlock()
 		return
 	}
-	tp.txns, tp.loading = txns, false
-	c.mu.Unlock()
-	c.log.Info("loaded transaction state", "partition", p, "transactions", len(txns), "coordinator_epoch", tp.epoch)
 	// Decisions written before a failover still need their markers.
+	var prepared []*txnMeta
 	for _, m := range txns {
 		if m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort {
 			m.completing = true
-			c.complete(p, tp.epoch, m)
+			prepared = append(prepared, m)
 		}
+	}
+	tp.txns, tp.loading = txns, false
+	n := len(txns)
+	c.mu.Unlock()
+	c.log.Info("loaded transaction state", "partition", p, "transactions", n, "coordinator_epoch", tp.epoch)
+	for _, m := range prepared {
+		c.complete(p, tp.epoch, m)
 	}
 }
 
