@@ -133,7 +133,9 @@ func (c *Coordinator) Stop() {
 }
 
 // PartitionFor is the partition of __transaction_state that holds id.
-func (c *Coordinator) PartitionFor(id string) int32 { return group.PartitionFor(id, c.cfg.NumPartitions) }
+func (c *Coordinator) PartitionFor(id string) int32 {
+	return group.PartitionFor(id, c.cfg.NumPartitions)
+}
 
 // Lead makes the coordinator serve exactly the partitions in led (partition → leader
 // epoch), loading those it did not lead, with that epoch as the coordinator epoch.
