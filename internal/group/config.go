@@ -57,7 +57,28 @@ type Storage interface {
 	// that returns once the records are acknowledged as the topic's
 	// durability policy asks; a nil wait means they already are.
 	Append(p int32, recs []Record) (last int64, wait func(context.Context) error, err error)
+	// AppendTransactional writes recs as Append does, but as one
+	// transactional batch of producer producerID at producerEpoch
+	// (TxnOffsetCommit): the records count only once a commit marker of
+	// that producer follows them in the partition. The log refuses a stale
+	// epoch with INVALID_PRODUCER_EPOCH.
+	AppendTransactional(p int32, producerID int64, producerEpoch int16, recs []Record) (last int64, wait func(context.Context) error, err error)
 	// Load calls fn with every record of partition p, from the start of
-	// the log to its end, in offset order.
-	Load(ctx context.Context, p int32, fn func(offset int64, key, value []byte) error) error
+	// the log to its end, in offset order, transaction markers included.
+	Load(ctx context.Context, p int32, fn func(LoadedRecord) error) error
+}
+
+// LoadedRecord is one record of __consumer_offsets as Load reads it: a
+// key and value, or a transaction marker.
+type LoadedRecord struct {
+	Offset     int64
+	Key, Value []byte
+	// ProducerID is the producer of a transactional record or of a
+	// marker, and -1 for a record written outside a transaction.
+	ProducerID    int64
+	ProducerEpoch int16
+	// Control marks a transaction marker (no key or value): Commit says
+	// whether it commits or aborts ProducerID's transaction.
+	Control bool
+	Commit  bool
 }

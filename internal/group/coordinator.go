@@ -47,6 +47,8 @@ type shard struct {
 	loading   bool
 	loaded    chan struct{} // closed when loading ends
 	groups    map[string]*Group
+	txn       *txnIndex
+	queued    []txnCompletion // transaction markers that came during the load
 }
 
 // New returns a coordinator that persists to store. It serves nothing until
@@ -146,7 +148,7 @@ func (c *Coordinator) Lead(topicID [16]byte, numParts int32, led []int32) {
 		if _, ok := c.shards[p]; ok {
 			continue
 		}
-		sh := &shard{partition: p, loading: true, loaded: make(chan struct{}), groups: make(map[string]*Group)}
+		sh := &shard{partition: p, loading: true, loaded: make(chan struct{}), groups: make(map[string]*Group), txn: newTxnIndex()}
 		c.shards[p] = sh
 		load = append(load, sh)
 	}
@@ -247,7 +249,7 @@ func (c *Coordinator) lockGroup(name string, create bool) (*Group, error) {
 			}
 			g = sh.groups[name]
 			if g == nil {
-				g = newGroup(c, name, sh.partition)
+				g = newGroup(c, name, sh)
 				sh.groups[name] = g
 			}
 			c.mu.Unlock()
@@ -300,39 +302,23 @@ const loadRetry = 5 * time.Second
 // here.
 func (c *Coordinator) load(sh *shard) {
 	start := c.clock.Now()
-	acc := make(map[string]*loadedGroup)
-	get := func(name string) *loadedGroup {
-		lg := acc[name]
-		if lg == nil {
-			lg = &loadedGroup{offsets: make(map[topicPartition]*committed)}
-			acc[name] = lg
-		}
-		return lg
-	}
+	acc := newLoadState()
 	records, skipped := 0, 0
-	err := c.store.Load(c.ctx, sh.partition, func(off int64, key, value []byte) error {
+	err := c.store.Load(c.ctx, sh.partition, func(r LoadedRecord) error {
 		records++
-		d, err := decodeRecord(key, value)
+		if r.Control {
+			acc.marker(r.ProducerID, r.ProducerEpoch, r.Commit)
+			return nil
+		}
+		d, err := decodeRecord(r.Key, r.Value)
 		if err != nil {
 			// One bad record must not take every group of the
 			// partition down with it: skip it, loudly.
-			c.logger.Warn("skipping a record of __consumer_offsets", "partition", sh.partition, "offset", off, "err", err)
+			c.logger.Warn("skipping a record of __consumer_offsets", "partition", sh.partition, "offset", r.Offset, "err", err)
 			skipped++
 			return nil
 		}
-		switch d.kind {
-		case kindOffset:
-			lg := get(d.group)
-			tp := topicPartition{d.topic, d.partition}
-			if d.offset == nil {
-				delete(lg.offsets, tp)
-			} else {
-				lg.offsets[tp] = &committed{value: *d.offset, pos: off}
-			}
-		case kindGroup:
-			lg := get(d.group)
-			lg.meta = d.meta // nil: tombstone; the offsets have their own
-		default:
+		if !acc.apply(d, r) {
 			skipped++
 		}
 		return nil
@@ -363,15 +349,18 @@ func (c *Coordinator) load(sh *shard) {
 		return
 	}
 	var installed []*Group
-	for name, lg := range acc {
-		if lg.meta == nil && len(lg.offsets) == 0 {
+	for name, lg := range acc.groups {
+		if lg.meta == nil && len(lg.offsets) == 0 && len(lg.txnOffsets) == 0 {
 			continue
 		}
-		g := newGroup(c, name, sh.partition)
+		g := newGroup(c, name, sh)
 		g.restore(lg)
 		sh.groups[name] = g
 		installed = append(installed, g)
 	}
+	acc.index(sh.txn, sh.groups)
+	queued := sh.queued
+	sh.queued = nil
 	sh.loading = false
 	close(sh.loaded)
 	c.mu.Unlock()
@@ -380,16 +369,14 @@ func (c *Coordinator) load(sh *shard) {
 		g.startSessions()
 		g.mu.Unlock()
 	}
+	for _, tc := range queued {
+		sh.complete(tc)
+	}
 	c.logger.Info("loaded group coordinator partition", "partition", sh.partition,
 		"groups", len(installed), "records", records, "skipped", skipped,
 		"took", c.clock.Now().Sub(start))
 }
 
-// loadedGroup accumulates one group's records while loading.
-type loadedGroup struct {
-	meta    *groupMetaValue
-	offsets map[topicPartition]*committed
-}
 
 // scheduleRetentionLocked arms the next expiration sweep. c.mu is held.
 func (c *Coordinator) scheduleRetentionLocked() {

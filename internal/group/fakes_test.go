@@ -103,18 +103,42 @@ type memStore struct {
 	loadFail int           // Load fails this many more times
 }
 
-type memRecord struct{ key, value []byte }
+// memRecord is a stored record: a key and value, transactional when pid is
+// set (>= 0), or a transaction marker of pid when control is set.
+type memRecord struct {
+	key, value []byte
+	pid        int64
+	epoch      int16
+	control    bool
+	commit     bool
+}
 
 func newMemStore() *memStore { return &memStore{parts: make(map[int32][]memRecord)} }
 
 func (s *memStore) Append(p int32, recs []Record) (int64, func(context.Context) error, error) {
+	return s.append(p, -1, -1, recs)
+}
+
+func (s *memStore) AppendTransactional(p int32, pid int64, epoch int16, recs []Record) (int64, func(context.Context) error, error) {
+	return s.append(p, pid, epoch, recs)
+}
+
+// marker appends a transaction marker of pid to partition p, as the
+// WriteTxnMarkers handler does before it calls CompleteTransaction.
+func (s *memStore) marker(p int32, pid int64, epoch int16, commit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.parts[p] = append(s.parts[p], memRecord{pid: pid, epoch: epoch, control: true, commit: commit})
+}
+
+func (s *memStore) append(p int32, pid int64, epoch int16, recs []Record) (int64, func(context.Context) error, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failErr != nil {
 		return 0, nil, s.failErr
 	}
 	for _, r := range recs {
-		s.parts[p] = append(s.parts[p], memRecord{r.Key, r.Value})
+		s.parts[p] = append(s.parts[p], memRecord{key: r.Key, value: r.Value, pid: pid, epoch: epoch})
 	}
 	last := int64(len(s.parts[p]) - 1)
 	if !s.hold {
@@ -144,7 +168,7 @@ func (s *memStore) release(t *testing.T, err error) {
 	s.held = s.held[1:]
 }
 
-func (s *memStore) Load(ctx context.Context, p int32, fn func(offset int64, key, value []byte) error) error {
+func (s *memStore) Load(ctx context.Context, p int32, fn func(LoadedRecord) error) error {
 	if s.loadGate != nil {
 		select {
 		case <-s.loadGate:
@@ -161,7 +185,8 @@ func (s *memStore) Load(ctx context.Context, p int32, fn func(offset int64, key,
 	recs := append([]memRecord(nil), s.parts[p]...)
 	s.mu.Unlock()
 	for i, r := range recs {
-		if err := fn(int64(i), r.key, r.value); err != nil {
+		lr := LoadedRecord{Offset: int64(i), Key: r.key, Value: r.value, ProducerID: r.pid, ProducerEpoch: r.epoch, Control: r.control, Commit: r.commit}
+		if err := fn(lr); err != nil {
 			return err
 		}
 	}
@@ -175,6 +200,9 @@ func (s *memStore) records(t *testing.T, p int32) []decoded {
 	defer s.mu.Unlock()
 	var out []decoded
 	for _, r := range s.parts[p] {
+		if r.control {
+			continue
+		}
 		d, err := decodeRecord(r.key, r.value)
 		if err != nil {
 			t.Fatalf("stored record: %v", err)

@@ -111,13 +111,19 @@ type Group struct {
 
 	offsets        map[topicPartition]*committed
 	pendingCommits map[topicPartition]int
+	// txnOffsets are the offsets of open transactions, by producer id:
+	// invisible until the producer's transaction commits (see txn.go).
+	txnOffsets map[int64]map[topicPartition]*committed
+	txn        *txnIndex // of the group's partition
 }
 
-func newGroup(c *Coordinator, name string, partition int32) *Group {
+func newGroup(c *Coordinator, name string, sh *shard) *Group {
 	return &Group{
 		c:              c,
 		name:           name,
-		partition:      partition,
+		partition:      sh.partition,
+		txn:            sh.txn,
+		txnOffsets:     make(map[int64]map[topicPartition]*committed),
 		state:          Empty,
 		stateTime:      c.clock.Now(),
 		stateTimeKnown: true,
@@ -1177,6 +1183,9 @@ func (g *Group) kill(err error) {
 func (g *Group) restore(lg *loadedGroup) {
 	for tp, e := range lg.offsets {
 		g.offsets[tp] = e
+	}
+	for pid, pend := range lg.txnOffsets {
+		g.txnOffsets[pid] = pend
 	}
 	meta := lg.meta
 	if meta == nil {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/producerstate"
 	"github.com/sluicehq/sluice/internal/record"
 	"github.com/sluicehq/sluice/internal/replica"
 )
@@ -24,6 +27,7 @@ const loadReadBytes = 5 << 20
 // watermark, durability) as a producer's.
 type ReplicaStorage struct {
 	replicas *replica.Manager
+	txnMu    sync.Mutex // see AppendTransactional
 }
 
 // NewReplicaStorage returns the Storage over replicas.
@@ -39,7 +43,49 @@ func (s *ReplicaStorage) Append(p int32, recs []Record) (int64, func(context.Con
 	if err != nil {
 		return 0, nil, err
 	}
-	b := record.NewBuilder(record.CodecNone)
+	return appendBatch(part, record.NewBuilder(record.CodecNone), recs)
+}
+
+// AppendTransactional appends recs as one transactional batch of the
+// producer, as Kafka's coordinator writes a TxnOffsetCommit.
+//
+// Kafka appends such a batch with base sequence 0 and an origin
+// (COORDINATOR) that skips the log's sequence checks. Sluice's log applies
+// a client's checks to every batch with a producer id, so the batch carries
+// the sequence that follows the producer's last batch in this partition
+// instead: the coordinator is the only writer of that producer here (its
+// data goes to other topics), so the next sequence is known, and the log's
+// epoch check still fences a stale producer with INVALID_PRODUCER_EPOCH.
+// txnMu keeps the reading of the last sequence and the append together.
+func (s *ReplicaStorage) AppendTransactional(p int32, producerID int64, producerEpoch int16, recs []Record) (int64, func(context.Context) error, error) {
+	part, err := s.replicas.Partition(Topic, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	s.txnMu.Lock()
+	defer s.txnMu.Unlock()
+	seq := int32(0)
+	part.Log().ProducerState(func(ps *producerstate.State) {
+		if e, ok := ps.Entry(producerID); ok && e.Epoch == producerEpoch && len(e.Batches) > 0 {
+			seq = nextSequence(e.Batches[len(e.Batches)-1].LastSeq)
+		}
+	})
+	b := record.NewBuilder(record.CodecNone).SetProducer(producerID, producerEpoch, seq).SetTransactional(true)
+	return appendBatch(part, b, recs)
+}
+
+// nextSequence is the sequence after last, wrapping from MaxInt32 to 0 as
+// producers do.
+func nextSequence(last int32) int32 {
+	if last == math.MaxInt32 {
+		return 0
+	}
+	return last + 1
+}
+
+// appendBatch adds recs to b, appends the batch to part as its leader and
+// returns the last offset with the wait for the batch to be committed.
+func appendBatch(part *replica.Partition, b *record.Builder, recs []Record) (int64, func(context.Context) error, error) {
 	now := time.Now().UnixMilli()
 	for _, r := range recs {
 		b.Add(now, r.Key, r.Value)
@@ -59,9 +105,10 @@ func (s *ReplicaStorage) Append(p int32, recs []Record) (int64, func(context.Con
 	return res.LastOffset, func(ctx context.Context) error { return part.WaitCommitted(ctx, end) }, nil
 }
 
-// Load reads partition p from its log start to its log end. Control batches
-// are skipped.
-func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(offset int64, key, value []byte) error) error {
+// Load reads partition p from its log start to its log end. A transaction
+// marker comes as one LoadedRecord with Control set; control batches that
+// are not transaction markers are skipped.
+func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(LoadedRecord) error) error {
 	part, err := s.replicas.Partition(Topic, p)
 	if err != nil {
 		return err
@@ -100,18 +147,35 @@ func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(offset int64
 				continue
 			}
 			off = h.LastOffset() + 1
-			if h.Control() {
-				continue
-			}
-			err = record.Iterate(batch, func(r *record.Record) error {
-				return fn(r.Offset(&h), r.Key, r.Value)
-			})
-			if err != nil {
+			if err := loadBatch(batch, &h, fn); err != nil {
 				return fmt.Errorf("load %s-%d batch at %d: %w", Topic, p, h.BaseOffset, err)
 			}
 		}
 	}
 	return nil
+}
+
+// loadBatch hands one batch's records to fn: each record of a data batch,
+// tagged with its producer when the batch is transactional, or the marker
+// of a control batch.
+func loadBatch(batch []byte, h *record.Header, fn func(LoadedRecord) error) error {
+	if h.Control() {
+		commit, _, err := record.ParseControl(batch)
+		if errors.Is(err, record.ErrNotControl) {
+			return nil // another kind of control record
+		}
+		if err != nil {
+			return err
+		}
+		return fn(LoadedRecord{Offset: h.BaseOffset, ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, Control: true, Commit: commit})
+	}
+	pid := int64(-1)
+	if h.Transactional() {
+		pid = h.ProducerID
+	}
+	return record.Iterate(batch, func(r *record.Record) error {
+		return fn(LoadedRecord{Offset: r.Offset(h), Key: r.Key, Value: r.Value, ProducerID: pid, ProducerEpoch: h.ProducerEpoch})
+	})
 }
 
 // ApplyImage points the coordinator at the partitions of __consumer_offsets

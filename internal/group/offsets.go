@@ -167,8 +167,10 @@ func (g *Group) dropDeleted(tp topicPartition) {
 	}
 }
 
-// deleteOffset removes an offset whose tombstone is at pos.
+// deleteOffset removes an offset whose tombstone is at pos, and the
+// pending offsets of open transactions with it.
 func (g *Group) deleteOffset(tp topicPartition, pos int64) {
+	g.dropPendingTxn(tp)
 	if g.pendingCommits[tp] > 0 {
 		g.offsets[tp] = &committed{pos: pos, deleted: true}
 		return
@@ -190,15 +192,16 @@ func (g *Group) hasOffsets() bool {
 			return true
 		}
 	}
-	return len(g.pendingCommits) > 0
+	return len(g.pendingCommits) > 0 || len(g.txnOffsets) > 0
 }
 
 // FetchOffsets answers an OffsetFetch: the asked partitions, or with nil
 // topics every partition with an offset. Partitions without one have
-// offset -1. requireStable (KIP-447) concerns transactional commits, which
-// do not exist yet, so no offset is ever unstable.
+// offset -1. Offsets of open transactions are not shown; with
+// requireStable (KIP-447) a partition that has some answers
+// UNSTABLE_OFFSET_COMMIT (offset -1), so the consumer waits for the
+// transaction to end instead of starting from an offset it may move.
 func (c *Coordinator) FetchOffsets(group string, topics []TopicPartitions, requireStable bool) ([]FetchedTopic, error) {
-	_ = requireStable
 	g, err := c.lockGroup(group, false)
 	if err != nil {
 		return nil, err
@@ -207,6 +210,18 @@ func (c *Coordinator) FetchOffsets(group string, topics []TopicPartitions, requi
 		defer g.mu.Unlock()
 	}
 	none := func(p int32) FetchedOffset { return FetchedOffset{Partition: p, Offset: -1, LeaderEpoch: -1} }
+	var unstable map[topicPartition]bool
+	if requireStable && g != nil && len(g.txnOffsets) > 0 {
+		unstable = g.pendingTxnPartitions()
+	}
+	answer := func(tp topicPartition, e *committed) FetchedOffset {
+		if unstable[tp] {
+			f := none(tp.partition)
+			f.Err = kerr.UnstableOffsetCommit
+			return f
+		}
+		return fetched(tp.partition, e)
+	}
 	if topics == nil {
 		if g == nil {
 			return nil, nil
@@ -216,7 +231,7 @@ func (c *Coordinator) FetchOffsets(group string, topics []TopicPartitions, requi
 			if e.deleted {
 				continue
 			}
-			byTopic[tp.topic] = append(byTopic[tp.topic], fetched(tp.partition, e))
+			byTopic[tp.topic] = append(byTopic[tp.topic], answer(tp, e))
 		}
 		out := make([]FetchedTopic, 0, len(byTopic))
 		for t, ps := range byTopic {
@@ -235,8 +250,9 @@ func (c *Coordinator) FetchOffsets(group string, topics []TopicPartitions, requi
 			if g == nil {
 				continue
 			}
-			if e, ok := g.liveOffset(topicPartition{t.Topic, p}); ok {
-				out[i].Partitions[j] = fetched(p, e)
+			tp := topicPartition{t.Topic, p}
+			if e, ok := g.liveOffset(tp); ok || unstable[tp] {
+				out[i].Partitions[j] = answer(tp, e)
 			}
 		}
 	}
@@ -288,7 +304,7 @@ func (c *Coordinator) DeleteOffsets(group string, topics []TopicPartitions) <-ch
 				continue
 			}
 			tp := topicPartition{t.Topic, p}
-			if _, ok := g.liveOffset(tp); ok {
+			if _, ok := g.liveOffset(tp); ok || g.hasPendingTxn(tp) {
 				recs = append(recs, Record{Key: offsetKey(g.name, t.Topic, p)})
 				tps = append(tps, tp)
 			}
@@ -377,7 +393,7 @@ func (g *Group) expire(now time.Time) (removed int, dead bool) {
 	var tps []topicPartition
 	if base != nil {
 		for tp, e := range g.offsets {
-			if e.deleted || g.pendingCommits[tp] > 0 || skip(tp.topic) {
+			if e.deleted || g.pendingCommits[tp] > 0 || g.hasPendingTxn(tp) || skip(tp.topic) {
 				continue
 			}
 			expired := now.Sub(base(e)) >= retention
@@ -418,9 +434,9 @@ func (g *Group) expire(now time.Time) (removed int, dead bool) {
 }
 
 // hasOffsetsExcept reports whether the group has offsets (or commits in
-// flight) besides those in gone.
+// flight, or offsets of open transactions) besides those in gone.
 func (g *Group) hasOffsetsExcept(gone []topicPartition) bool {
-	if len(g.pendingCommits) > 0 {
+	if len(g.pendingCommits) > 0 || len(g.txnOffsets) > 0 {
 		return true
 	}
 	drop := make(map[topicPartition]bool, len(gone))
@@ -444,8 +460,8 @@ func (g *Group) deleteGroup() (func(context.Context) error, error) {
 	default:
 		return nil, kerr.NonEmptyGroup
 	}
-	// Offsets with commits in flight get tombstones too: their records
-	// are already in the log, before these.
+	// Offsets with commits in flight, and those of open transactions, get
+	// tombstones too: their records are already in the log, before these.
 	var tps []topicPartition
 	for tp, e := range g.offsets {
 		if !e.deleted || g.pendingCommits[tp] > 0 {
@@ -454,6 +470,11 @@ func (g *Group) deleteGroup() (func(context.Context) error, error) {
 	}
 	for tp := range g.pendingCommits {
 		if g.offsets[tp] == nil {
+			tps = append(tps, tp)
+		}
+	}
+	for tp := range g.pendingTxnPartitions() {
+		if e := g.offsets[tp]; (e == nil || e.deleted) && g.pendingCommits[tp] == 0 {
 			tps = append(tps, tp)
 		}
 	}
@@ -492,6 +513,11 @@ func (g *Group) deleteTopics(gone map[string]bool) int {
 	}
 	for tp := range g.pendingCommits {
 		if gone[tp.topic] && g.offsets[tp] == nil {
+			tps = append(tps, tp)
+		}
+	}
+	for tp := range g.pendingTxnPartitions() {
+		if e := g.offsets[tp]; gone[tp.topic] && (e == nil || e.deleted) && g.pendingCommits[tp] == 0 {
 			tps = append(tps, tp)
 		}
 	}

@@ -121,6 +121,22 @@ type CommitRequest struct {
 	GroupIDNotFound bool
 }
 
+// TxnCommitRequest is a TxnOffsetCommit: offsets committed inside the
+// producer's transaction, visible only once it commits.
+type TxnCommitRequest struct {
+	TransactionalID string
+	Group           string
+	ProducerID      int64
+	ProducerEpoch   int16
+	// Generation, MemberID and InstanceID come from v3 (KIP-447): the
+	// consumer's group metadata, checked as OffsetCommit checks them.
+	// Below v3, Generation is -1 and MemberID empty: nothing is checked.
+	Generation int32
+	MemberID   string
+	InstanceID *string
+	Offsets    []CommitOffset
+}
+
 // TopicPartitions names partitions of one topic.
 type TopicPartitions struct {
 	Topic      string
