@@ -377,7 +377,6 @@ func (c *Coordinator) load(sh *shard) {
 		"took", c.clock.Now().Sub(start))
 }
 
-
 // scheduleRetentionLocked arms the next expiration sweep. c.mu is held.
 func (c *Coordinator) scheduleRetentionLocked() {
 	if c.cfg.RetentionCheckInterval <= 0 || c.stopped {
