@@ -73,6 +73,8 @@ Start a single-node broker on 127.0.0.1:9092 with data in ./sluice-data:
 		a.groupsCmd(),
 		a.connectCmd(),
 		a.devCmd(),
+		a.partitionsCmd(),
+		a.brokersCmd(),
 		// Later command groups, one file each: topics, produce, consume, groups, perf.
 	)
 	return root
