@@ -90,8 +90,9 @@ func (cn *conn) roundTrip(ctx context.Context, f *kmsg.RequestFormatter, req kms
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	_ = cn.raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = cn.raw.SetDeadline(time.Now()) })
+	raw := cn.raw // a failed exchange clears cn.raw while the AfterFunc may run
+	_ = raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
 	defer stop()
 	if _, err := cn.rw.Write(buf); err != nil {
 		return nil, err

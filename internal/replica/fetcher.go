@@ -307,8 +307,9 @@ func (f *fetcher) roundTrip(ctx context.Context, req *kmsg.FetchRequest, timeout
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	_ = f.raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = f.raw.SetDeadline(time.Now()) })
+	raw := f.raw // closeConn may clear f.raw while the AfterFunc runs
+	_ = raw.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
 	defer stop()
 	if _, err := f.conn.Write(buf); err != nil {
 		return nil, err
