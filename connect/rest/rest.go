@@ -1,7 +1,9 @@
-// Package rest serves the read endpoints of Kafka Connect's REST API for a
-// worker: the worker's version and cluster, the connectors, their configs,
-// statuses, tasks, topics and offsets, and the plugins with their
-// settings. The endpoints that change connectors are not served: a
+// Package rest serves Kafka Connect's REST API for a worker. The read
+// endpoints (the worker's version and cluster, the connectors, their
+// configs, statuses, tasks, topics and offsets, and the plugins with their
+// settings) are served for every herder. The endpoints that change
+// connectors are served for a herder that implements Writer (a distributed
+// worker, which forwards them to the worker that serves them); a
 // standalone worker takes its connectors from the command line.
 package rest
 
@@ -60,7 +62,18 @@ func Handler(h Herder, version, commit string, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /connectors/{name}/offsets", s.offsets)
 	mux.HandleFunc("GET /connector-plugins", s.plugins)
 	mux.HandleFunc("GET /connector-plugins/{plugin}/config", s.pluginConfig)
+	if wr, ok := h.(Writer); ok {
+		s.registerWrites(mux, wr)
+	}
+	if cv, ok := h.(ConfigValidator); ok {
+		mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate(cv))
+	}
+	_, writable := h.(Writer)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && writable {
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("HTTP method %s is not supported at %s", r.Method, r.URL.Path))
+			return
+		}
 		if r.Method != http.MethodGet {
 			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("HTTP %s is not supported: this standalone worker serves the read endpoints only; connectors come from the command line", r.Method))
 			return
@@ -102,6 +115,11 @@ func writeError(w http.ResponseWriter, code int, msg string) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	var e *Error
+	if errors.As(err, &e) {
+		writeError(w, e.Code, e.Message)
+		return
+	}
 	if runtime.IsNotFound(err) {
 		writeError(w, http.StatusNotFound, strings.TrimSuffix(err.Error(), ": not found"))
 		return

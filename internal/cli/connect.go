@@ -13,22 +13,24 @@ import (
 
 	"github.com/sluicehq/sluice/connect"
 	"github.com/sluicehq/sluice/connect/builtin"
+	"github.com/sluicehq/sluice/connect/distributed"
 	"github.com/sluicehq/sluice/connect/standalone"
 )
 
 // The connect commands run Kafka Connect connectors (package connect):
-// `connect standalone` is Kafka's connect-standalone, and `connect plugins`
-// lists the plugins compiled in and their settings.
+// `connect standalone` is Kafka's connect-standalone, `connect distributed`
+// its connect-distributed, and `connect plugins` lists the plugins compiled
+// in and their settings.
 
 func (a *app) connectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "connect",
-		Short: "Run Kafka Connect connectors: a standalone worker, and the plugins it has",
+		Short: "Run Kafka Connect connectors: standalone and distributed workers, and the plugins they have",
 		Long: `Kafka Connect for Sluice: connectors that move data between Kafka (any Kafka
 cluster, not only Sluice) and other systems, with Kafka Connect's settings,
 converters and transforms.`,
 	}
-	cmd.AddCommand(a.connectStandaloneCmd(), a.connectPluginsCmd())
+	cmd.AddCommand(a.connectStandaloneCmd(), a.connectDistributedCmd(), a.connectPluginsCmd())
 	return cmd
 }
 
@@ -79,6 +81,57 @@ Example:
 						where = "REST API on " + addr.String()
 					}
 					log.Info("connect: worker started", "connectors", len(conns), "rest", where)
+				},
+			})
+		},
+	}
+}
+
+func (a *app) connectDistributedCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "distributed WORKER.properties",
+		Short: "Run a worker of a Kafka Connect cluster, as Kafka's connect-distributed",
+		Long: `Run a distributed Kafka Connect worker until interrupted (SIGINT or SIGTERM
+stop its tasks gracefully, then it leaves the group and the other workers
+take its work over).
+
+Workers with the same group.id form a cluster: they share connectors and
+tasks, and keep configs, source offsets and statuses in the topics
+config.storage.topic, offset.storage.topic and status.storage.topic
+(created when missing). Connectors are created and managed with the REST
+API (listeners, default http://:8083) of any worker.
+
+Example worker.properties:
+
+  bootstrap.servers=localhost:9092
+  group.id=connect-cluster
+  key.converter=org.apache.kafka.connect.json.JsonConverter
+  value.converter=org.apache.kafka.connect.json.JsonConverter
+  config.storage.replication.factor=1
+  offset.storage.replication.factor=1
+  status.storage.replication.factor=1
+  listeners=http://:8083
+
+  sluice connect distributed worker.properties
+  curl -X POST -H 'Content-Type: application/json' localhost:8083/connectors \
+    -d '{"name":"src","config":{"connector.class":"FileStreamSource","file":"/tmp/in.txt","topic":"t"}}'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := a.logger()
+			if err != nil {
+				return err
+			}
+			worker, err := standalone.ReadProperties(args[0])
+			if err != nil {
+				return fmt.Errorf("worker config: %w", err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			v, commit := buildVersion()
+			return distributed.Run(ctx, distributed.Options{
+				Worker: worker, Registry: builtin.Registry(), Version: v, Commit: commit, Log: log,
+				Started: func(addr net.Addr) {
+					log.Info("connect: worker started", "rest", "REST API on "+addr.String())
 				},
 			})
 		},
