@@ -33,7 +33,9 @@ var (
 	_ rest.ConfigValidator = (*Herder)(nil)
 )
 
-func notFound(name string) error { return rest.Errorf(http.StatusNotFound, "Connector %s not found", name) }
+func notFound(name string) error {
+	return rest.Errorf(http.StatusNotFound, "Connector %s not found", name)
+}
 
 // ClusterID is the Kafka cluster's id.
 func (h *Herder) ClusterID() string {
