@@ -137,6 +137,36 @@ type Recovery struct {
 	// AckAfterHealMs is the time from the heal to the first acknowledgement after
 	// it; -1 if none came.
 	AckAfterHealMs float64 `json:"ack_after_heal_ms"`
+	// HealMs is the time from the moment the fault hit (Op.Hit, else its start) to
+	// its heal.
+	HealMs float64 `json:"heal_ms"`
+	// Led lists the partitions whose leader the fault hit (Op.Led).
+	Led []int32 `json:"led,omitempty"`
+	// FirstWriteMs is, per partition, the time from the moment the fault hit to the
+	// acknowledgement of the first record sent to that partition after it: how long
+	// a producer that began to write then waited. -1 where none was acknowledged.
+	FirstWriteMs map[int32]float64 `json:"first_write_ms,omitempty"`
+}
+
+// WriteMs is the longest FirstWriteMs over the given partitions (every partition
+// when none is given): the time until all of them took writes again. It is -1 if one
+// of them took none, or if there is no partition to measure.
+func (r Recovery) WriteMs(parts ...int32) float64 {
+	if len(parts) == 0 {
+		parts = slices.Sorted(maps.Keys(r.FirstWriteMs))
+	}
+	if len(parts) == 0 {
+		return -1
+	}
+	worst := 0.0
+	for _, p := range parts {
+		ms, ok := r.FirstWriteMs[p]
+		if !ok || ms < 0 {
+			return -1
+		}
+		worst = max(worst, ms)
+	}
+	return worst
 }
 
 // PartitionStats is one partition's share of Stats.
@@ -354,27 +384,71 @@ func (c *checker) index() Stats {
 }
 
 // recovery measures, for each fault, the time from its heal to the next
-// acknowledgement.
+// acknowledgement, and per partition the time from the moment it hit to the
+// acknowledgement of the first record sent after that.
 func (c *checker) recovery() []Recovery {
 	var acks []int64 // return times of acknowledged sends, sorted
-	for _, op := range c.h.Ops {
-		if op.Kind == KindSend && op.Outcome == OK {
-			acks = append(acks, op.Return)
+	// Per partition, acknowledged sends by call time, with the earliest return of
+	// any send called at or after each one (a suffix minimum).
+	type sendTimes struct{ call, firstReturn []int64 }
+	byPart := make(map[int32]*sendTimes)
+	for _, op := range c.h.Ops { // ordered by ID, and so by call time
+		if op.Kind != KindSend || op.Outcome != OK {
+			continue
+		}
+		acks = append(acks, op.Return)
+		for _, p := range partitionsOf(op.Records) {
+			st := byPart[p]
+			if st == nil {
+				st = &sendTimes{}
+				byPart[p] = st
+			}
+			st.call = append(st.call, op.Call)
+			st.firstReturn = append(st.firstReturn, op.Return)
 		}
 	}
 	slices.Sort(acks)
+	for _, st := range byPart {
+		for i := len(st.firstReturn) - 2; i >= 0; i-- {
+			st.firstReturn[i] = min(st.firstReturn[i], st.firstReturn[i+1])
+		}
+	}
 	var out []Recovery
 	for _, op := range c.h.Ops {
 		if op.Kind != KindFault {
 			continue
 		}
-		r := Recovery{Fault: op.Fault, FaultMs: ms(op.Return - op.Call), AckAfterHealMs: -1}
+		hit := op.Hit
+		if hit == 0 {
+			hit = op.Call
+		}
+		r := Recovery{
+			Fault: op.Fault, FaultMs: ms(op.Return - op.Call), AckAfterHealMs: -1,
+			HealMs: ms(op.Return - hit), Led: op.Led, FirstWriteMs: make(map[int32]float64, len(byPart)),
+		}
 		if i := sort.Search(len(acks), func(i int) bool { return acks[i] > op.Return }); i < len(acks) {
 			r.AckAfterHealMs = ms(acks[i] - op.Return)
+		}
+		for p, st := range byPart {
+			r.FirstWriteMs[p] = -1
+			if i := sort.Search(len(st.call), func(i int) bool { return st.call[i] > hit }); i < len(st.call) {
+				r.FirstWriteMs[p] = ms(st.firstReturn[i] - hit)
+			}
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// partitionsOf lists the partitions records are in, each once.
+func partitionsOf(recs []Record) []int32 {
+	var ps []int32
+	for _, r := range recs {
+		if !slices.Contains(ps, r.Partition) {
+			ps = append(ps, r.Partition)
+		}
+	}
+	return ps
 }
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }

@@ -31,6 +31,12 @@ const (
 	FaultCrashLoop Fault = "crash-loop"
 	// FaultRollingRestart restarts every node in turn, each once the previous serves.
 	FaultRollingRestart Fault = "rolling-restart"
+	// FaultRestartAll is a full-cluster restart: every node is stopped with SIGTERM
+	// at once and, after a random downtime, all are started again together.
+	FaultRestartAll Fault = "restart-all"
+	// FaultKillAll is a full-cluster crash: SIGKILL to every node at once, then all
+	// are started again together after a random downtime.
+	FaultKillAll Fault = "kill-all"
 	// FaultPartitionOne cuts one node off from the others.
 	FaultPartitionOne Fault = "partition-one"
 	// FaultPartitionMajority splits the nodes into a majority and a minority.
@@ -50,7 +56,7 @@ const (
 
 // AllFaults lists every fault, for help texts.
 var AllFaults = []Fault{
-	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart,
+	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart, FaultRestartAll, FaultKillAll,
 	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultDiskFull, FaultLoseUnsynced,
 }
 
@@ -59,7 +65,7 @@ var SingleNodeFaults = []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLo
 
 // ClusterFaults is the default schedule on several nodes.
 var ClusterFaults = []Fault{
-	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart,
+	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart, FaultRestartAll, FaultKillAll,
 	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController,
 }
 
@@ -105,6 +111,22 @@ type NemesisConfig struct {
 	// ValidateLogs reads every partition's log back after each restart of a node
 	// (ValidateLog) and reports what is wrong with it as a finding.
 	ValidateLogs bool
+	// Rotate takes the faults in the order listed, round and round, instead of
+	// drawing each at random: every kind then comes up equally often.
+	Rotate bool
+	// Count, if positive, ends the schedule after that many faults.
+	Count int
+	// Settle waits, before each fault, until every running broker's Metadata gives
+	// every partition the same leader and an ISR of all its replicas (bounded by
+	// ProgressTimeout; a cluster that does not settle is a finding). Each fault then
+	// hits a healthy cluster, and what follows is its own doing.
+	Settle bool
+	// HoldForFailover holds the faults that take one node away (kill, pause,
+	// partition-one, partition-controller) until every partition the node led has
+	// acknowledged a record sent after the fault hit, that is until another replica
+	// leads it and takes writes, and only then for the drawn hold. A failover that
+	// does not come within ProgressTimeout is a finding.
+	HoldForFailover bool
 }
 
 func (c NemesisConfig) withDefaults() NemesisConfig {
@@ -129,6 +151,8 @@ type Nemesis struct {
 	rec      *Recorder
 	rng      *rand.Rand
 	logger   *slog.Logger
+
+	current int // the fault operation being applied
 
 	mu       sync.Mutex
 	synced   map[int32]map[string]int64 // per node: newest segment -> size at its last start
@@ -199,14 +223,22 @@ func (n *Nemesis) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	for {
+	for done := 0; n.cfg.Count <= 0 || done < n.cfg.Count; done++ {
 		wait := n.cfg.Interval/2 + time.Duration(n.rng.Int64N(int64(n.cfg.Interval)))
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(wait):
 		}
-		f := n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))]
+		var f Fault
+		if n.cfg.Rotate {
+			f = n.cfg.Faults[done%len(n.cfg.Faults)]
+		} else {
+			f = n.cfg.Faults[n.rng.IntN(len(n.cfg.Faults))]
+		}
+		if n.cfg.Settle {
+			n.settle(ctx)
+		}
 		if err := n.inject(ctx, f); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -214,6 +246,7 @@ func (n *Nemesis) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
 }
 
 // hold draws how long a fault lasts.
@@ -241,6 +274,7 @@ func (n *Nemesis) inject(ctx context.Context, f Fault) error {
 	desc := pl.desc
 	n.logger.Info("fault", "desc", desc)
 	id := n.rec.InvokeFault(desc)
+	n.current = id
 	err = pl.apply(ctx)
 	if err == nil && ctx.Err() == nil && f == FaultPause {
 		// A resumed node must serve again before the fault counts as healed.
@@ -279,28 +313,36 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	}
 	var desc string
 	var apply func(ctx context.Context) error
+	// held says how long a fault that takes one node away lasts.
+	held := hold.Round(time.Millisecond).String()
+	if n.cfg.HoldForFailover {
+		held = "until the failover, then " + held
+	}
 	switch f {
 	case FaultKill:
-		desc = fmt.Sprintf("kill -9 node %d, down %v", node.ID, hold.Round(time.Millisecond))
+		desc = fmt.Sprintf("kill -9 node %d, down %s", node.ID, held)
 		apply = func(ctx context.Context) error {
+			led := n.ledBy(ctx, node.ID)
 			if err := node.Kill(ctx); err != nil {
 				return err
 			}
-			sleep(ctx, hold)
+			n.holdFor(ctx, desc, led, n.strike(led), hold)
 			return n.startNode(node)
 		}
 	case FaultPause:
-		desc = fmt.Sprintf("pause node %d for %v", node.ID, hold.Round(time.Millisecond))
+		desc = fmt.Sprintf("pause node %d for %s", node.ID, held)
 		apply = func(ctx context.Context) error {
+			led := n.ledBy(ctx, node.ID)
 			if err := node.Pause(ctx); err != nil {
 				return err
 			}
-			sleep(ctx, hold)
+			n.holdFor(ctx, desc, led, n.strike(led), hold)
 			return node.Resume()
 		}
 	case FaultRestart:
 		desc = fmt.Sprintf("restart node %d", node.ID)
 		apply = func(ctx context.Context) error {
+			n.strike(n.ledBy(ctx, node.ID))
 			if err := node.Stop(ctx, n.cluster.StopGrace()); err != nil {
 				n.finding("graceful stop of node %d: %v", node.ID, err)
 				if node.State() != Stopped {
@@ -317,13 +359,17 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 		}
 		desc = fmt.Sprintf("crash-loop node %d, %d kills", node.ID, kills)
 		apply = func(ctx context.Context) error {
-			for _, d := range delays {
+			led := n.ledBy(ctx, node.ID)
+			for i, d := range delays {
 				// Let produce reach the restarted node before killing it again.
 				if sleep(ctx, d) != nil {
 					return nil
 				}
 				if err := node.Kill(ctx); err != nil {
 					return err
+				}
+				if i == 0 {
+					n.strike(led)
 				}
 				if err := n.startNode(node); err != nil {
 					return err
@@ -334,6 +380,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	case FaultRollingRestart:
 		desc = "rolling-restart of every node"
 		apply = func(ctx context.Context) error {
+			n.strike(nil)
 			for _, nd := range n.cluster.Nodes() {
 				if err := nd.Stop(ctx, n.cluster.StopGrace()); err != nil {
 					n.finding("graceful stop of node %d: %v", nd.ID, err)
@@ -353,28 +400,61 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 		}
 	case FaultPartitionOne, FaultPartitionController, FaultPartitionMajority:
 		groups := n.partitionGroups(f, node)
-		desc = fmt.Sprintf("%s %v for %v", f, groups, hold.Round(time.Millisecond))
+		if f == FaultPartitionMajority {
+			held = hold.Round(time.Millisecond).String()
+		}
+		desc = fmt.Sprintf("%s %v for %s", f, groups, held)
 		if f == FaultPartitionController {
-			desc = fmt.Sprintf("%s for %v", f, hold.Round(time.Millisecond))
+			desc = fmt.Sprintf("%s for %s", f, held)
 		}
 		apply = func(ctx context.Context) error {
-			if f == FaultPartitionController {
+			var led []int32
+			switch f {
+			case FaultPartitionController:
 				ctrl, err := n.controller(ctx)
 				if err != nil {
 					return err
 				}
 				groups = isolate(n.cluster, ctrl)
 				n.logger.Info("isolating the active controller", "node", ctrl, "groups", groups)
+				led = n.ledBy(ctx, ctrl)
+			case FaultPartitionOne:
+				led = n.ledBy(ctx, node.ID)
 			}
 			if err := n.cluster.Network().Partition(groups...); err != nil {
 				return err
 			}
-			sleep(ctx, hold)
+			hit := n.strike(led)
+			if f == FaultPartitionMajority {
+				sleep(ctx, hold)
+			} else {
+				n.holdFor(ctx, desc, led, hit, hold)
+			}
 			return n.cluster.Network().Heal()
+		}
+	case FaultRestartAll, FaultKillAll:
+		desc = fmt.Sprintf("%s of every node, down %v", f, hold.Round(time.Millisecond))
+		apply = func(ctx context.Context) error {
+			all := make([]int32, n.workload.Config().Partitions)
+			for p := range all {
+				all[p] = int32(p)
+			}
+			if f == FaultRestartAll {
+				n.strike(all)
+			}
+			if err := n.stopAll(ctx, f == FaultKillAll); err != nil {
+				return err
+			}
+			if f == FaultKillAll {
+				n.strike(all)
+			}
+			sleep(ctx, hold)
+			return n.startNodes(n.cluster.Nodes()...)
 		}
 	case FaultDiskFull:
 		desc = fmt.Sprintf("disk-full node %d for %v", node.ID, hold.Round(time.Millisecond))
 		apply = func(ctx context.Context) error {
+			n.strike(n.ledBy(ctx, node.ID))
 			ballast := filepath.Join(node.DataDir, "chaos-ballast")
 			fillErr := fill(ballast)
 			sleep(ctx, hold)
@@ -394,9 +474,11 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 		cut := 0.2 + 0.8*n.rng.Float64()
 		desc = fmt.Sprintf("lose-unsynced node %d: kill -9, drop %.0f%% of what each partition appended since the node started", node.ID, cut*100)
 		apply = func(ctx context.Context) error {
+			led := n.ledBy(ctx, node.ID)
 			if err := node.Kill(ctx); err != nil {
 				return err
 			}
+			n.strike(led)
 			if err := cutUnsynced(n.synced[node.ID], cut); err != nil {
 				return err
 			}
@@ -411,18 +493,164 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 // startNode starts a node and waits until it serves, bounded by startTimeout but not
 // by the run: a node is never left half started. It then notes the size of each
 // newest segment, which recovery has just fsynced.
-func (n *Nemesis) startNode(node *Node) error {
+func (n *Nemesis) startNode(node *Node) error { return n.startNodes(node) }
+
+// startNodes starts stopped nodes together and waits until each serves, as
+// startNode does. Together, because the voters of a stopped quorum can only elect a
+// leader, and so serve, once a majority of them runs.
+func (n *Nemesis) startNodes(nodes ...*Node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-	if err := node.Start(ctx); err != nil {
+	for _, node := range nodes {
+		if err := node.launch(); err != nil {
+			return err
+		}
+	}
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, node := range nodes {
+		wg.Go(func() { errs[i] = node.WaitReady(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	n.noteSynced(node)
-	n.mu.Lock()
-	n.restarts++
-	n.mu.Unlock()
-	n.validate(ctx, node, "after a restart")
+	for _, node := range nodes {
+		n.noteSynced(node)
+		n.mu.Lock()
+		n.restarts++
+		n.mu.Unlock()
+		n.validate(ctx, node, "after a restart")
+	}
 	return nil
+}
+
+// stopAll stops every running node at once, by SIGKILL or gracefully (SIGTERM, then
+// SIGKILL after the grace period; a graceful stop that fails is a finding). It is
+// carried through even when ctx ends, so that no node is left stopping.
+func (n *Nemesis) stopAll(ctx context.Context, kill bool) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), n.cluster.StopGrace()+10*time.Second)
+	defer cancel()
+	nodes := n.cluster.Nodes()
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		if nd.State() == Stopped {
+			continue
+		}
+		wg.Go(func() {
+			if kill {
+				errs[i] = nd.Kill(ctx)
+				return
+			}
+			if err := nd.Stop(ctx, n.cluster.StopGrace()); err != nil {
+				n.finding("graceful stop of node %d: %v", nd.ID, err)
+				if nd.State() != Stopped {
+					errs[i] = err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// strike records that the current fault has hit now, and the partitions whose
+// leader it hit; it returns the time recorded.
+func (n *Nemesis) strike(led []int32) int64 { return n.rec.FaultHit(n.current, led) }
+
+// ledBy lists the partitions of the workload's topic that node id leads, as the
+// first running broker that answers says; nil if none does.
+func (n *Nemesis) ledBy(ctx context.Context, id int32) []int32 {
+	for _, nd := range n.cluster.Nodes() {
+		if !nd.IsBroker() || nd.State() != Running {
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := TopicState(pctx, nd.Addr, n.workload.Config().Topic)
+		cancel()
+		if err != nil {
+			continue
+		}
+		var led []int32
+		for p, ps := range st {
+			if ps.Leader == id {
+				led = append(led, p)
+			}
+		}
+		slices.Sort(led)
+		return led
+	}
+	return nil
+}
+
+// holdFor holds a fault that hit at hit (recorder time) for d and, with
+// HoldForFailover, first until every partition in led has acknowledged a record sent
+// after hit: the fault stays in place until the cluster has failed over around it.
+func (n *Nemesis) holdFor(ctx context.Context, desc string, led []int32, hit int64, d time.Duration) {
+	if n.cfg.HoldForFailover && len(led) > 0 {
+		wctx, cancel := context.WithTimeout(ctx, n.cfg.ProgressTimeout)
+		err := WaitFor(wctx, "writes to the partitions the node led", func(context.Context) (bool, error) {
+			for _, p := range led {
+				if !n.workload.WroteSince(p, hit) {
+					return false, fmt.Errorf("partition %d has acknowledged nothing sent since", p)
+				}
+			}
+			return true, nil
+		})
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			n.finding("no failover within %v of %q: %v", n.cfg.ProgressTimeout, desc, err)
+		}
+	}
+	sleep(ctx, d)
+}
+
+// settle waits until every running broker's Metadata gives every partition of the
+// workload's topic a leader, the same one, and an ISR of all its replicas. A cluster
+// that does not settle within ProgressTimeout is a finding: a replica that never
+// rejoins the ISR, or brokers that disagree on a leader.
+func (n *Nemesis) settle(ctx context.Context) {
+	wctx, cancel := context.WithTimeout(ctx, n.cfg.ProgressTimeout)
+	defer cancel()
+	topic, parts := n.workload.Config().Topic, int(n.workload.Config().Partitions)
+	err := WaitFor(wctx, "every partition led, and all its replicas in sync", func(ctx context.Context) (bool, error) {
+		var leaders map[int32]int32
+		for _, nd := range n.cluster.Nodes() {
+			if !nd.IsBroker() || nd.State() != Running {
+				continue
+			}
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := TopicState(pctx, nd.Addr, topic)
+			cancel()
+			if err != nil {
+				return false, err
+			}
+			if len(st) != parts {
+				return false, fmt.Errorf("node %d knows %d partitions of %s, not %d", nd.ID, len(st), topic, parts)
+			}
+			for p, ps := range st {
+				switch {
+				case ps.Leader < 0:
+					return false, fmt.Errorf("node %d: partition %d has no leader", nd.ID, p)
+				case len(ps.ISR) < len(ps.Replicas):
+					return false, fmt.Errorf("node %d: partition %d has in sync %v of replicas %v", nd.ID, p, ps.ISR, ps.Replicas)
+				case leaders != nil && leaders[p] != ps.Leader:
+					return false, fmt.Errorf("partition %d: node %d says %d leads, another says %d", p, nd.ID, ps.Leader, leaders[p])
+				}
+			}
+			if leaders == nil {
+				leaders = make(map[int32]int32, len(st))
+				for p, ps := range st {
+					leaders[p] = ps.Leader
+				}
+			}
+		}
+		return true, nil
+	})
+	if err != nil && ctx.Err() == nil {
+		n.finding("the cluster did not settle within %v: %v", n.cfg.ProgressTimeout, err)
+	}
 }
 
 // validate checks every partition's log on node when ValidateLogs is set, and keeps
@@ -556,12 +784,20 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 	if err := n.cluster.Network().Heal(); err != nil {
 		errs = append(errs, err)
 	}
+	var stopped []*Node
 	for _, nd := range n.cluster.Nodes() {
 		if nd.State() == Paused {
 			errs = append(errs, nd.Resume())
 		}
 		if nd.State() == Stopped {
-			errs = append(errs, n.startNode(nd))
+			stopped = append(stopped, nd)
+		}
+	}
+	if len(stopped) > 0 {
+		errs = append(errs, n.startNodes(stopped...))
+	}
+	for _, nd := range n.cluster.Nodes() {
+		if slices.Contains(stopped, nd) {
 			continue
 		}
 		if err := n.waitReady(nd); err != nil {

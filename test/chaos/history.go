@@ -68,6 +68,13 @@ type Op struct {
 	Error   string   `json:"error,omitempty"`
 	// Fault describes a fault operation, such as "kill node 1".
 	Fault string `json:"fault,omitempty"`
+	// Hit is when a fault took effect (the signal delivered and the process gone or
+	// stopped, the links cut), on the same clock as Call; 0 if not recorded, in which
+	// case Call stands for it.
+	Hit int64 `json:"hit,omitempty"`
+	// Led lists the partitions whose leader a fault hit: those the faulted node led
+	// just before, as its Metadata said (every partition for a fault on every node).
+	Led []int32 `json:"led,omitempty"`
 }
 
 // FinalReader is the process name of the read of every partition from the beginning
@@ -198,6 +205,19 @@ func (r *Recorder) InvokeFault(desc string) int {
 	r.nextID++
 	r.pending[id] = Op{ID: id, Process: "nemesis", Kind: KindFault, Outcome: Info, Call: r.Now(), Fault: desc}
 	return id
+}
+
+// FaultHit records that fault id has taken effect now, hitting the leaders of the
+// partitions in led, and returns the time it recorded.
+func (r *Recorder) FaultHit(id int, led []int32) int64 {
+	now := r.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if op, ok := r.pending[id]; ok && op.Kind == KindFault {
+		op.Hit, op.Led = now, slices.Clone(led)
+		r.pending[id] = op
+	}
+	return now
 }
 
 // History returns the operations recorded so far, ordered by ID. Operations still

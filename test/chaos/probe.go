@@ -124,6 +124,49 @@ func LeaderOf(ctx context.Context, addr, topic string, p int32) (int32, error) {
 	return -1, fmt.Errorf("metadata from %s lacks %s-%d", addr, topic, p)
 }
 
+// PartitionState is one partition as a node's Metadata describes it.
+type PartitionState struct {
+	Leader      int32 // -1: none
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+}
+
+// TopicState asks addr for Metadata (v7, which carries leader epochs) of topic and
+// returns each partition's leader, replicas and in-sync replicas, as that node knows
+// them.
+func TopicState(ctx context.Context, addr, topic string) (map[int32]PartitionState, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(7)
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := roundTrip(ctx, addr, req)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range resp.(*kmsg.MetadataResponse).Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return nil, fmt.Errorf("metadata of %s from %s: %w", topic, addr, err)
+		}
+		out := make(map[int32]PartitionState, len(t.Partitions))
+		for _, p := range t.Partitions {
+			// A partition without a leader, or with a replica down, is a state to report,
+			// not a failure of the probe.
+			err := kerr.ErrorForCode(p.ErrorCode)
+			if err != nil && !errors.Is(err, kerr.LeaderNotAvailable) && !errors.Is(err, kerr.ReplicaNotAvailable) {
+				return nil, fmt.Errorf("metadata of %s-%d from %s: %w", topic, p.Partition, addr, err)
+			}
+			out[p.Partition] = PartitionState{Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("metadata from %s lacks topic %s", addr, topic)
+}
+
 // Quorum is what a node reports of the metadata quorum in DescribeQuorum.
 type Quorum struct {
 	LeaderID      int32 // -1: no leader known

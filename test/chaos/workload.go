@@ -100,8 +100,12 @@ type Workload struct {
 	sendCtx       context.Context // records in flight; cancelled only at the very end
 	cancelSends   context.CancelFunc
 
-	acked     atomic.Int64
-	lastAck   atomic.Int64 // recorder time of the last acknowledgement
+	acked   atomic.Int64
+	lastAck atomic.Int64 // recorder time of the last acknowledgement
+	// ackedSent holds, per partition, the latest recorder time at which a record
+	// that was then acknowledged had been sent: writes sent after t have succeeded
+	// when it is past t.
+	ackedSent []atomic.Int64
 	positions []*consumerPositions
 }
 
@@ -124,7 +128,7 @@ func (p *consumerPositions) snapshot() map[int32]int64 {
 // NewWorkload prepares a workload against the given seed brokers.
 func NewWorkload(cfg WorkloadConfig, nodes int, seeds []string, rec *Recorder, logger *slog.Logger) *Workload {
 	cfg = cfg.withDefaults(nodes)
-	w := &Workload{cfg: cfg, seeds: seeds, rec: rec, logger: logger}
+	w := &Workload{cfg: cfg, seeds: seeds, rec: rec, logger: logger, ackedSent: make([]atomic.Int64, cfg.Partitions)}
 	w.sendCtx, w.cancelSends = context.WithCancel(context.Background())
 	return w
 }
@@ -134,6 +138,12 @@ func (w *Workload) Config() WorkloadConfig { return w.cfg }
 
 // Acked returns how many sends were acknowledged so far.
 func (w *Workload) Acked() int64 { return w.acked.Load() }
+
+// WroteSince reports whether a record sent to partition p after t (recorder time)
+// has been acknowledged.
+func (w *Workload) WroteSince(p int32, t int64) bool {
+	return p >= 0 && int(p) < len(w.ackedSent) && w.ackedSent[p].Load() > t
+}
 
 func (w *Workload) client(opts ...kgo.Opt) (*kgo.Client, error) {
 	base := []kgo.Opt{
@@ -266,6 +276,7 @@ func (w *Workload) produce(ctx context.Context, cl *kgo.Client, i int, rng *rand
 		}
 		p := rng.Int32N(w.cfg.Partitions)
 		v := fmt.Sprintf("%d-%d", i, seq)
+		sent := w.rec.Now()
 		id := w.rec.Invoke(process, KindSend, []Record{{Partition: p, Offset: -1, Value: v}})
 		cl.Produce(w.sendCtx, &kgo.Record{Topic: w.cfg.Topic, Partition: p, Value: []byte(v)}, func(r *kgo.Record, err error) {
 			<-slots
@@ -276,7 +287,18 @@ func (w *Workload) produce(ctx context.Context, cl *kgo.Client, i int, rng *rand
 			w.rec.Complete(id, OK, []Record{{Partition: r.Partition, Offset: r.Offset, Value: v}}, nil)
 			w.acked.Add(1)
 			w.lastAck.Store(w.rec.Now())
+			storeMax(&w.ackedSent[p], sent)
 		})
+	}
+}
+
+// storeMax raises a to v if v is larger.
+func storeMax(a *atomic.Int64, v int64) {
+	for {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
+			return
+		}
 	}
 }
 

@@ -48,6 +48,10 @@ func run() int {
 		dataSize   = flag.Int64("data-size", 0, "cap each node's data directory at this many bytes with a tmpfs (root only; needed by disk-full)")
 		set        = flag.String("set", "", "extra broker settings for every node, key=value separated by ';'")
 		leader     = flag.Bool("target-leader", false, "aim single-node faults at the leader of partition 0")
+		settle     = flag.Bool("settle", false, "before each fault, wait until every partition has a leader and all its replicas in sync")
+		failover   = flag.Bool("hold-for-failover", false, "hold kill, pause and partition faults until the partitions the node led take writes again")
+		rotate     = flag.Bool("rotate", false, "take the faults in turn rather than at random")
+		count      = flag.Int("count", 0, "stop injecting after this many faults (0: until -duration)")
 		check      = flag.String("check", "", "only check an existing history.json and print the result")
 		verbose    = flag.Bool("v", false, "log every node start, stop and fault")
 	)
@@ -105,7 +109,10 @@ func run() int {
 	res, err := chaos.Run(ctx, chaos.Options{
 		Binary: absBin, Dir: *dir, Nodes: *nodes, Network: *network, Settings: settings,
 		Duration: *duration, Quiet: *quiet, Seed: *seed, DataSize: *dataSize,
-		Nemesis: chaos.NemesisConfig{Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate, TargetLeader: *leader},
+		Nemesis: chaos.NemesisConfig{
+			Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate, TargetLeader: *leader,
+			Settle: *settle, HoldForFailover: *failover, Rotate: *rotate, Count: *count,
+		},
 		Workload: chaos.WorkloadConfig{
 			Partitions: int32(*partitions), Producers: *producers, Consumers: *consumers,
 			Rate: *rate, Durable: *durable,
@@ -135,6 +142,10 @@ func report(res *chaos.Result) {
 	}
 	fmt.Printf("faults: %v\n", res.Summary.Stats.Faults)
 	fmt.Printf("linearizability per partition: %v\n", res.Summary.Linearizability)
+	fmt.Println("time to the first acknowledged write after each kind of fault:")
+	for _, rs := range chaos.SummarizeRecovery(res.Summary.Stats.Recovery) {
+		fmt.Println("  ", rs)
+	}
 	for _, a := range res.Summary.Examples {
 		fmt.Println("  ", a)
 	}
