@@ -230,6 +230,12 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	txns.Start()
 	defer txns.Stop()
 
+	sec, err := newSecurity(cfg, meta, logger.With("subsystem", "security"))
+	if err != nil {
+		return err
+	}
+	defer sec.unsubscribe()
+
 	mux := server.NewMux()
 	deps := api.Deps{
 		NodeID:     cfg.NodeID,
@@ -242,6 +248,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		Logs:       logs,
 		Fetched:    obs.metrics.TopicFetched,
 		Groups:     groups,
+		Security:   sec.api,
 	}
 	if transactionsServed {
 		deps.Txns = txns
@@ -252,10 +259,10 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	api.Register(mux, deps)
 
 	srv, err := server.New(server.Config{
-		Listeners:       nl.clientListeners(),
+		Listeners:       nl.clientListeners(sec.tls),
 		MaxRequestBytes: int(cfg.SocketRequestMaxBytes),
 		Logger:          logger.With("subsystem", "server"),
-		Handler:         obs.handler(mux),
+		Handler:         obs.handler(sec.api.Gate(mux)),
 		Metrics:         obs.metrics,
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strconv"
@@ -62,8 +63,10 @@ func (nl *nodeListeners) bound() map[string]net.Addr {
 	return m
 }
 
-// clientListeners are the Kafka shares of the client listeners, for the server.
-func (nl *nodeListeners) clientListeners() []server.Listener {
+// clientListeners are the Kafka shares of the client listeners, for the server. Those
+// with a TLS configuration (SSL and SASL_SSL) are wrapped with it: the server then sees
+// *tls.Conn connections, which it never hands to sendfile.
+func (nl *nodeListeners) clientListeners(tlsConfigs map[string]*tls.Config) []server.Listener {
 	var out []server.Listener
 	for _, e := range nl.entries {
 		if e.ctrl {
@@ -72,6 +75,9 @@ func (nl *nodeListeners) clientListeners() []server.Listener {
 		l := server.Listener{Name: e.name, Addr: e.ln.Addr().String(), Listener: e.ln}
 		if e.split != nil {
 			l.Listener = e.split.Kafka()
+		}
+		if tc := tlsConfigs[e.name]; tc != nil {
+			l.Listener = tls.NewListener(l.Listener, tc)
 		}
 		out = append(out, l)
 	}

@@ -27,6 +27,9 @@ type Deps struct {
 	Replicas *replica.Manager
 	PIDs     *txn.ProducerIDs
 	Logger   *slog.Logger
+	// Security is the connection security and the authorizer (nil: every listener is
+	// PLAINTEXT and every request is allowed).
+	Security *Security
 	// Advertised is the host and port clients are told to reach this node
 	// at, per listener name.
 	Advertised map[string]HostPort
@@ -65,6 +68,7 @@ func Register(mux *server.Mux, d Deps) {
 	mux.Register(20, 1, 6, h.deleteTopics)
 	mux.Register(22, 0, 5, h.initProducerID)
 	mux.Register(55, 0, 2, h.describeQuorum)
+	registerSecurity(mux, h)
 	registerAdmin(mux, h)
 	registerGroups(mux, h)
 	if d.Txns != nil {

@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"maps"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/internal/auth/acl"
+	"github.com/sluicehq/sluice/internal/auth/sasl"
+	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
+	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server/api"
+)
+
+// security is the broker's connection security: the TLS configurations that wrap its
+// SSL and SASL_SSL client listeners, what the handlers need to authenticate and
+// authorize (api.Security), and the subscription that keeps the authorizer's ACLs in
+// step with the metadata image.
+type security struct {
+	tls         map[string]*tls.Config // by listener name
+	api         *api.Security
+	unsubscribe func()
+}
+
+// newSecurity builds the security of the client listeners from cfg. An error (a
+// keystore that cannot be read, an unparsable JAAS user list, an unknown mechanism)
+// stops the broker: a listener must never fall back to less security than configured.
+func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) (*security, error) {
+	s := &security{tls: map[string]*tls.Config{}, unsubscribe: func() {}}
+	sec := &api.Security{
+		Listeners:       map[string]*api.ListenerSecurity{},
+		SessionLifetime: time.Duration(cfg.ConnectionsMaxReauthMs) * time.Millisecond,
+		FailedAuthDelay: time.Duration(cfg.ConnectionFailedAuthenticationDelayMs) * time.Millisecond,
+		Logger:          logger,
+	}
+	scram := api.ScramStore(meta.Image)
+	for _, l := range cfg.Listeners {
+		if containsName(cfg.ControllerListenerNames, l.Name) {
+			continue
+		}
+		ls := &api.ListenerSecurity{Protocol: l.SecurityProtocol}
+		switch l.SecurityProtocol {
+		case "SSL", "SASL_SSL":
+			settings := tlsconfig.FromProperties(cfg.Setting, l.Name)
+			tc, err := tlsconfig.ServerConfig(settings)
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+			}
+			s.tls[l.Name] = tc
+			if l.SecurityProtocol == "SSL" {
+				if ls.Principals, err = tlsconfig.NewPrincipalBuilder(settings.PrincipalMappingRules); err != nil {
+					return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+				}
+			}
+		}
+		switch l.SecurityProtocol {
+		case "SASL_PLAINTEXT", "SASL_SSL":
+			var plain sasl.PlainVerifiers
+			if jaas, ok := cfg.Setting(sasl.JAASConfigKey(l.Name, sasl.Plain)); ok {
+				users, err := sasl.PlainUsersFromJAAS(jaas)
+				if err != nil {
+					return nil, fmt.Errorf("listener %s: %s: %w", l.Name, sasl.JAASConfigKey(l.Name, sasl.Plain), err)
+				}
+				plain = append(plain, users)
+			}
+			plain = append(plain, sasl.ScramPlainVerifier{Store: scram})
+			auth, err := sasl.New(sasl.Config{Mechanisms: cfg.ListenerMechanisms(l.Name), Scram: scram, Plain: plain})
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+			}
+			ls.SASL = auth
+		}
+		sec.Listeners[l.Name] = ls
+	}
+	if cfg.AuthorizerEnabled() {
+		authz := acl.NewAuthorizer(acl.Config{
+			SuperUsers:                acl.ParseSuperUsers(cfg.SuperUsers),
+			AllowEveryoneIfNoACLFound: cfg.AllowEveryoneIfNoACLFound,
+		})
+		s.unsubscribe = meta.Subscribe(func(prev, next *metadata.Image) {
+			if prev == nil || !maps.Equal(prev.ACLs, next.ACLs) {
+				authz.Update(aclSnapshot(next))
+			}
+		})
+		sec.Authorizer = authz
+		logger.Info("authorizer on", "authorizer.class.name", cfg.AuthorizerClassName,
+			"super.users", cfg.SuperUsers, "allow.everyone.if.no.acl.found", cfg.AllowEveryoneIfNoACLFound)
+	}
+	s.api = sec
+	return s, nil
+}
+
+// aclSnapshot indexes the image's ACL bindings for the authorizer.
+func aclSnapshot(img *metadata.Image) *acl.Snapshot {
+	list := img.ACLList()
+	bs := make([]acl.Binding, len(list))
+	for i, a := range list {
+		bs[i] = acl.Binding{
+			ResourceType: kmsg.ACLResourceType(a.ResourceType),
+			ResourceName: a.ResourceName,
+			PatternType:  kmsg.ACLResourcePatternType(a.PatternType),
+			Principal:    a.Principal,
+			Host:         a.Host,
+			Operation:    kmsg.ACLOperation(a.Operation),
+			Permission:   kmsg.ACLPermissionType(a.Permission),
+		}
+	}
+	return acl.NewSnapshot(bs)
+}
