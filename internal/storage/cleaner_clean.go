@@ -290,6 +290,8 @@ type cleanedSegment struct {
 	base int64
 	size int64
 	ib   indexBuilder
+	// txns are the aborted-transaction index entries of the markers kept.
+	txns []txnEntry
 }
 
 func (cs *cleanedSegment) name(suffix, stage string) string {
@@ -300,7 +302,7 @@ func (cs *cleanedSegment) name(suffix, stage string) string {
 // recovery removes it too).
 func (cs *cleanedSegment) remove(fsys vfs.FS) {
 	for _, stage := range []string{cleanedSuffix, swapSuffix} {
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			_ = fsys.Remove(cs.name(suf, stage))
 		}
 	}
@@ -325,6 +327,7 @@ func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, 
 	}()
 	w := &batchWriter{f: f, buf: p.wbuf[:0], p: p}
 	p.changed = len(group) > 1
+	markers := map[int64]bool{} // the last offsets of the transaction markers kept
 	for gi, s := range group {
 		p.stats.SourceBytes += s.size.Load()
 		r, err := p.reader(s)
@@ -376,10 +379,20 @@ func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, 
 				return nil, err
 			}
 			cs.ib.add(oh.LastOffset(), oh.MaxTimestamp, at, len(out))
+			if oh.Control() && oh.NumRecords > 0 {
+				markers[oh.LastOffset()] = true
+			}
 		}
 	}
 	if !p.changed {
 		return nil, nil // deferred cleanup removes the file
+	}
+	for _, s := range group {
+		for _, e := range s.txnsBelow(math.MaxInt64) {
+			if markers[e.LastOffset] {
+				cs.txns = append(cs.txns, e)
+			}
+		}
 	}
 	if err := w.flush(); err != nil {
 		return nil, err
@@ -395,7 +408,11 @@ func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, 
 	for _, x := range []struct {
 		suffix string
 		data   []byte
-	}{{indexSuffix, appendOffsetEntries(nil, cs.ib.idx)}, {timeIndexSuffix, appendTimeEntries(nil, cs.ib.tidx)}} {
+	}{{indexSuffix, appendOffsetEntries(nil, cs.ib.idx)}, {timeIndexSuffix, appendTimeEntries(nil, cs.ib.tidx)},
+		{txnIndexSuffix, appendTxnEntries(nil, cs.txns)}} {
+		if x.suffix == txnIndexSuffix && len(cs.txns) == 0 {
+			continue // no aborted transaction: no file, as for a new segment
+		}
 		xf, err := writeIndexFile(fsys, cs.name(x.suffix, cleanedSuffix), x.data)
 		if err != nil {
 			return nil, err
@@ -566,11 +583,12 @@ func satAddMs(a, b int64) int64 {
 // replaceSegments, under the writer lock so that no truncation, roll or
 // log start change interleaves:
 //
-//	<base>.{index,timeindex,log}.cleaned -> .swap   (the .log last: the commit point)
-//	every file of every segment of group  -> *.deleted
-//	<base>.{index,timeindex,log}.swap    -> final name (the .log last)
+//	<base>.{index,timeindex,txnindex,log}.cleaned -> .swap   (the .log last: the commit point)
+//	every file of every segment of group           -> *.deleted
+//	<base>.{index,timeindex,txnindex,log}.swap    -> final name (the .log last)
 //	fsync the directory
 //
+// A .txnindex is there only when the cleaned segment keeps an abort marker.
 // The directory's entries reach the disk in the order they changed (a
 // crash keeps a prefix of the changes since the last directory sync), so a
 // crash before the .log's .swap rename leaves the old segments whole, and
@@ -612,6 +630,9 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 		}
 	}
 	suffixes := []string{indexSuffix, timeIndexSuffix, logSuffix}
+	if len(cs.txns) > 0 {
+		suffixes = []string{indexSuffix, timeIndexSuffix, txnIndexSuffix, logSuffix}
+	}
 	for _, suf := range suffixes {
 		if err := fsys.Rename(cs.name(suf, cleanedSuffix), cs.name(suf, swapSuffix)); err != nil {
 			// Not committed: the old segments stand.
@@ -642,6 +663,8 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 	ns.idxN, ns.tidxN = len(cs.ib.idx), len(cs.ib.tidx)
 	ns.maxTs, ns.maxTsOff, ns.maxTsKnown = cs.ib.maxTs, cs.ib.maxTsOff, true
 	ns.created = p.nowMs
+	ns.txns = cs.txns
+	ns.txnWritten, ns.txnSynced = len(cs.txns), len(cs.txns)
 	l.segMu.Lock()
 	segs := make([]*segment, 0, len(l.segs)-len(group)+1)
 	segs = append(segs, l.segs[:at]...)

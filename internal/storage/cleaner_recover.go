@@ -20,6 +20,8 @@ import (
 //     files take their final names. An index .swap that is missing (the
 //     crash kept only part of the renames) leaves no stale index under the
 //     final name: the segment's indexes are then rebuilt when first used.
+//     A .txnindex.swap is renamed before the .log.swap, so a missing one
+//     means the cleaned segment holds no aborted transaction.
 //   - index .swap files without their .log.swap belong to a swap that was
 //     not committed: removed.
 //
@@ -85,7 +87,7 @@ func (m *Manager) recoverCleanerFiles(dir string) error {
 			// Cannot be: a .swap is complete before it is named so. Keep the
 			// old segments rather than guess.
 			m.logger.Error("cleaner swap file holds no batch; removing it", "dir", dir, "file", swapLog)
-			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+			for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 				if err := remove(segmentName(base, suf) + swapSuffix); err != nil {
 					return err
 				}
@@ -103,7 +105,7 @@ func (m *Manager) recoverCleanerFiles(dir string) error {
 				}
 			}
 		}
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			name := segmentName(base, suf)
 			err := fsys.Rename(filepath.Join(dir, name+swapSuffix), filepath.Join(dir, name))
 			if errors.Is(err, fs.ErrNotExist) {

@@ -4,7 +4,8 @@
 // A partition is a directory <log dir>/<topic>-<partition>/ of segments:
 // <base offset, 20 digits>.log holds record batches byte for byte as they
 // were appended (offsets and leader epoch patched in place), with a sparse
-// .index and a .timeindex beside it, producer-state .snapshot files and a
+// .index and a .timeindex beside it (and a .txnindex listing the aborted
+// transactions whose markers it holds), producer-state .snapshot files and a
 // leader-epoch-checkpoint. Each log directory holds Kafka's checkpoint
 // files (recovery point, log start offset, high watermark) and, between a
 // clean shutdown and the next open, .kafka_cleanshutdown.
@@ -88,6 +89,7 @@ type Log struct {
 	active atomic.Pointer[segment]
 
 	leo           atomic.Int64 // published log end offset
+	fuo           atomic.Int64 // first unstable offset: the oldest open transaction's first offset, MaxInt64 for none (txnindex.go)
 	logStart      atomic.Int64
 	hw            atomic.Int64
 	recoveryPoint atomic.Int64 // below it data is durable, and so are the indexes of every segment before the one holding offset recoveryPoint-1
@@ -129,6 +131,7 @@ func newLog(m *Manager, root string, tp TopicPartition, topicID [16]byte, cfg *l
 	l.cfg.Store(cfg)
 	l.flushCh = make(chan struct{})
 	l.ps = producerstate.New()
+	l.fuo.Store(math.MaxInt64)
 	l.lastFlush.Store(m.now().UnixMilli())
 	return l
 }
@@ -218,6 +221,7 @@ func (l *Log) ProducerState(fn func(*producerstate.State)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fn(l.ps)
+	l.refreshUnstableLocked()
 }
 
 // LeaderEpochs returns a copy of the leader epoch cache.
@@ -306,7 +310,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	if err := l.appendLocked(b, &h, lc, now); err != nil {
 		return AppendResult{}, err
 	}
-	l.ps.Update(&h)
+	l.applyLocked(&h, b)
 	l.maybeFlushLocked(lc)
 	return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
@@ -365,7 +369,7 @@ func (l *Log) AppendReplicated(batches []byte) error {
 			// An IO error: the batches before this one are in the log.
 			return err
 		}
-		l.ps.Update(&items[i].h)
+		l.applyLocked(&items[i].h, items[i].b)
 	}
 	l.maybeFlushLocked(lc)
 	return nil
@@ -832,6 +836,7 @@ func (l *Log) truncateFullyLocked(o int64) error {
 	l.segMu.Unlock()
 	l.active.Store(ns)
 	l.ps = producerstate.New()
+	l.refreshUnstableLocked()
 	l.snapMu.Lock()
 	err = producerstate.DeleteSnapshots(l.m.fs, l.Dir(), func(int64) bool { return true })
 	l.snapMu.Unlock()
@@ -932,6 +937,14 @@ func (l *Log) truncateLocked(o int64) error {
 	target.memIndex = true
 	target.idxWritten, target.tidxWritten = len(b.idx), len(b.tidx)
 	target.maxTsKnown = false
+	kept := target.txns[:0]
+	for _, e := range target.txns {
+		if e.LastOffset < newLEO {
+			kept = append(kept, e)
+		}
+	}
+	txnsCut := len(kept) != len(target.txns)
+	target.txns = kept
 	target.imu.Unlock()
 	target.wmu.Unlock()
 	target.size.Store(cut)
@@ -944,6 +957,9 @@ func (l *Log) truncateLocked(o int64) error {
 	target.active = true
 	err = target.rewriteLocked(cut, b)
 	target.fmu.Unlock()
+	if err == nil && txnsCut {
+		err = target.rewriteTxnIndex()
+	}
 	if err != nil {
 		return fmt.Errorf("truncate segment %d: %w", target.base, err)
 	}
@@ -983,6 +999,7 @@ func (l *Log) rebuildProducerStateLocked(upTo int64) error {
 		return err
 	}
 	l.ps = ps
+	l.refreshUnstableLocked()
 	return nil
 }
 
@@ -1008,14 +1025,28 @@ func (l *Log) replayProducerState(ps *producerstate.State, from, upTo int64) err
 				return err
 			}
 		}
-		sc := newBatchScanner(f, pos, s.size.Load(), false, 64<<10)
+		end := s.size.Load()
+		sc := newBatchScanner(f, pos, end, false, 64<<10)
+		var buf []byte
 		for sc.next() {
 			if sc.h.BaseOffset >= upTo {
 				break
 			}
-			if sc.h.BaseOffset >= from {
-				ps.Update(&sc.h)
+			if sc.h.BaseOffset < from {
+				continue
 			}
+			if !sc.h.Control() {
+				ps.Update(&sc.h)
+				continue
+			}
+			// A marker: its record carries the coordinator epoch.
+			if buf, err = readBatchAt(f, sc.bpos, end, buf); err != nil {
+				if errors.Is(err, errBadBatch) {
+					break
+				}
+				return err
+			}
+			applyBatch(ps, &sc.h, buf)
 		}
 		if sc.err != nil && !errors.Is(sc.err, errBadBatch) {
 			return sc.err

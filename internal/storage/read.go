@@ -21,8 +21,13 @@ type ReadResult struct {
 	n   int
 	// FirstOffset is the base offset of the first batch (-1 when empty).
 	FirstOffset int64
-	released    atomic.Bool
-	gen         uint64 // the segment's truncation count when the region was found
+	// NextOffset bounds the offsets of the region's batches: it is at most
+	// the base offset of the batch after the region, and at most the read's
+	// maxOffset (what a read_committed fetch asks aborted transactions up
+	// to). -1 when empty.
+	NextOffset int64
+	released   atomic.Bool
+	gen        uint64 // the segment's truncation count when the region was found
 }
 
 // Valid reports whether no truncation touched the segment since the region
@@ -87,7 +92,7 @@ func (r *ReadResult) Release() {
 // that had found its region before: the region can no longer be sent.
 var ErrRegionTruncated = errors.New("storage: segment truncated under the read")
 
-func emptyRead() *ReadResult { return &ReadResult{FirstOffset: -1} }
+func emptyRead() *ReadResult { return &ReadResult{FirstOffset: -1, NextOffset: -1} }
 
 // Read returns whole batches from the one containing offset, within one
 // segment, up to maxBytes, stopping before the batch that holds maxOffset
@@ -126,6 +131,15 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool
 				s.release()
 				return emptyRead(), nil
 			}
+			if r.NextOffset < 0 {
+				// The region reaches the segment's end.
+				r.NextOffset = leo
+				if n := l.nextSegment(s); n != nil {
+					r.NextOffset = n.base
+					n.release()
+				}
+			}
+			r.NextOffset = min(r.NextOffset, maxOffset)
 			return r, nil // r holds s's reference
 		}
 		n := l.nextSegment(s)
@@ -174,8 +188,9 @@ func (s *segment) read(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 	} else if ok && jp > start {
 		p, total = jp, jp-start
 	}
+	next := int64(-1) // the base offset of the first batch left out; -1: none in s
 	for p < end {
-		_, size, last, err := headerAt(f, p, end, &hb)
+		base, size, last, err := headerAt(f, p, end, &hb)
 		if err != nil {
 			if errors.Is(err, errBadBatch) {
 				break
@@ -183,16 +198,20 @@ func (s *segment) read(offset int64, maxBytes int, maxOffset int64, minOneBatch 
 			return nil, false, err
 		}
 		if last >= maxOffset {
+			next = base
 			break
 		}
 		if total+int64(size) > int64(maxBytes) {
 			if total == 0 && minOneBatch {
 				total = int64(size)
+				next = last + 1
+			} else {
+				next = base
 			}
 			break
 		}
 		total += int64(size)
 		p += int64(size)
 	}
-	return &ReadResult{seg: s, f: f, pos: start, n: int(total), FirstOffset: firstBase, gen: gen}, true, nil
+	return &ReadResult{seg: s, f: f, pos: start, n: int(total), FirstOffset: firstBase, NextOffset: next, gen: gen}, true, nil
 }

@@ -61,7 +61,7 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 	if err := m.recoverCleanerFiles(dir); err != nil {
 		return nil, err
 	}
-	bases, err := m.cleanPartitionDir(dir)
+	bases, txnIndexed, err := m.cleanPartitionDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +104,20 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 		s.size.Store(st.Size())
 		s.created = m.now().UnixMilli()
 		l.segs = append(l.segs, s)
+	}
+	// The aborted-transaction indexes: recovery rebuilds those of the
+	// segments it scans.
+	for i, s := range l.segs {
+		if !txnIndexed[s.base] {
+			continue
+		}
+		end := int64(math.MaxInt64)
+		if i+1 < len(l.segs) {
+			end = l.segs[i+1].base
+		}
+		if err := l.loadTxnIndex(s, end); err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
 	}
 
 	if clean {
@@ -159,6 +173,7 @@ func (m *Manager) loadLog(root string, tp TopicPartition, clean bool, ck dirOffs
 			return nil, err
 		}
 	}
+	l.refreshUnstableLocked()
 	return l, nil
 }
 
@@ -178,12 +193,12 @@ func (l *Log) setLoadedOffsets(logStart, leo int64, ck dirOffsets) {
 
 // cleanPartitionDir removes what an interrupted operation left (files
 // renamed *.deleted, temporary files, indexes without a .log) and returns
-// the segments' base offsets, ascending.
-func (m *Manager) cleanPartitionDir(dir string) ([]int64, error) {
+// the segments' base offsets, ascending, and those that have a .txnindex.
+func (m *Manager) cleanPartitionDir(dir string) ([]int64, map[int64]bool, error) {
 	fsys := m.fs
 	ents, err := fsys.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("list %s: %w", dir, err)
 	}
 	var bases []int64
 	have := map[int64]bool{}
@@ -197,7 +212,7 @@ func (m *Manager) cleanPartitionDir(dir string) ([]int64, error) {
 		switch {
 		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, tmpSuffix):
 			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("remove %s: %w", name, err)
+				return nil, nil, fmt.Errorf("remove %s: %w", name, err)
 			}
 			removed = true
 		case strings.HasSuffix(name, logSuffix):
@@ -209,22 +224,26 @@ func (m *Manager) cleanPartitionDir(dir string) ([]int64, error) {
 			indexes = append(indexes, name)
 		}
 	}
+	txnIndexed := map[int64]bool{}
 	for _, name := range indexes {
 		ext := filepath.Ext(name)
-		if b, ok := parseSegmentName(name, ext); ok && !have[b] {
+		b, ok := parseSegmentName(name, ext)
+		if ok && !have[b] {
 			if err := fsys.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("remove %s: %w", name, err)
+				return nil, nil, fmt.Errorf("remove %s: %w", name, err)
 			}
 			removed = true
+		} else if ok && ext == txnIndexSuffix {
+			txnIndexed[b] = true
 		}
 	}
 	if removed {
 		if err := fsys.SyncDir(dir); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
-	return bases, nil
+	return bases, txnIndexed, nil
 }
 
 // loadClean loads a cleanly shut down log: the active segment's indexes
@@ -377,7 +396,15 @@ func (l *Log) recover(rp int64) error {
 			start = i
 		}
 	}
-	ps, snap, err := producerstate.Load(fsys, dir, max(rp, -1))
+	// The producer state as of the first scanned segment: every scanned
+	// batch is applied to it, so that the aborted-transaction index of
+	// every scanned segment can be rebuilt (an abort marker's entry needs
+	// its transaction's first offset). A newer snapshot is not used even
+	// where one exists: it may describe batches the scan finds lost
+	// although they had been fsynced (a file cut by hand, a disk that lied
+	// about a flush), and would then answer retries of lost batches as
+	// duplicates. loadLog deletes the snapshots above the log end.
+	ps, snap, err := producerstate.Load(fsys, dir, segs[start].base)
 	if err != nil {
 		return err
 	}
@@ -393,7 +420,7 @@ func (l *Log) recover(rp int64) error {
 		if k+1 < len(segs) {
 			nextBase = segs[k+1].base
 		}
-		f, b, truncated, err := l.scanSegment(s, nextBase, ps, snap)
+		f, b, txns, truncated, err := l.scanSegment(s, nextBase, ps, snap)
 		if err != nil {
 			return err
 		}
@@ -406,7 +433,7 @@ func (l *Log) recover(rp int64) error {
 			end = b.lastOff + 1
 		}
 		last := k == len(segs)-1 || truncated || segs[k+1].base != end
-		if err := l.finishRecoveredSegment(s, f, b, last); err != nil {
+		if err := l.finishRecoveredSegment(s, f, b, txns, last); err != nil {
 			return err
 		}
 		if last {
@@ -427,19 +454,6 @@ func (l *Log) recover(rp int64) error {
 		leo = last.ib.lastOff + 1
 	}
 	l.leo.Store(leo)
-	if snap > leo {
-		// The snapshot describes batches the log no longer holds: data
-		// below the recovery point was lost although it had been fsynced
-		// (a file cut by hand, a disk that lied about a flush). Its state
-		// would answer retries of lost batches as duplicates. As Kafka
-		// does, drop every snapshot above the log end and rebuild the
-		// state from the newest one left.
-		l.logger.Warn("log ends below its producer snapshot; rebuilding producer state", "snapshot", snap, "log_end", leo)
-		if err := producerstate.DeleteSnapshots(fsys, dir, func(off int64) bool { return off > leo }); err != nil {
-			return err
-		}
-		return l.rebuildProducerStateLocked(leo)
-	}
 	l.ps = ps
 	return nil
 }
@@ -459,18 +473,21 @@ func (l *Log) dropSegments(segs []*segment) error {
 }
 
 // scanSegment checks every batch of s and truncates it at the first bad
-// one (fsynced). It returns the open .log and the rebuilt index entries.
-func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, snap int64) (vfs.File, indexBuilder, bool, error) {
+// one (fsynced). It returns the open .log, the rebuilt index entries and
+// the aborted transactions whose markers it holds.
+func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, snap int64) (vfs.File, indexBuilder, []txnEntry, bool, error) {
 	fsys := l.m.fs
 	b := newIndexBuilder(s.base, l.config().IndexIntervalBytes)
 	f, err := fsys.OpenFile(s.path(logSuffix), os.O_RDWR, 0)
 	if err != nil {
-		return nil, b, false, fmt.Errorf("open %s: %w", s.path(logSuffix), err)
+		return nil, b, nil, false, fmt.Errorf("open %s: %w", s.path(logSuffix), err)
 	}
 	size := s.size.Load()
 	sc := newBatchScanner(f, 0, size, true, 1<<20)
 	bad := int64(-1)
 	var reason error
+	var txns []txnEntry
+	var buf []byte
 	for sc.next() {
 		h := &sc.h
 		if h.BaseOffset <= b.lastOff || h.LastOffset() >= nextBase || h.LastOffset()-s.base > maxRelativeOffset {
@@ -479,7 +496,17 @@ func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, s
 			break
 		}
 		if h.BaseOffset >= snap {
-			ps.Update(h)
+			if h.Control() {
+				// A marker (checked whole by the scan): its record says
+				// whether it aborts.
+				if buf, err = readBatchAt(f, sc.bpos, size, buf); err != nil {
+					_ = f.Close()
+					return nil, b, nil, false, fmt.Errorf("read %s: %w", s.path(logSuffix), err)
+				}
+			}
+			if e, aborted := applyBatch(ps, h, buf); aborted {
+				txns = append(txns, e)
+			}
 		}
 		l.epochs.assign(h.PartitionLeaderEpoch, h.BaseOffset)
 		b.add(h.LastOffset(), h.MaxTimestamp, sc.bpos, sc.bsize)
@@ -487,7 +514,7 @@ func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, s
 	if sc.err != nil {
 		if !errors.Is(sc.err, errBadBatch) {
 			_ = f.Close()
-			return nil, b, false, fmt.Errorf("scan %s: %w", s.path(logSuffix), sc.err)
+			return nil, b, nil, false, fmt.Errorf("scan %s: %w", s.path(logSuffix), sc.err)
 		}
 		bad, reason = sc.bpos, sc.err
 	}
@@ -496,26 +523,32 @@ func (l *Log) scanSegment(s *segment, nextBase int64, ps *producerstate.State, s
 		l.logger.Warn("truncating a torn or corrupt segment tail", "segment", s.base, "position", bad, "dropped_bytes", size-bad, "reason", reason)
 		if err := f.Truncate(bad); err != nil {
 			_ = f.Close()
-			return nil, b, false, fmt.Errorf("truncate %s: %w", s.path(logSuffix), err)
+			return nil, b, nil, false, fmt.Errorf("truncate %s: %w", s.path(logSuffix), err)
 		}
 		size = bad
 	}
 	if err := f.Sync(); err != nil {
 		_ = f.Close()
-		return nil, b, false, fmt.Errorf("sync %s: %w", s.path(logSuffix), err)
+		return nil, b, nil, false, fmt.Errorf("sync %s: %w", s.path(logSuffix), err)
 	}
 	s.size.Store(size)
-	return f, b, truncated, nil
+	return f, b, txns, truncated, nil
 }
 
 // finishRecoveredSegment writes a scanned segment's rebuilt indexes
 // (fsynced). The last segment becomes the active one, its indexes in
 // memory; a closed one keeps nothing open.
-func (l *Log) finishRecoveredSegment(s *segment, f vfs.File, b indexBuilder, last bool) error {
+func (l *Log) finishRecoveredSegment(s *segment, f vfs.File, b indexBuilder, txns []txnEntry, last bool) error {
 	fsys := l.m.fs
 	if !last {
 		b.finish()
 	}
+	if err := writeTxnIndexFile(fsys, s.path(txnIndexSuffix), txns); err != nil {
+		_ = f.Close()
+		return err
+	}
+	s.txns = txns
+	s.txnWritten, s.txnSynced = len(txns), len(txns)
 	idxF, err := writeIndexFile(fsys, s.path(indexSuffix), appendOffsetEntries(nil, b.idx))
 	if err != nil {
 		_ = f.Close()

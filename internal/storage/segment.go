@@ -82,6 +82,11 @@ type segment struct {
 	// loaded lazily from the time index.
 	maxTs, maxTsOff int64
 	maxTsKnown      bool
+	// txns are the aborted transactions whose markers the segment holds
+	// (txnindex.go), in marker order; the first txnWritten are in the
+	// .txnindex file, the first txnSynced durably.
+	txns                  []txnEntry
+	txnWritten, txnSynced int
 
 	created int64 // ms, for segment.ms without timestamps
 	jitter  int64 // ms taken off segment.ms for this segment
@@ -144,7 +149,7 @@ func (s *segment) gone() {
 	s.goneOnce.Do(func() {
 		s.fmu.Lock()
 		s.closeFilesLocked()
-		paths := []string{s.path(logSuffix), s.path(indexSuffix), s.path(timeIndexSuffix)}
+		paths := []string{s.path(logSuffix), s.path(indexSuffix), s.path(timeIndexSuffix), s.path(txnIndexSuffix)}
 		s.fmu.Unlock()
 		if s.onGone != nil {
 			s.onGone()
@@ -386,6 +391,9 @@ func writeIndexFile(fsys vfs.FS, name string, data []byte) (vfs.File, error) {
 func (s *segment) writePendingIndexes(sync, drop bool) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	if err := s.writePendingTxns(sync); err != nil {
+		return err
+	}
 	s.imu.RLock()
 	if !s.memIndex {
 		s.imu.RUnlock()
