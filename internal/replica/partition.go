@@ -109,6 +109,31 @@ func (p *Partition) Append(batch []byte) (storage.AppendResult, error) {
 	return res, nil
 }
 
+// WriteMarker writes a transaction marker of producer producerID as the leader
+// (WriteTxnMarkers): a commit or abort of its transaction, from the coordinator at
+// coordinatorEpoch, and moves the high watermark as Append does. The caller waits
+// for WaitCommitted(offset+1) before it answers. Errors: NOT_LEADER_OR_FOLLOWER
+// when this broker does not lead; INVALID_PRODUCER_EPOCH and
+// TRANSACTION_COORDINATOR_FENCED from the log (storage.Log.AppendMarker).
+func (p *Partition) WriteMarker(producerID int64, producerEpoch int16, coordinatorEpoch int32, commit bool) (int64, error) {
+	p.mu.RLock()
+	leader, epoch := p.leader == p.self, p.leaderEpoch
+	p.mu.RUnlock()
+	if !leader {
+		return -1, kerr.NotLeaderForPartition
+	}
+	off, err := p.log.AppendMarker(producerID, producerEpoch, coordinatorEpoch, commit, epoch)
+	if err != nil {
+		return -1, err
+	}
+	p.maybeAdvanceHW()
+	return off, nil
+}
+
+// LastStableOffset is the offset below which every transaction of the partition is
+// decided: the high watermark, or the first offset of the oldest open transaction.
+func (p *Partition) LastStableOffset() int64 { return p.log.LastStableOffset() }
+
 // IsLeader reports whether this broker leads the partition.
 func (p *Partition) IsLeader() bool {
 	p.mu.RLock()
