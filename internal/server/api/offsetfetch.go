@@ -5,8 +5,9 @@
 // not exist), or from v2, with null topics, every partition with an offset.
 // v1 reports group errors on each partition; v2-7 in a top-level code; v8+
 // asks for many groups at once, each with its own code. v5 adds the leader
-// epoch, v7 require_stable (KIP-447: it concerns transactional commits,
-// which do not exist yet, so no offset is ever unstable), v9 the member id
+// epoch, v7 require_stable (KIP-447: a partition with offsets of an open
+// transaction answers UNSTABLE_OFFSET_COMMIT instead of its committed
+// offset, which that transaction may still move), v9 the member id
 // and epoch of KIP-848 members (classic groups ignore them), v10 names
 // topics by ID (topics that no longer exist are left out of "all topics").
 // Errors: INVALID_GROUP_ID, UNKNOWN_TOPIC_ID (v10), NOT_COORDINATOR,
