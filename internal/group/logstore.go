@@ -8,18 +8,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/producerstate"
 	"github.com/sluicehq/sluice/internal/record"
 	"github.com/sluicehq/sluice/internal/replica"
 )
-
-// loadReadBytes is how much of the log one read brings in while loading
-// (Kafka's offsets.load.buffer.size default).
-const loadReadBytes = 5 << 20
 
 // ReplicaStorage is the Storage of a broker: the partitions of
 // __consumer_offsets it leads, through the replica manager, so the
@@ -109,50 +103,12 @@ func appendBatch(part *replica.Partition, b *record.Builder, recs []Record) (int
 // marker comes as one LoadedRecord with Control set; control batches that
 // are not transaction markers are skipped.
 func (s *ReplicaStorage) Load(ctx context.Context, p int32, fn func(LoadedRecord) error) error {
-	part, err := s.replicas.Partition(Topic, p)
-	if err != nil {
-		return err
-	}
-	l := part.Log()
-	end := l.LogEndOffset()
-	off := l.LogStartOffset()
-	for off < end {
-		if err := ctx.Err(); err != nil {
-			return err
+	return s.replicas.Scan(ctx, Topic, p, func(h *record.Header, batch []byte) error {
+		if err := loadBatch(batch, h, fn); err != nil {
+			return fmt.Errorf("load %s-%d batch at %d: %w", Topic, p, h.BaseOffset, err)
 		}
-		rr, err := l.Read(off, loadReadBytes, end, true)
-		if err != nil {
-			if errors.Is(err, kerr.OffsetOutOfRange) && l.LogStartOffset() > off {
-				off = l.LogStartOffset() // retention or compaction moved the start
-				continue
-			}
-			return fmt.Errorf("load %s-%d at %d: %w", Topic, p, off, err)
-		}
-		data, err := rr.Bytes()
-		rr.Release()
-		if err != nil {
-			return fmt.Errorf("load %s-%d at %d: %w", Topic, p, off, err)
-		}
-		if len(data) == 0 {
-			return fmt.Errorf("load %s-%d: nothing to read at %d below the log end %d", Topic, p, off, end)
-		}
-		for len(data) > 0 {
-			h, err := record.ParseHeader(data)
-			if err != nil || h.Size() > len(data) {
-				break // a partial batch at the end of the read
-			}
-			batch := data[:h.Size()]
-			data = data[h.Size():]
-			if h.LastOffset() < off {
-				continue
-			}
-			off = h.LastOffset() + 1
-			if err := loadBatch(batch, &h, fn); err != nil {
-				return fmt.Errorf("load %s-%d batch at %d: %w", Topic, p, h.BaseOffset, err)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // loadBatch hands one batch's records to fn: each record of a data batch,

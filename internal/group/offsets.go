@@ -27,14 +27,7 @@ type committed struct {
 // CommitOffsets handles an OffsetCommit: the errors come in request order
 // once the commit is acknowledged as the topic's durability policy asks.
 func (c *Coordinator) CommitOffsets(req CommitRequest) <-chan []error {
-	ch := make(chan []error, 1)
-	errs := make([]error, len(req.Offsets))
-	fill := func(err error) {
-		for i := range errs {
-			errs[i] = err
-		}
-		ch <- errs
-	}
+	ch, errs, fill := commitAnswer(len(req.Offsets))
 	g, err := c.lockGroup(req.Group, req.Generation < 0)
 	if err != nil {
 		fill(err)
@@ -49,7 +42,7 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) <-chan []error {
 		return ch
 	}
 	defer g.mu.Unlock()
-	if err := g.validateCommit(&req); err != nil {
+	if err := g.validateCommit(req.Generation, req.MemberID, req.InstanceID, false); err != nil {
 		fill(err)
 		return ch
 	}
@@ -57,37 +50,50 @@ func (c *Coordinator) CommitOffsets(req CommitRequest) <-chan []error {
 	return ch
 }
 
+// commitAnswer is the channel a commit answers on, the errors it answers in
+// request order, and fill, which answers err for every partition.
+func commitAnswer(n int) (chan []error, []error, func(error)) {
+	ch := make(chan []error, 1)
+	errs := make([]error, n)
+	return ch, errs, func(err error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		ch <- errs
+	}
+}
+
 // validateCommit checks who may commit, as Kafka 4 does: anyone into an
 // empty group with generation -1; otherwise a member of the current
-// generation, and not while the group waits for its assignment.
-func (g *Group) validateCommit(req *CommitRequest) error {
-	if req.Generation < 0 && g.state == Empty {
+// generation, and not while the group waits for its assignment. A
+// transactional commit (TxnOffsetCommit) without group metadata is taken in
+// any state (its v0-2 carry none), and is not refused mid-rebalance.
+func (g *Group) validateCommit(generation int32, memberID string, instanceID *string, transactional bool) error {
+	if generation < 0 && g.state == Empty {
 		return nil
 	}
-	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
-		if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
+	if generation >= 0 || memberID != "" || instanceID != nil {
+		if err := g.validateMember(memberID, instanceID); err != nil {
 			return err
 		}
-		if req.Generation != g.generation {
+		if generation != g.generation {
 			return kerr.IllegalGeneration
 		}
-	} else if g.state != Empty {
+	} else if !transactional && g.state != Empty {
 		return kerr.UnknownMemberID
 	}
-	if g.state == CompletingRebalance {
+	if !transactional && g.state == CompletingRebalance {
 		return kerr.RebalanceInProgress
 	}
 	return nil
 }
 
-func (g *Group) commit(req *CommitRequest, errs []error, ch chan []error) {
+// offsetRecords builds the records of a commit's offsets, refusing those
+// with too much metadata in errs. idx are the request indexes of the
+// records, vals their values; retention < 0 is the broker's.
+func (g *Group) offsetRecords(offsets []CommitOffset, retention time.Duration, errs []error) (recs []Record, idx []int, vals []offsetValue) {
 	now := g.now().UnixMilli()
-	var (
-		recs []Record
-		idx  []int
-		vals []offsetValue
-	)
-	for i, o := range req.Offsets {
+	for i, o := range offsets {
 		md := ""
 		if o.Metadata != nil {
 			md = *o.Metadata
@@ -97,13 +103,18 @@ func (g *Group) commit(req *CommitRequest, errs []error, ch chan []error) {
 			continue
 		}
 		v := offsetValue{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: md, CommitTime: now, ExpireTime: -1}
-		if req.Retention >= 0 {
-			v.ExpireTime = now + req.Retention.Milliseconds()
+		if retention >= 0 {
+			v.ExpireTime = now + retention.Milliseconds()
 		}
 		recs = append(recs, Record{Key: offsetKey(g.name, o.Topic, o.Partition), Value: encodeOffsetValue(v)})
 		idx = append(idx, i)
 		vals = append(vals, v)
 	}
+	return recs, idx, vals
+}
+
+func (g *Group) commit(req *CommitRequest, errs []error, ch chan []error) {
+	recs, idx, vals := g.offsetRecords(req.Offsets, req.Retention, errs)
 	// Committing is a sign of life, as in Kafka.
 	if m := g.members[req.MemberID]; m != nil && req.Generation >= 0 {
 		g.scheduleSession(m, m.sessionTimeout)

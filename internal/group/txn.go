@@ -108,14 +108,7 @@ type txnCompletion struct {
 // A producer epoch older than the latest this partition has seen of the
 // producer is INVALID_PRODUCER_EPOCH.
 func (c *Coordinator) TxnOffsetCommit(req TxnCommitRequest) <-chan []error {
-	ch := make(chan []error, 1)
-	errs := make([]error, len(req.Offsets))
-	fill := func(err error) {
-		for i := range errs {
-			errs[i] = err
-		}
-		ch <- errs
-	}
+	ch, errs, fill := commitAnswer(len(req.Offsets))
 	g, err := c.lockGroup(req.Group, req.Generation < 0)
 	if err != nil {
 		fill(err)
@@ -130,7 +123,7 @@ func (c *Coordinator) TxnOffsetCommit(req TxnCommitRequest) <-chan []error {
 		fill(kerr.InvalidProducerIDMapping)
 		return ch
 	}
-	if err := g.validateTxnCommit(&req); err != nil {
+	if err := g.validateCommit(req.Generation, req.MemberID, req.InstanceID, true); err != nil {
 		fill(err)
 		return ch
 	}
@@ -138,44 +131,8 @@ func (c *Coordinator) TxnOffsetCommit(req TxnCommitRequest) <-chan []error {
 	return ch
 }
 
-// validateTxnCommit is validateCommit for a transactional commit (Kafka's
-// isTransactional rules).
-func (g *Group) validateTxnCommit(req *TxnCommitRequest) error {
-	if req.Generation < 0 && g.state == Empty {
-		return nil
-	}
-	if req.Generation >= 0 || req.MemberID != "" || req.InstanceID != nil {
-		if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
-			return err
-		}
-		if req.Generation != g.generation {
-			return kerr.IllegalGeneration
-		}
-	}
-	return nil
-}
-
 func (g *Group) txnCommit(req *TxnCommitRequest, errs []error, ch chan []error) {
-	now := g.now().UnixMilli()
-	var (
-		recs []Record
-		idx  []int
-		vals []offsetValue
-	)
-	for i, o := range req.Offsets {
-		md := ""
-		if o.Metadata != nil {
-			md = *o.Metadata
-		}
-		if len(md) > g.c.cfg.MaxMetadataBytes {
-			errs[i] = kerr.OffsetMetadataTooLarge
-			continue
-		}
-		v := offsetValue{Offset: o.Offset, LeaderEpoch: o.LeaderEpoch, Metadata: md, CommitTime: now, ExpireTime: -1}
-		recs = append(recs, Record{Key: offsetKey(g.name, o.Topic, o.Partition), Value: encodeOffsetValue(v)})
-		idx = append(idx, i)
-		vals = append(vals, v)
-	}
+	recs, idx, vals := g.offsetRecords(req.Offsets, -1, errs)
 	if len(recs) == 0 {
 		ch <- errs
 		return
