@@ -3,8 +3,9 @@
 // Behaviour: reads each asked partition from its fetch offset, whole batches
 // up to the partition's max bytes and the response's max bytes (the first
 // batch of the response is sent even when larger, KIP-74), no further than
-// the high watermark, or the last stable offset under read_committed (the
-// same until transactions exist; the aborted-transaction list is then empty).
+// the high watermark, or under read_committed the last stable offset, with
+// the aborted transactions that overlap the records returned (an empty list
+// when none).
 // When fewer than MinBytes are ready, the request waits up to MaxWaitMs for
 // any of its partitions to grow. Batches go from the segment file to the
 // socket with sendfile on plaintext connections: the response is framed by
@@ -178,7 +179,10 @@ func (h *handlers) readFetch(r *kmsg.FetchRequest, parts []*fetchPart, follower 
 			continue
 		}
 		l := fp.part.Log()
-		limit := l.HighWatermark() // the LSO too, while there are no transactions
+		limit := l.HighWatermark()
+		if r.IsolationLevel == isolationReadCmt {
+			limit = l.LastStableOffset()
+		}
 		if follower {
 			limit = l.LogEndOffset()
 			if fp.throttled {
@@ -315,7 +319,7 @@ func (h *handlers) encodeFetch(req *server.Request, r *kmsg.FetchRequest, resp *
 			l := fp.part.Log()
 			if fp.err == nil || fp.err == kerr.OffsetOutOfRange {
 				op.HighWatermark = l.HighWatermark()
-				op.LastStableOffset = op.HighWatermark
+				op.LastStableOffset = l.LastStableOffset()
 				op.LogStartOffset = l.LogStartOffset()
 			}
 		}
@@ -324,6 +328,13 @@ func (h *handlers) encodeFetch(req *server.Request, r *kmsg.FetchRequest, resp *
 		}
 		if r.IsolationLevel == isolationReadCmt {
 			op.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			if fp.read != nil && fp.read.Size() > 0 {
+				for _, a := range fp.part.Log().AbortedTransactions(fp.req.FetchOffset, fp.read.NextOffset) {
+					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+					op.AbortedTransactions = append(op.AbortedTransactions, at)
+				}
+			}
 		}
 		if fp.read != nil {
 			if h.Fetched != nil {

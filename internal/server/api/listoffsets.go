@@ -3,12 +3,13 @@
 // Behaviour: for each partition, answers an offset for a timestamp:
 //   - -2 (earliest) and -4 (earliest local): the log start offset;
 //   - -1 (latest): the high watermark, or the last stable offset under
-//     read_committed (the same until transactions exist);
+//     read_committed;
 //   - -3 (max timestamp, v7+): the offset and timestamp of the record with the
 //     largest timestamp;
 //   - -5 (latest tiered, v9+): none (-1), as there is no tiered storage;
 //   - otherwise the first offset whose timestamp is >= the one asked, or -1
-//     with timestamp -1 when there is none.
+//     with timestamp -1 when there is none below the high watermark (the
+//     last stable offset under read_committed).
 //
 // The leader epoch of the answer is the partition's current one.
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER,
@@ -71,9 +72,10 @@ func (h *handlers) listOffset(r *kmsg.ListOffsetsRequest, rt *kmsg.ListOffsetsRe
 	case ts == tsEarliest, ts == tsEarliestLocal && r.Version >= 8:
 		op.Offset = l.LogStartOffset()
 	case ts == tsLatest:
-		// Read committed stops at the last stable offset, which is the
-		// high watermark while there are no transactions.
 		op.Offset = l.HighWatermark()
+		if r.IsolationLevel == isolationReadCmt {
+			op.Offset = l.LastStableOffset()
+		}
 	case ts == tsMaxTimestamp && r.Version >= 7:
 		off, at, err := l.MaxTimestamp()
 		if err != nil {
@@ -89,7 +91,11 @@ func (h *handlers) listOffset(r *kmsg.ListOffsetsRequest, rt *kmsg.ListOffsetsRe
 		if err != nil {
 			return err
 		}
-		if ok && off < l.HighWatermark() {
+		visible := l.HighWatermark()
+		if r.IsolationLevel == isolationReadCmt {
+			visible = l.LastStableOffset()
+		}
+		if ok && off < visible {
 			op.Offset, op.Timestamp = off, at
 		}
 	}
