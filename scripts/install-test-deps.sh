@@ -34,6 +34,21 @@ if ((${#missing[@]} > 0)); then
 	$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 fi
 
+# --- PostgreSQL (the Connect PostgreSQL connectors' tests, connect/postgres/pgtest) ---
+# The tests run a private server with initdb and postgres from PATH or
+# /usr/lib/postgresql/<version>/bin; Debian's postgresql package provides them.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	echo "install-test-deps: installing postgresql with apt-get"
+	sudo=""
+	if [[ $(id -u) -ne 0 ]]; then
+		sudo="sudo"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq </dev/null
+	$sudo apt-get install -y -qq --no-install-recommends postgresql </dev/null
+fi
+# --- end PostgreSQL ---
+
 kafkajs_want="$(sed -n 's/.*"kafkajs": *"\([^"]*\)".*/\1/p' "$compat_dir/package.json" | head -n1)"
 kafkajs_have=""
 if [[ -f "$compat_dir/node_modules/kafkajs/package.json" ]]; then
