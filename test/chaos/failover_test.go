@@ -69,6 +69,9 @@ func TestFailover(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// Side by side: each has its own nodes, network and directory, and
+			// mostly waits (on the client's request timeout, on a session to expire).
+			t.Parallel()
 			if err := NetnsAvailable(); err != nil && tc.netns {
 				t.Skipf("isolating a node needs network namespaces, which this machine cannot make: %v", err)
 			}

@@ -72,7 +72,7 @@ func (Loopback) String() string { return "loopback" }
 // in both directions, while the bridge (clients) stays reachable. This needs root
 // and iproute2's ip, and no iptables.
 type Netns struct {
-	tag    string // unique per harness process: names of namespaces and links
+	tag    string // "<pid>x<n>", unique per Netns: names of namespaces and links
 	subnet string // "10.199.K."
 	nodes  int
 
@@ -91,16 +91,27 @@ func NetnsAvailable() error {
 	return nil
 }
 
+// netnsMu serializes NewNetns, which picks a subnet by looking at the addresses in
+// use and then takes it; netnsCount numbers this process's Netns, so that runs side
+// by side (parallel tests) name their links and namespaces apart.
+var (
+	netnsMu    sync.Mutex
+	netnsCount int
+)
+
 // NewNetns creates the bridge and one namespace per node. Namespaces left behind by
 // harness processes that no longer exist are removed first.
 func NewNetns(nodes int) (*Netns, error) {
 	if err := NetnsAvailable(); err != nil {
 		return nil, err
 	}
+	netnsMu.Lock()
+	defer netnsMu.Unlock()
 	removeStaleNetns()
 	pid := os.Getpid()
-	n := &Netns{tag: strconv.Itoa(pid), nodes: nodes, routes: make(map[int32][]string)}
-	k, err := freeSubnet(pid)
+	netnsCount++
+	n := &Netns{tag: fmt.Sprintf("%dx%d", pid, netnsCount), nodes: nodes, routes: make(map[int32][]string)}
+	k, err := freeSubnet(pid + netnsCount)
 	if err != nil {
 		return nil, err
 	}
@@ -251,16 +262,17 @@ func removeStaleNetns() {
 		if !ok {
 			continue
 		}
-		pidStr, _, _ := strings.Cut(rest, "-")
+		tag, _, _ := strings.Cut(rest, "-")
+		pidStr, _, _ := strings.Cut(tag, "x") // tags were "<pid>" before "<pid>x<n>"
 		pid, err := strconv.Atoi(pidStr)
 		if err != nil || processAlive(pid) {
 			continue
 		}
 		ip("netns", "del", name)
-		stale[pidStr] = true
+		stale[tag] = true
 	}
-	for _, pid := range slices.Sorted(maps.Keys(stale)) {
-		ip("link", "del", "scb"+pid)
+	for _, tag := range slices.Sorted(maps.Keys(stale)) {
+		ip("link", "del", "scb"+tag)
 	}
 }
 
