@@ -250,9 +250,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		Groups:     groups,
 		Security:   sec.api,
 	}
-	if transactionsServed {
-		deps.Txns = txns
-	}
+	deps.Txns = txns
 	for _, ep := range endpoints {
 		deps.Advertised[ep.Listener] = api.HostPort{Host: ep.Host, Port: ep.Port}
 	}
@@ -325,10 +323,6 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	}
 	return nil
 }
-
-// transactionsServed turns the transaction APIs on; off until every piece of them
-// (markers, transactional offset commits, read_committed) is served.
-const transactionsServed = false
 
 // ledPartitions maps the partitions of topic that node leads in img to their leader
 // epochs.
