@@ -16,6 +16,9 @@ func init() {
 	for key, test := range map[int16]string{
 		17: "TestSaslHandshake",
 		36: "TestSaslAuthenticate",
+		29: "TestDescribeAcls",
+		30: "TestCreateAcls",
+		31: "TestDeleteAcls",
 		50: "TestDescribeUserScramCredentials",
 		51: "TestAlterUserScramCredentials",
 	} {
@@ -285,4 +288,317 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// --- CreateAcls (key 30), DescribeAcls (key 29), DeleteAcls (key 31) ----------
+
+// aclSets start a SASL broker with an authorizer, admin its super user.
+func aclSets(extra ...string) []string {
+	return saslSets(append([]string{
+		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+		"super.users=User:admin",
+	}, extra...)...)
+}
+
+// login opens a connection authenticated as user (password user-secret).
+func login(t *testing.T, f *fixture, user string) *client {
+	t.Helper()
+	c := dial(t, f.addr)
+	c.plainLogin(maxVersion(t, 36), user, user+"-secret")
+	return c
+}
+
+func creation(rt kmsg.ACLResourceType, name string, pattern kmsg.ACLResourcePatternType, principal string, op kmsg.ACLOperation, perm kmsg.ACLPermissionType) kmsg.CreateACLsRequestCreation {
+	c := kmsg.NewCreateACLsRequestCreation()
+	c.ResourceType, c.ResourceName, c.ResourcePatternType = rt, name, pattern
+	c.Principal, c.Host, c.Operation, c.PermissionType = principal, "*", op, perm
+	return c
+}
+
+func createACLs(t *testing.T, c *client, v int16, cs ...kmsg.CreateACLsRequestCreation) []kmsg.CreateACLsResponseResult {
+	t.Helper()
+	req := versioned(kmsg.NewPtrCreateACLsRequest(), v)
+	req.Creations = cs
+	resp := c.do(req).(*kmsg.CreateACLsResponse)
+	if len(resp.Results) != len(cs) {
+		t.Fatalf("CreateAcls v%d: %d results for %d creations", v, len(resp.Results), len(cs))
+	}
+	return resp.Results
+}
+
+// allow grants principal op on a literal resource, as admin, failing unless it worked.
+func allow(t *testing.T, admin *client, principal string, rt kmsg.ACLResourceType, name string, op kmsg.ACLOperation) {
+	t.Helper()
+	res := createACLs(t, admin, maxVersion(t, 30), creation(rt, name, kmsg.ACLResourcePatternTypeLiteral, principal, op, kmsg.ACLPermissionTypeAllow))
+	wantCode(t, "grant", res[0].ErrorCode, nil)
+}
+
+func describeACLsReq(v int16, rt kmsg.ACLResourceType, name *string, pattern kmsg.ACLResourcePatternType, principal *string) *kmsg.DescribeACLsRequest {
+	req := versioned(kmsg.NewPtrDescribeACLsRequest(), v)
+	req.ResourceType, req.ResourceName, req.ResourcePatternType, req.Principal = rt, name, pattern, principal
+	req.Operation, req.PermissionType = kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+	return req
+}
+
+func TestCreateAcls(t *testing.T) {
+	f := startSecured(t, aclSets())
+	forVersions(t, 30, func(t *testing.T, v int16) {
+		plain := dial(t, shared.addr)
+		res := createACLs(t, plain, v, creation(kmsg.ACLResourceTypeTopic, "t", kmsg.ACLResourcePatternTypeLiteral, "User:a", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow))
+		wantCode(t, "without an authorizer", res[0].ErrorCode, kerr.SecurityDisabled)
+
+		admin := login(t, f, "admin")
+		topic := topicName(t, "t")
+		pattern := kmsg.ACLResourcePatternTypePrefixed
+		if v == 0 {
+			pattern = kmsg.ACLResourcePatternTypeLiteral // v0 has no pattern type
+		}
+		good := creation(kmsg.ACLResourceTypeTopic, topic, pattern, "User:alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow)
+		noColon := creation(kmsg.ACLResourceTypeTopic, topic, pattern, "alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow)
+		badCluster := creation(kmsg.ACLResourceTypeCluster, "other", kmsg.ACLResourcePatternTypeLiteral, "User:alice", kmsg.ACLOperationAlter, kmsg.ACLPermissionTypeAllow)
+		anyOp := creation(kmsg.ACLResourceTypeTopic, topic, pattern, "User:alice", kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAllow)
+		res = createACLs(t, admin, v, good, noColon, badCluster, anyOp, good)
+		wantCode(t, "valid binding", res[0].ErrorCode, nil)
+		wantCode(t, "principal without a type", res[1].ErrorCode, kerr.InvalidRequest)
+		wantCode(t, "cluster not named kafka-cluster", res[2].ErrorCode, kerr.InvalidRequest)
+		wantCode(t, "operation ANY", res[3].ErrorCode, kerr.InvalidRequest)
+		wantCode(t, "the same binding twice", res[4].ErrorCode, nil)
+
+		d := admin.do(describeACLsReq(maxVersion(t, 29), kmsg.ACLResourceTypeTopic, &topic, pattern, nil)).(*kmsg.DescribeACLsResponse)
+		if len(d.Resources) != 1 || len(d.Resources[0].ACLs) != 1 || d.Resources[0].ACLs[0].Principal != "User:alice" {
+			t.Errorf("described after creation: %+v", d.Resources)
+		}
+
+		alice := login(t, f, "alice")
+		res = createACLs(t, alice, v, good)
+		wantCode(t, "created by a user without ALTER on the cluster", res[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	})
+}
+
+func TestDescribeAcls(t *testing.T) {
+	f := startSecured(t, aclSets())
+	admin := login(t, f, "admin")
+	createACLs(t, admin, maxVersion(t, 30),
+		creation(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLResourcePatternTypeLiteral, "User:alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow),
+		creation(kmsg.ACLResourceTypeTopic, "orders", kmsg.ACLResourcePatternTypeLiteral, "User:bob", kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeDeny),
+		creation(kmsg.ACLResourceTypeTopic, "ord", kmsg.ACLResourcePatternTypePrefixed, "User:alice", kmsg.ACLOperationDescribe, kmsg.ACLPermissionTypeAllow),
+		creation(kmsg.ACLResourceTypeGroup, "g", kmsg.ACLResourcePatternTypeLiteral, "User:alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow),
+	)
+	forVersions(t, 29, func(t *testing.T, v int16) {
+		plain := dial(t, shared.addr)
+		wantCode(t, "without an authorizer", plain.do(describeACLsReq(v, kmsg.ACLResourceTypeAny, nil, kmsg.ACLResourcePatternTypeAny, nil)).(*kmsg.DescribeACLsResponse).ErrorCode, kerr.SecurityDisabled)
+
+		c := login(t, f, "admin")
+		orders := "orders"
+		literal := c.do(describeACLsReq(v, kmsg.ACLResourceTypeTopic, &orders, kmsg.ACLResourcePatternTypeLiteral, nil)).(*kmsg.DescribeACLsResponse)
+		wantCode(t, "describe literal", literal.ErrorCode, nil)
+		if len(literal.Resources) != 1 || len(literal.Resources[0].ACLs) != 2 {
+			t.Errorf("literal orders: %+v, want one resource with 2 ACLs", literal.Resources)
+		}
+		if v >= 1 {
+			// MATCH: every binding that applies to the topic orders, prefixes included.
+			match := c.do(describeACLsReq(v, kmsg.ACLResourceTypeTopic, &orders, kmsg.ACLResourcePatternTypeMatch, nil)).(*kmsg.DescribeACLsResponse)
+			if len(match.Resources) != 2 {
+				t.Errorf("match orders: %+v, want the literal and the prefixed resource", match.Resources)
+			}
+			alice := "User:alice"
+			any := c.do(describeACLsReq(v, kmsg.ACLResourceTypeAny, nil, kmsg.ACLResourcePatternTypeAny, &alice)).(*kmsg.DescribeACLsResponse)
+			n := 0
+			for _, r := range any.Resources {
+				n += len(r.ACLs)
+			}
+			if n != 3 {
+				t.Errorf("alice's bindings: %d, want 3 (%+v)", n, any.Resources)
+			}
+		}
+		bad := describeACLsReq(v, kmsg.ACLResourceTypeTopic, &orders, kmsg.ACLResourcePatternTypeLiteral, nil)
+		bad.Operation = 99
+		wantCode(t, "unknown operation", c.do(bad).(*kmsg.DescribeACLsResponse).ErrorCode, kerr.InvalidRequest)
+
+		alice := login(t, f, "alice")
+		wantCode(t, "described by a user without DESCRIBE on the cluster",
+			alice.do(describeACLsReq(v, kmsg.ACLResourceTypeAny, nil, kmsg.ACLResourcePatternTypeAny, nil)).(*kmsg.DescribeACLsResponse).ErrorCode,
+			kerr.ClusterAuthorizationFailed)
+	})
+}
+
+func TestDeleteAcls(t *testing.T) {
+	f := startSecured(t, aclSets())
+	forVersions(t, 31, func(t *testing.T, v int16) {
+		plain := dial(t, shared.addr)
+		req := versioned(kmsg.NewPtrDeleteACLsRequest(), v)
+		req.Filters = []kmsg.DeleteACLsRequestFilter{kmsg.NewDeleteACLsRequestFilter()}
+		wantCode(t, "without an authorizer", plain.do(req).(*kmsg.DeleteACLsResponse).Results[0].ErrorCode, kerr.SecurityDisabled)
+
+		admin := login(t, f, "admin")
+		topic := topicName(t, "t")
+		createACLs(t, admin, maxVersion(t, 30),
+			creation(kmsg.ACLResourceTypeTopic, topic, kmsg.ACLResourcePatternTypeLiteral, "User:alice", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow),
+			creation(kmsg.ACLResourceTypeTopic, topic, kmsg.ACLResourcePatternTypeLiteral, "User:bob", kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow),
+		)
+		filter := func(principal *string) kmsg.DeleteACLsRequestFilter {
+			f := kmsg.NewDeleteACLsRequestFilter()
+			f.ResourceType, f.ResourceName, f.ResourcePatternType = kmsg.ACLResourceTypeTopic, &topic, kmsg.ACLResourcePatternTypeLiteral
+			f.Principal, f.Operation, f.PermissionType = principal, kmsg.ACLOperationAny, kmsg.ACLPermissionTypeAny
+			return f
+		}
+		alicePrincipal := "User:alice"
+		bad := filter(nil)
+		bad.PermissionType = 42
+		req = versioned(kmsg.NewPtrDeleteACLsRequest(), v)
+		req.Filters = []kmsg.DeleteACLsRequestFilter{filter(&alicePrincipal), bad, filter(&alicePrincipal)}
+		resp := admin.do(req).(*kmsg.DeleteACLsResponse)
+		if len(resp.Results) != 3 {
+			t.Fatalf("%d results for 3 filters", len(resp.Results))
+		}
+		wantCode(t, "filter", resp.Results[0].ErrorCode, nil)
+		if m := resp.Results[0].MatchingACLs; len(m) != 1 || m[0].Principal != "User:alice" || m[0].ResourceName != topic {
+			t.Errorf("matching ACLs %+v, want alice's binding", m)
+		}
+		wantCode(t, "unknown permission", resp.Results[1].ErrorCode, kerr.InvalidRequest)
+		left := admin.do(describeACLsReq(maxVersion(t, 29), kmsg.ACLResourceTypeTopic, &topic, kmsg.ACLResourcePatternTypeLiteral, nil)).(*kmsg.DescribeACLsResponse)
+		if len(left.Resources) != 1 || len(left.Resources[0].ACLs) != 1 || left.Resources[0].ACLs[0].Principal != "User:bob" {
+			t.Errorf("left after delete: %+v, want bob's binding alone", left.Resources)
+		}
+
+		alice := login(t, f, "alice")
+		req = versioned(kmsg.NewPtrDeleteACLsRequest(), v)
+		req.Filters = []kmsg.DeleteACLsRequestFilter{filter(nil)}
+		wantCode(t, "deleted by a user without ALTER on the cluster", alice.do(req).(*kmsg.DeleteACLsResponse).Results[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	})
+}
+
+// --- Authorization -------------------------------------------------------------
+
+// TestAuthorizationMatrix sends the main APIs as a principal without ACLs, which gets
+// Kafka's *_AUTHORIZATION_FAILED codes (and no trace of the topic in Metadata), then with
+// the operations each API needs granted, which succeeds, then with a DENY, which wins.
+func TestAuthorizationMatrix(t *testing.T) {
+	f := startSecured(t, aclSets("group.initial.rebalance.delay.ms=0"))
+	admin := login(t, f, "admin")
+	topic := topicName(t, "t")
+	id := createTopic(t, admin, topic, 1, nil)
+	mustProduce(t, admin, topic, 0, simpleBatch(nowMs(), "a", 2))
+	group := groupName(t, "g")
+	coordinator(t, admin, group) // creates __consumer_offsets as a super user
+
+	alice := login(t, f, "alice")
+	const principal = "User:alice"
+	newTopic := topicName(t, "new")
+
+	type check struct {
+		name string
+		do   func() int16
+		want *kerr.Error // before the grants
+	}
+	checks := []check{
+		{"Produce", func() int16 {
+			return produce(t, alice, maxVersion(t, 0), topic, id, 0, simpleBatch(nowMs(), "b", 1)).ErrorCode
+		}, kerr.TopicAuthorizationFailed},
+		{"Fetch", func() int16 {
+			_, p := fetchOne(t, alice, fetchReq(maxVersion(t, 1), topic, id, 0, 0, 1<<20, 1<<20))
+			return p.ErrorCode
+		}, kerr.TopicAuthorizationFailed},
+		{"Metadata named", func() int16 { return metadataTopic(t, alice, topic).ErrorCode }, kerr.TopicAuthorizationFailed},
+		{"ListOffsets", func() int16 {
+			_, code := listOffset(t, alice, maxVersion(t, 2), topic, 0, -1, 0)
+			return code
+		}, kerr.TopicAuthorizationFailed},
+		{"DescribeConfigs topic", func() int16 {
+			_, code := describeTopicConfigs(t, alice, maxVersion(t, 32), topic, []string{"retention.ms"}, false, false)
+			return code
+		}, kerr.TopicAuthorizationFailed},
+		{"CreateTopics", func() int16 {
+			req := versioned(kmsg.NewPtrCreateTopicsRequest(), maxVersion(t, 19))
+			rt := kmsg.NewCreateTopicsRequestTopic()
+			rt.Topic, rt.NumPartitions, rt.ReplicationFactor = newTopic, 1, 1
+			req.Topics = append(req.Topics, rt)
+			return alice.do(req).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode
+		}, kerr.TopicAuthorizationFailed},
+		{"FindCoordinator", func() int16 {
+			req := versioned(kmsg.NewPtrFindCoordinatorRequest(), 3)
+			req.CoordinatorKey = group
+			return alice.do(req).(*kmsg.FindCoordinatorResponse).ErrorCode
+		}, kerr.GroupAuthorizationFailed},
+		{"JoinGroup", func() int16 {
+			code := alice.do(joinReq(maxVersion(t, 11), group, "", subscription(topic))).(*kmsg.JoinGroupResponse).ErrorCode
+			if code == kerr.MemberIDRequired.Code {
+				return 0 // allowed: the first step of a join
+			}
+			return code
+		}, kerr.GroupAuthorizationFailed},
+		{"OffsetFetch", func() int16 {
+			req := versioned(kmsg.NewPtrOffsetFetchRequest(), 7)
+			req.Group = group
+			return alice.do(req).(*kmsg.OffsetFetchResponse).ErrorCode
+		}, kerr.GroupAuthorizationFailed},
+		{"InitProducerId", func() int16 {
+			req := versioned(kmsg.NewPtrInitProducerIDRequest(), maxVersion(t, 22))
+			req.ProducerID, req.ProducerEpoch = -1, -1
+			return alice.do(req).(*kmsg.InitProducerIDResponse).ErrorCode
+		}, kerr.ClusterAuthorizationFailed},
+		{"DeleteTopics", func() int16 {
+			req := versioned(kmsg.NewPtrDeleteTopicsRequest(), 5)
+			req.TopicNames = []string{newTopic}
+			return alice.do(req).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode
+		}, kerr.TopicAuthorizationFailed},
+	}
+	for _, c := range checks {
+		wantCode(t, c.name+" without ACLs", c.do(), c.want)
+	}
+	all := alice.do(metaReq(maxVersion(t, 3), nil)).(*kmsg.MetadataResponse)
+	if findMetaTopic(all, topic) != nil {
+		t.Errorf("Metadata for every topic lists %s, which alice may not describe", topic)
+	}
+	// Broker configs and cluster operations need the cluster.
+	req := versioned(kmsg.NewPtrDescribeConfigsRequest(), maxVersion(t, 32))
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
+	req.Resources = append(req.Resources, rr)
+	wantCode(t, "DescribeConfigs broker", alice.do(req).(*kmsg.DescribeConfigsResponse).Resources[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	dc := versioned(kmsg.NewPtrDescribeClusterRequest(), maxVersion(t, 60))
+	dc.EndpointType, dc.IncludeClusterAuthorizedOperations = 1, true
+	if ops := alice.do(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations; ops != 0 {
+		t.Errorf("alice's authorized cluster operations %b, want none", ops)
+	}
+	if ops := admin.do(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations; ops&(1<<uint(kmsg.ACLOperationAlter)) == 0 {
+		t.Errorf("a super user's authorized cluster operations %b lack ALTER", ops)
+	}
+
+	// Grant what each API needs: WRITE and READ (which implies DESCRIBE) on the topic,
+	// READ on the group, CREATE and DELETE on the new topic.
+	allow(t, admin, principal, kmsg.ACLResourceTypeTopic, topic, kmsg.ACLOperationWrite)
+	allow(t, admin, principal, kmsg.ACLResourceTypeTopic, topic, kmsg.ACLOperationRead)
+	allow(t, admin, principal, kmsg.ACLResourceTypeTopic, topic, kmsg.ACLOperationDescribeConfigs)
+	allow(t, admin, principal, kmsg.ACLResourceTypeGroup, group, kmsg.ACLOperationRead)
+	allow(t, admin, principal, kmsg.ACLResourceTypeTopic, newTopic, kmsg.ACLOperationCreate)
+	allow(t, admin, principal, kmsg.ACLResourceTypeTopic, newTopic, kmsg.ACLOperationDelete)
+	for _, c := range checks {
+		wantCode(t, c.name+" with ACLs", c.do(), nil)
+	}
+	all = alice.do(metaReq(maxVersion(t, 3), nil)).(*kmsg.MetadataResponse)
+	mt := findMetaTopic(all, topic)
+	if mt == nil {
+		t.Fatalf("Metadata for every topic leaves out %s, which alice may now describe", topic)
+	}
+	if findMetaTopic(all, "__consumer_offsets") != nil {
+		t.Error("Metadata for every topic lists __consumer_offsets, which alice may not describe")
+	}
+	md := metaReq(maxVersion(t, 3), []string{topic})
+	md.IncludeTopicAuthorizedOperations = true
+	ops := alice.do(md).(*kmsg.MetadataResponse).Topics[0].AuthorizedOperations
+	for _, op := range []kmsg.ACLOperation{kmsg.ACLOperationRead, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe} {
+		if ops&(1<<uint(op)) == 0 {
+			t.Errorf("authorized topic operations %b lack %s", ops, op)
+		}
+	}
+	if ops&(1<<uint(kmsg.ACLOperationDelete)) != 0 {
+		t.Errorf("authorized topic operations %b include DELETE, which was not granted", ops)
+	}
+
+	// A DENY wins over the ALLOW.
+	res := createACLs(t, admin, maxVersion(t, 30), creation(kmsg.ACLResourceTypeTopic, topic, kmsg.ACLResourcePatternTypeLiteral, principal, kmsg.ACLOperationRead, kmsg.ACLPermissionTypeDeny))
+	wantCode(t, "deny", res[0].ErrorCode, nil)
+	wantCode(t, "Fetch with a DENY", checks[1].do(), kerr.TopicAuthorizationFailed)
+	wantCode(t, "Produce beside a DENY of READ", checks[0].do(), nil)
 }

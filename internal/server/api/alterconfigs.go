@@ -42,7 +42,7 @@ func (h *handlers) alterConfigs(ctx context.Context, req *server.Request) *serve
 		var err error
 		if dup[i] {
 			err = kafkaErr(kerr.InvalidRequest, "Duplicate resource %s %q in request", rr.ResourceType, rr.ResourceName)
-		} else {
+		} else if err = h.configDenied(req, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationAlterConfigs); err == nil {
 			err = h.alterConfigsResource(ctx, rr, r.ValidateOnly)
 		}
 		if err != nil {

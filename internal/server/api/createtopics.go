@@ -9,7 +9,9 @@
 // v7 the new topic's ID.
 // Errors: TOPIC_ALREADY_EXISTS, INVALID_TOPIC_EXCEPTION, INVALID_PARTITIONS,
 // INVALID_REPLICATION_FACTOR, INVALID_REPLICA_ASSIGNMENT, INVALID_CONFIG,
-// INVALID_REQUEST (a name given twice, or both counts and an assignment).
+// INVALID_REQUEST (a name given twice, or both counts and an assignment),
+// TOPIC_AUTHORIZATION_FAILED without CREATE on the cluster or the topic (with an
+// authorizer).
 package api
 
 import (
@@ -38,6 +40,8 @@ func (h *handlers) createTopics(ctx context.Context, req *server.Request) *serve
 		var err error
 		if seen[rt.Topic] > 1 {
 			err = fmt.Errorf("%w: topic %q is given more than once in the request", kerr.InvalidRequest, rt.Topic)
+		} else if !h.authorizedCreate(req, rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
 		} else {
 			err = h.createTopic(ctx, r, &rt, &ot)
 		}

@@ -4,7 +4,7 @@
 // v6, by name or topic ID; every broker then deletes the partitions' logs.
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID, TOPIC_DELETION_DISABLED
 // (delete.topic.enable=false), INVALID_REQUEST (v6: both or neither of name
-// and ID).
+// and ID), TOPIC_AUTHORIZATION_FAILED without DELETE on the topic (with an authorizer).
 package api
 
 import (
@@ -32,7 +32,10 @@ func (h *handlers) deleteTopics(ctx context.Context, req *server.Request) *serve
 	for _, rt := range topics {
 		ot := kmsg.NewDeleteTopicsResponseTopic()
 		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
-		if err := h.deleteTopic(ctx, &rt, &ot); err != nil {
+		if name := topicNameOr(h.Meta.Image().TopicsByID[rt.TopicID], rt.Topic); name != "" &&
+			!h.authorized(req, kmsg.ACLOperationDelete, kmsg.ACLResourceTypeTopic, name) {
+			ot.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		} else if err := h.deleteTopic(ctx, &rt, &ot); err != nil {
 			ot.ErrorCode = errCode(err)
 			ot.ErrorMessage = errMessage(err)
 		}

@@ -5,8 +5,8 @@
 // Fenced brokers are left out unless IncludeFencedBrokers (v2+) asks for
 // them, flagged IsFenced. EndpointType (v1+) must be 1 (brokers): this
 // listener serves clients, so describing controllers is refused as a Kafka
-// broker refuses it. Authorized operations are every cluster operation when
-// asked for, until ACLs exist.
+// broker refuses it. Authorized operations, when asked for, are the cluster
+// operations the authorizer allows the principal (all without an authorizer).
 // Errors: UNSUPPORTED_ENDPOINT_TYPE.
 package api
 
@@ -39,7 +39,7 @@ func (h *handlers) describeCluster(ctx context.Context, req *server.Request) *se
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = clientControllerID(img)
 	if r.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = clusterOps
+		resp.ClusterAuthorizedOperations = h.authorizedOps(req, kmsg.ACLResourceTypeCluster, "kafka-cluster", clusterOps)
 	}
 	listener := req.Conn.Listener
 	for _, b := range img.Brokers {

@@ -45,7 +45,10 @@ func (h *handlers) describeConfigs(ctx context.Context, req *server.Request) *se
 	for _, rr := range r.Resources {
 		or := kmsg.NewDescribeConfigsResponseResource()
 		or.ResourceType, or.ResourceName = rr.ResourceType, rr.ResourceName
-		entries, err := h.describeResource(img, bcfg, bErr, &rr)
+		entries, err := []config.Entry(nil), h.configDenied(req, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationDescribeConfigs)
+		if err == nil {
+			entries, err = h.describeResource(img, bcfg, bErr, &rr)
+		}
 		if err != nil {
 			or.ErrorCode = errCode(err)
 			or.ErrorMessage = errMessage(err)

@@ -12,7 +12,8 @@
 // are skipped, and the cursor's topic starts at its partition. A topic that
 // is asked for and does not exist is answered with an error (when every
 // topic is asked for, only existing ones are listed).
-// Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION per topic;
+// With an authorizer, topics need DESCRIBE: an all-topics answer leaves the others out.
+// Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, TOPIC_AUTHORIZATION_FAILED per topic;
 // INVALID_REQUEST for every topic when the cursor's topic is not in the list.
 package api
 
@@ -43,7 +44,7 @@ func (h *handlers) describeTopicPartitions(ctx context.Context, req *server.Requ
 	set := make(map[string]bool)
 	if all {
 		for name := range img.Topics {
-			if name >= cursorTopic {
+			if name >= cursorTopic && h.authorized(req, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
 				set[name] = true
 			}
 		}
@@ -82,6 +83,13 @@ func (h *handlers) describeTopicPartitions(ctx context.Context, req *server.Requ
 			break // a negative limit answers nothing, as in Kafka
 		}
 		t := img.Topics[name]
+		if !h.authorized(req, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
+			ot := kmsg.NewDescribeTopicPartitionsResponseTopic()
+			n := name
+			ot.Topic, ot.ErrorCode = &n, kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, ot)
+			continue
+		}
 		if t == nil {
 			ot := kmsg.NewDescribeTopicPartitionsResponseTopic()
 			n := name
@@ -103,6 +111,7 @@ func (h *handlers) describeTopicPartitions(ctx context.Context, req *server.Requ
 			start = end // a cursor past the last partition answers none
 		}
 		ot := h.describedPartitions(img, req.Conn.Listener, t, start, end)
+		ot.AuthorizedOperations = h.authorizedOps(req, kmsg.ACLResourceTypeTopic, name, topicOps)
 		resp.Topics = append(resp.Topics, ot)
 		if end < len(t.Partitions) {
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: int32(end)}

@@ -74,16 +74,20 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 	}
 
 	follower := fetchReplicaID(r)
+	img := h.Meta.Image()
 	var parts []*fetchPart
 	for ti := range r.Topics {
 		rt := &r.Topics[ti]
 		ot := kmsg.NewFetchResponseTopic()
 		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
 		ot.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		denied := h.fetchDenied(req, img, r, rt, follower)
 		for pi := range rt.Partitions {
 			rp := &rt.Partitions[pi]
 			fp := &fetchPart{topicIdx: ti, partIdx: pi, req: rp}
-			if r.Version >= 13 {
+			if denied != nil {
+				fp.err = denied
+			} else if r.Version >= 13 {
 				fp.part, fp.err = h.Replicas.PartitionByID(rt.TopicID, rp.Partition)
 			} else {
 				fp.part, fp.err = h.Replicas.Partition(rt.Topic, rp.Partition)

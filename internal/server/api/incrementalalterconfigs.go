@@ -50,7 +50,7 @@ func (h *handlers) incrementalAlterConfigs(ctx context.Context, req *server.Requ
 		var err error
 		if dup[i] {
 			err = kafkaErr(kerr.InvalidRequest, "Duplicate resource %s %q in request", rr.ResourceType, rr.ResourceName)
-		} else {
+		} else if err = h.configDenied(req, rr.ResourceType, rr.ResourceName, kmsg.ACLOperationAlterConfigs); err == nil {
 			err = h.incrementalAlterResource(ctx, rr, r.ValidateOnly)
 		}
 		if err != nil {

@@ -10,9 +10,13 @@
 // (always below v4, AllowAutoTopicCreation from v4) and auto.create.topics.enable
 // is on, with num.partitions and default.replication.factor; as in Kafka,
 // Produce never creates topics.
+// With an authorizer, a topic needs DESCRIBE: an all-topics answer leaves out the others,
+// a named one is answered TOPIC_AUTHORIZATION_FAILED; auto-creation needs CREATE on the
+// cluster or the topic.
 // Errors: UNKNOWN_TOPIC_OR_PARTITION, UNKNOWN_TOPIC_ID (asked by ID),
-// INVALID_TOPIC_EXCEPTION (a bad name), and the creation's error.
-// Authorized operations (v8+) are every operation until ACLs exist.
+// INVALID_TOPIC_EXCEPTION (a bad name), TOPIC_AUTHORIZATION_FAILED, and the creation's
+// error. Authorized operations (v8+) are the authorizer's answers for the principal
+// (every operation without an authorizer).
 package api
 
 import (
@@ -64,7 +68,7 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 	resp.ClusterID = &clusterID
 	resp.ControllerID = clientControllerID(img)
 	if r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
-		resp.AuthorizedOperations = clusterOps
+		resp.AuthorizedOperations = h.authorizedOps(req, kmsg.ACLResourceTypeCluster, "kafka-cluster", clusterOps)
 	}
 
 	all := (r.Version == 0 && len(r.Topics) == 0) || (r.Version >= 1 && r.Topics == nil)
@@ -75,7 +79,9 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, h.describeTopic(r, img, img.Topics[name]))
+			if h.authorized(req, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) {
+				resp.Topics = append(resp.Topics, h.describeTopic(req, r, img, img.Topics[name]))
+			}
 		}
 		return &server.Reply{Msg: resp}
 	}
@@ -112,6 +118,14 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 		} else {
 			t = img.Topics[*rt.Topic]
 		}
+		if name := topicNameOr(t, rt.Topic); !h.authorized(req, kmsg.ACLOperationDescribe, kmsg.ACLResourceTypeTopic, name) ||
+			(t == nil && autoCreate && !h.authorizedCreate(req, name)) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
 		if t == nil && autoCreate {
 			created, err := h.Meta.CreateTopic(ctx, metadata.TopicSpec{
 				Name:              *rt.Topic,
@@ -142,7 +156,7 @@ func (h *handlers) metadata(ctx context.Context, req *server.Request) *server.Re
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, h.describeTopic(r, img, t))
+		resp.Topics = append(resp.Topics, h.describeTopic(req, r, img, t))
 	}
 	return &server.Reply{Msg: resp}
 }
@@ -192,14 +206,14 @@ func (h *handlers) brokers(img *metadata.Image, req *server.Request) []kmsg.Meta
 	return out
 }
 
-func (h *handlers) describeTopic(r *kmsg.MetadataRequest, img *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
+func (h *handlers) describeTopic(req *server.Request, r *kmsg.MetadataRequest, img *metadata.Image, t *metadata.Topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
 	mt.IsInternal = isInternalTopic(t.Name)
 	if r.Version >= 8 && r.IncludeTopicAuthorizedOperations {
-		mt.AuthorizedOperations = topicOps
+		mt.AuthorizedOperations = h.authorizedOps(req, kmsg.ACLResourceTypeTopic, t.Name, topicOps)
 	}
 	for _, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()

@@ -68,6 +68,8 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 		jobErr = kerr.InvalidRequiredAcks
 	case r.TransactionID != nil && h.Txns == nil:
 		jobErr = kerr.TransactionalIDAuthorizationFailed
+	case r.TransactionID != nil && !h.authorized(req, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTransactionalId, *r.TransactionID):
+		jobErr = kerr.TransactionalIDAuthorizationFailed
 	}
 
 	img := h.Meta.Image()
@@ -78,11 +80,20 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 		ot.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		resp.Topics = append(resp.Topics, ot)
 		t := &resp.Topics[len(resp.Topics)-1]
+		topicErr := jobErr
+		if name := rt.Topic; topicErr == nil {
+			if r.Version >= 13 {
+				name = topicNameByID(img, rt.TopicID)
+			}
+			if name != "" && !h.authorized(req, kmsg.ACLOperationWrite, kmsg.ACLResourceTypeTopic, name) {
+				topicErr = kerr.TopicAuthorizationFailed
+			}
+		}
 		for i, rp := range rt.Partitions {
 			op := &t.Partitions[i]
 			*op = kmsg.NewProduceResponseTopicPartition()
 			op.Partition = rp.Partition
-			j := &produceJob{out: op, records: rp.Records, err: jobErr}
+			j := &produceJob{out: op, records: rp.Records, err: topicErr}
 			if r.Version >= 13 {
 				j.topic = img.TopicsByID[rt.TopicID]
 			} else {

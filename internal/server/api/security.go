@@ -205,7 +205,7 @@ func (g *gate) Handle(ctx context.Context, req *server.Request) *server.Reply {
 	if !expires.IsZero() && !g.s.now().Before(expires) {
 		return closeConn("closing connection: SASL session expired without re-authentication (connections.max.reauth.ms)")
 	}
-	return g.next.Handle(ctx, req)
+	return g.s.preAuthorize(ctx, req, g.next)
 }
 
 // scramStore reads SCRAM credentials from the current metadata image, for the SASL
@@ -225,11 +225,15 @@ func (s scramStore) ScramCredential(user string, m sasl.ScramMechanism) (sasl.Sc
 
 func (s scramStore) ScramUsers() []string { return s.image().ScramUsers() }
 
-// registerSecurity adds the SASL and SCRAM credential APIs. They are served on every
-// listener, as in Kafka: on one without SASL, the SASL APIs answer ILLEGAL_SASL_STATE.
+// registerSecurity adds the SASL, ACL and SCRAM credential APIs. They are served on every
+// listener, as in Kafka: on one without SASL, the SASL APIs answer ILLEGAL_SASL_STATE, and
+// without an authorizer the ACL APIs answer SECURITY_DISABLED.
 func registerSecurity(mux *server.Mux, h *handlers) {
 	mux.Register(keySaslHandshake, 0, 1, h.saslHandshake)
 	mux.Register(keySaslAuthenticate, 0, 2, h.saslAuthenticate)
+	mux.Register(29, 0, 3, h.describeACLs)
+	mux.Register(30, 0, 3, h.createACLs)
+	mux.Register(31, 0, 3, h.deleteACLs)
 	mux.Register(50, 0, 0, h.describeUserScramCredentials)
 	mux.Register(51, 0, 0, h.alterUserScramCredentials)
 }
