@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -121,6 +122,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("start cluster: %w", err)
 	}
 
+	if opts.Workload.ClientLog == nil {
+		// The clients' own log, beside the nodes': what they did about errors.
+		f, err := os.Create(filepath.Join(opts.Dir, "clients.log"))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		opts.Workload.ClientLog = &lockedWriter{w: f}
+	}
 	rec := NewRecorder()
 	w := NewWorkload(opts.Workload, opts.Nodes, cluster.Bootstrap(), rec, log)
 	if err := w.Setup(startCtx); err != nil {
@@ -188,6 +198,18 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// lockedWriter serializes writes from many clients' loggers.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // newNetwork builds the network a run asked for.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -46,6 +47,10 @@ type WorkloadConfig struct {
 	Reseek time.Duration
 	// Seed drives the partition each record goes to and the consumers' choices.
 	Seed uint64
+	// ClientLog, if set, receives the franz-go clients' own log at info level, each
+	// line tagged with its process: what a client did about an error the history
+	// only shows the effect of (a reset of its position, a retry elsewhere).
+	ClientLog io.Writer
 }
 
 func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
@@ -145,7 +150,14 @@ func (w *Workload) WroteSince(p int32, t int64) bool {
 	return p >= 0 && int(p) < len(w.ackedSent) && w.ackedSent[p].Load() > t
 }
 
-func (w *Workload) client(opts ...kgo.Opt) (*kgo.Client, error) {
+// client makes a franz-go client for process.
+func (w *Workload) client(process string, opts ...kgo.Opt) (*kgo.Client, error) {
+	logger := kgo.BasicLogger(discard{}, kgo.LogLevelNone, nil)
+	if w.cfg.ClientLog != nil {
+		logger = kgo.BasicLogger(w.cfg.ClientLog, kgo.LogLevelInfo, func() string {
+			return time.Now().UTC().Format("15:04:05.000000 ") + process + " "
+		})
+	}
 	base := []kgo.Opt{
 		kgo.SeedBrokers(w.seeds...),
 		kgo.ClientID("sluice-chaos"),
@@ -153,7 +165,7 @@ func (w *Workload) client(opts ...kgo.Opt) (*kgo.Client, error) {
 		kgo.RequestTimeoutOverhead(5 * time.Second),
 		kgo.RetryTimeout(time.Minute),
 		kgo.MetadataMinAge(250 * time.Millisecond),
-		kgo.WithLogger(kgo.BasicLogger(discard{}, kgo.LogLevelNone, nil)),
+		kgo.WithLogger(logger),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -168,7 +180,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Setup creates the topic and waits until every partition has a leader.
 func (w *Workload) Setup(ctx context.Context) error {
-	cl, err := w.client()
+	cl, err := w.client("setup")
 	if err != nil {
 		return err
 	}
@@ -218,7 +230,7 @@ func (w *Workload) Start() error {
 	cctx, stopC := context.WithCancel(context.Background())
 	w.stopProducers, w.stopConsumers = stopP, stopC
 	for i := range w.cfg.Producers {
-		cl, err := w.client(
+		cl, err := w.client(fmt.Sprintf("producer-%d", i),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
 			kgo.RecordDeliveryTimeout(w.cfg.DeliveryTimeout),
@@ -327,7 +339,7 @@ func (w *Workload) consume(ctx context.Context, i int, pos *consumerPositions, r
 			assign = append(assign, Record{Partition: p, Offset: start[p]})
 			offsets[p] = kgo.NewOffset().At(start[p])
 		}
-		cl, err := w.client(
+		cl, err := w.client(process,
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.cfg.Topic: offsets}),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 			kgo.FetchMaxWait(500*time.Millisecond),
@@ -405,7 +417,7 @@ func (w *Workload) StopProducers() {
 
 // EndOffsets lists each partition's end offset (the high watermark).
 func (w *Workload) EndOffsets(ctx context.Context) (map[int32]int64, error) {
-	cl, err := w.client()
+	cl, err := w.client("end-offsets")
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +478,7 @@ func (w *Workload) FinalRead(ctx context.Context, ends map[int32]int64) error {
 			remaining[p] = true
 		}
 	}
-	cl, err := w.client(
+	cl, err := w.client(FinalReader,
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.cfg.Topic: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.FetchMaxWait(200*time.Millisecond),
