@@ -62,8 +62,8 @@ const (
 // older value nor survives), or a marker whose transaction has no data left
 // and whose delete horizon (BatchDeleteHorizon) passed. A discarded batch
 // that is the last of an idempotent producer stays as an empty batch, so
-// that the producer's sequence survives. Without a filter, transactional
-// data counts as committed and markers stay.
+// that the producer's sequence survives. Without a filter, the cleaner
+// decides itself from the aborted-transaction index (cleaner_txn.go).
 type TxnCleanFilter func(tp TopicPartition, h *record.Header, nowMs int64) (discard bool)
 
 // attrDeleteHorizon is the batch attribute (bit 6, KIP-534) saying that

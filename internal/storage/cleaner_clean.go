@@ -4,9 +4,10 @@ package storage
 //
 //  1. Map: read the dirty section, from the first dirty offset to the first
 //     uncleanable one, and put every keyed record's key and offset in the
-//     key map (the latest offset wins). Control batches and batches the
-//     transaction filter discards are not mapped. If the map fills, the
-//     clean ends where it got: offsets from there on count as not mapped.
+//     key map (the latest offset wins). Control batches and the data of
+//     aborted transactions (cleaner_txn.go) are not mapped. If the map
+//     fills, the clean ends where it got: offsets from there on count as
+//     not mapped.
 //  2. Rewrite: group the segments from the log start to the one holding
 //     the map's end into runs of at most segment.bytes, and write each
 //     group as one new segment holding, batch by batch, the records to
@@ -18,11 +19,13 @@ package storage
 //     sequence, leader epoch, codec and timestamp type, so offsets, batch
 //     boundaries and the producers' sequence state stay valid. A batch that
 //     keeps tombstones is stamped with a delete horizon (now +
-//     delete.retention.ms, KIP-534) the first time. A batch that loses every
-//     record goes, unless it is an idempotent producer's last (Kafka keeps
-//     it, empty, for the producer's sequence) or the group's last (kept
-//     empty so that every segment still ends where the next one starts, as
-//     recovery expects).
+//     delete.retention.ms, KIP-534) the first time; so is a transaction
+//     marker whose transaction has no data left, which goes once that
+//     horizon has passed; aborted data goes (cleaner_txn.go). A batch that
+//     loses every record goes, unless it is an idempotent producer's last
+//     (Kafka keeps it, empty, for the producer's sequence) or the group's
+//     last (kept empty so that every segment still ends where the next one
+//     starts, as recovery expects).
 //  3. Swap each group in (swap, below) and record the map's end as the
 //     next first dirty offset.
 //
@@ -61,7 +64,9 @@ type cleanPass struct {
 	nowMs  int64
 	// lastOfProducer is each producer's last batch's last offset.
 	lastOfProducer map[int64]int64
-	stats          *CleanStats
+	// rewriteTxns follows the transactions along the rewrite (cleaner_txn.go).
+	rewriteTxns *txnTracker
+	stats       *CleanStats
 
 	bld     *record.Builder
 	keep    []bool
@@ -130,6 +135,7 @@ func (c *cleaner) clean(ctx context.Context, l *Log, st *cleanState) (*CleanStat
 	for k < cl.nClean && segs[k].base < p.mapEnd {
 		k++
 	}
+	p.rewriteTxns = newTxnTracker(l.AbortedTransactions(segs[0].base, segs[k].base))
 	for _, g := range groupSegments(segs[:k+1], lc) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -183,6 +189,7 @@ func (p *cleanPass) fail(err error, gen uint64) error {
 // and the one after them, which bounds the last) from offset from on. It
 // reports whether the map filled.
 func (p *cleanPass) buildMap(segs []*segment, from int64) (bool, error) {
+	txns := newTxnTracker(p.l.AbortedTransactions(from, segs[len(segs)-1].base))
 	for i := 0; i+1 < len(segs); i++ {
 		s := segs[i]
 		if segs[i+1].base <= from {
@@ -217,7 +224,7 @@ func (p *cleanPass) buildMap(segs []*segment, from int64) (bool, error) {
 			if !record.CheckCRC(b) {
 				return false, fmt.Errorf("segment %d: %w: CRC mismatch at offset %d", s.base, errBadBatch, h.BaseOffset)
 			}
-			if !h.Control() && !p.discardTxn(&h) {
+			if !p.mapDiscards(b, &h, txns) && !h.Control() {
 				full := false
 				err := record.Iterate(b, func(rec *record.Record) error {
 					off := h.BaseOffset + int64(rec.OffsetDelta)
@@ -292,6 +299,9 @@ type cleanedSegment struct {
 	ib   indexBuilder
 	// txns are the aborted-transaction index entries of the markers kept.
 	txns []txnEntry
+	// droppedMarker is the offset of the last transaction marker dropped,
+	// -1 for none.
+	droppedMarker int64
 }
 
 func (cs *cleanedSegment) name(suffix, stage string) string {
@@ -313,7 +323,7 @@ func (cs *cleanedSegment) remove(fsys vfs.FS) {
 // segment and nothing in it would change.
 func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, error) {
 	fsys := p.c.m.fs
-	cs := &cleanedSegment{dir: p.l.Dir(), base: group[0].base, ib: newIndexBuilder(group[0].base, p.lc.IndexIntervalBytes)}
+	cs := &cleanedSegment{dir: p.l.Dir(), base: group[0].base, ib: newIndexBuilder(group[0].base, p.lc.IndexIntervalBytes), droppedMarker: -1}
 	f, err := fsys.OpenFile(cs.name(logSuffix, cleanedSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create cleaned segment: %w", err)
@@ -365,6 +375,9 @@ func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, 
 			}
 			if out == nil {
 				p.changed = true
+				if h.Control() && h.NumRecords > 0 {
+					cs.droppedMarker = h.LastOffset()
+				}
 				continue
 			}
 			oh, err := record.ParseHeader(out)
@@ -429,7 +442,11 @@ func (p *cleanPass) cleanGroup(group []*segment, upper int64) (*cleanedSegment, 
 // is valid until the next call.
 func (p *cleanPass) filter(b []byte, h *record.Header, keepEmpty bool) ([]byte, error) {
 	p.stats.RecordsRead += int64(h.NumRecords)
-	if p.discardTxn(h) {
+	discard, stamp := false, false
+	if h.Transactional() || h.Control() {
+		discard, stamp = p.txnVerdict(b, h)
+	}
+	if discard {
 		p.changed = true
 		if keepEmpty {
 			return p.emptyBatch(h)
@@ -438,6 +455,10 @@ func (p *cleanPass) filter(b []byte, h *record.Header, keepEmpty bool) ([]byte, 
 	}
 	if h.Control() {
 		p.stats.RecordsKept += int64(h.NumRecords)
+		if stamp {
+			p.changed = true
+			return p.stampMarker(b, h)
+		}
 		return b, nil
 	}
 	horizon, hasHorizon := BatchDeleteHorizon(h)
@@ -681,7 +702,9 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 	// Producer snapshots below the active segment that mark no segment's
 	// base (those of merged-away segments) are stray, as Kafka's
 	// removeStraySnapshots has it; the newest ones, from the active
-	// segment's base on, stay.
+	// segment's base on, stay. So are those up to a transaction marker the
+	// clean dropped: one may hold the transaction open, and a recovery
+	// replaying from it would find no marker to close it.
 	bases := map[int64]bool{}
 	l.segMu.RLock()
 	for _, s := range l.segs {
@@ -690,7 +713,9 @@ func (p *cleanPass) swap(group []*segment, cs *cleanedSegment, gen uint64) error
 	activeBase := l.segs[len(l.segs)-1].base
 	l.segMu.RUnlock()
 	l.snapMu.Lock()
-	err := producerstate.DeleteSnapshots(fsys, cs.dir, func(off int64) bool { return off < activeBase && !bases[off] })
+	err := producerstate.DeleteSnapshots(fsys, cs.dir, func(off int64) bool {
+		return off < activeBase && (!bases[off] || off <= cs.droppedMarker)
+	})
 	l.snapMu.Unlock()
 	if err != nil {
 		l.logger.Warn("delete producer snapshots of cleaned segments", "err", err)
