@@ -37,6 +37,12 @@ func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) 
 		SessionLifetime: time.Duration(cfg.ConnectionsMaxReauthMs) * time.Millisecond,
 		FailedAuthDelay: time.Duration(cfg.ConnectionFailedAuthenticationDelayMs) * time.Millisecond,
 		Logger:          logger,
+		TopicName: func(id [16]byte) string {
+			if t := meta.Image().TopicByID(id); t != nil {
+				return t.Name
+			}
+			return ""
+		},
 	}
 	scram := api.ScramStore(meta.Image)
 	for _, l := range cfg.Listeners {

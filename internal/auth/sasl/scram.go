@@ -245,6 +245,9 @@ type scramSession struct {
 	known bool                      // the user has a usable credential
 	user  string
 	step  int // 0: expects client-first, 1: expects client-final, 2: over
+	// c1bare, s1 and nonce (client's and server's) are kept for librdkafka's final
+	// message (scram_rdkafka.go).
+	c1bare, s1, nonce string
 }
 
 func (a *Authenticator) newScramSession(m ScramMechanism) *scramSession {
@@ -327,10 +330,15 @@ func (s *scramSession) Step(msg []byte) ([]byte, bool, string, error) {
 				return s.fail(fmt.Errorf("client-first message without its authorization id: %v", err))
 			}
 		}
+		s.s1 = out
+		s.c1bare, s.nonce = clientFirstBare(c1), serverFirstNonce(out)
 		return []byte(out), false, "", nil
 	case 1:
 		s.step = 2
 		c2 := string(msg)
+		if repeatsClientNonce(c2, s.nonce) {
+			return s.finalRepeatedNonce(c2)
+		}
 		conv := s.conv
 		if s.bare != nil && strings.HasPrefix(c2, "c=biws,") {
 			conv = s.bare

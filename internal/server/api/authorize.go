@@ -26,6 +26,17 @@ type authz struct {
 	a         *acl.Authorizer
 	principal string
 	host      string
+	topicName func(id [16]byte) string
+}
+
+// topicByID asks about a topic named by its ID; an unknown ID is allowed, for the
+// handler to answer UNKNOWN_TOPIC_ID.
+func (z authz) topicByID(op kmsg.ACLOperation, id [16]byte) bool {
+	name := ""
+	if z.topicName != nil {
+		name = z.topicName(id)
+	}
+	return name == "" || z.topic(op, name)
 }
 
 func (z authz) allowed(op kmsg.ACLOperation, t kmsg.ACLResourceType, name string) bool {
@@ -83,7 +94,7 @@ func (s *Security) preAuthorize(ctx context.Context, req *server.Request, next s
 	if s.Authorizer == nil {
 		return next.Handle(ctx, req)
 	}
-	z := authz{a: s.Authorizer, principal: principalOf(req), host: hostOf(req)}
+	z := authz{a: s.Authorizer, principal: principalOf(req), host: hostOf(req), topicName: s.TopicName}
 	switch r := req.Msg.(type) {
 	// Groups.
 	case *kmsg.JoinGroupRequest:
@@ -418,10 +429,12 @@ func (s *Security) offsetCommit(ctx context.Context, req *server.Request, r *kms
 		fill(resp, r.Topics, kerr.GroupAuthorizationFailed.Code)
 		return answer(resp)
 	}
-	if r.Version >= 10 {
-		return next.Handle(ctx, req) // topics by ID: checked once resolved (not yet)
-	}
-	kept, denied := split(r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool { return z.topic(kmsg.ACLOperationRead, t.Topic) })
+	kept, denied := split(r.Topics, func(t kmsg.OffsetCommitRequestTopic) bool {
+		if r.Version >= 10 {
+			return z.topicByID(kmsg.ACLOperationRead, t.TopicID)
+		}
+		return z.topic(kmsg.ACLOperationRead, t.Topic)
+	})
 	if len(denied) == 0 {
 		return next.Handle(ctx, req)
 	}
@@ -486,6 +499,9 @@ func (s *Security) offsetFetch(ctx context.Context, req *server.Request, r *kmsg
 		resp := m.(*kmsg.OffsetFetchResponse)
 		for i := range resp.Groups {
 			resp.Groups[i].Topics, _ = split(resp.Groups[i].Topics, func(t kmsg.OffsetFetchResponseGroupTopic) bool {
+				if r.Version >= 10 {
+					return z.topicByID(kmsg.ACLOperationDescribe, t.TopicID)
+				}
 				return z.topic(kmsg.ACLOperationDescribe, t.Topic)
 			})
 		}

@@ -45,6 +45,9 @@ type Security struct {
 	// FailedAuthDelay is connection.failed.authentication.delay.ms: how long the answer to a
 	// failed authentication, and the close after it, are held back.
 	FailedAuthDelay time.Duration
+	// TopicName names a topic by its ID ("" when unknown), for the APIs that name topics
+	// by ID; nil knows no topic.
+	TopicName func(id [16]byte) string
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
