@@ -178,4 +178,3 @@ func tail(s string, n int) string {
 	}
 	return s
 }
-
