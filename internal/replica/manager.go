@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,6 +38,12 @@ type Manager struct {
 
 	// leaderQuota and followerQuota are the replication throttles' byte budgets.
 	leaderQuota, followerQuota rateLimiter
+
+	// followImg is the newest image for the follow loop, and followKick wakes it:
+	// opening followers' logs is file IO, which must not hold up the metadata
+	// state machine that calls Apply.
+	followImg  atomic.Pointer[metadata.Image]
+	followKick chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,7 +91,25 @@ func NewManager(nodeID int32, logs *storage.Manager, image func() *metadata.Imag
 		fetchers:  make(map[int32]*fetcher),
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.followKick = make(chan struct{}, 1)
+	m.wg.Add(1)
+	go m.followLoop()
 	return m
+}
+
+// followLoop runs follow with the newest image each time Apply hands one over.
+func (m *Manager) followLoop() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-m.followKick:
+		}
+		if m.followImg.Load() != nil {
+			m.follow(m.image()) // the newest, which may be past the one handed over
+		}
+	}
 }
 
 // SetReplication configures replication; call it before Open.
@@ -175,6 +200,11 @@ func (m *Manager) open(t *metadata.Topic, partition int32) (*Partition, error) {
 	defer m.mu.Unlock()
 	if p, ok := m.parts[tp]; ok && p.topicID == t.ID {
 		return p, nil
+	}
+	if m.image().TopicsByID[t.ID] == nil {
+		// Deleted meanwhile (Apply removes partitions under m.mu): do not create
+		// its log again.
+		return nil, kerr.UnknownTopicID
 	}
 	cfg, err := m.logConfig(t.Configs)
 	if err != nil {
@@ -289,7 +319,11 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 			m.logger.Warn("delete log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 		}
 	}
-	m.follow(next)
+	m.followImg.Store(next)
+	select {
+	case m.followKick <- struct{}{}:
+	default:
+	}
 }
 
 func sameConfigs(a, b map[string]string) bool {
