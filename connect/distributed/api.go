@@ -39,10 +39,9 @@ func notFound(name string) error {
 
 // ClusterID is the Kafka cluster's id.
 func (h *Herder) ClusterID() string {
-	if w := h.runtime(); w != nil {
-		return w.ClusterID()
-	}
-	return ""
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.clusterID
 }
 
 // Registry returns the plugins.

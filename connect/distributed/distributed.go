@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -34,6 +35,14 @@ type Options struct {
 // connectors and tasks gracefully, leaves the group and returns. A bad
 // worker config or an unreachable Kafka cluster is an error at once.
 func Run(ctx context.Context, o Options) error {
+	err := run(ctx, o)
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while starting
+	}
+	return err
+}
+
+func run(ctx context.Context, o Options) error {
 	log := o.Log
 	if log == nil {
 		log = slog.Default()
@@ -60,7 +69,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	// The REST API starts first: its address is the worker's id and URL.
-	srv, addr, err := rest.Listen(listeners[0], rest.Handler(h, o.Version, o.Commit, log), log)
+	srv, addr, err := rest.Listen(listeners[0], h.startupGate(rest.Handler(h, o.Version, o.Commit, log)), log)
 	if err != nil {
 		return err
 	}
@@ -79,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer h.worker.Stop()
+	h.mu.Lock()
+	h.clusterID = h.worker.ClusterID()
+	h.mu.Unlock()
 
 	base := []kgo.Opt{kgo.SeedBrokers(wcfg.List(runtime.BootstrapServers)...)}
 	clientID := wcfg.String(runtime.ClientID)
@@ -141,6 +153,24 @@ func Run(ctx context.Context, o Options) error {
 	h.mu.Unlock()
 	log.Info("connect: stopped")
 	return nil
+}
+
+// startupGate answers 503 while the worker starts (it has not read the
+// internal topics yet, so it knows no connectors), as Kafka Connect does;
+// GET / answers at once.
+func (h *Herder) startupGate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		ready := h.ready
+		h.mu.Unlock()
+		if !ready && r.URL.Path != "/" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, `{"error_code":503,"message":"Request cannot be completed because Connect worker is still starting up"}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // openLogs creates the internal topics when missing and reads them.

@@ -45,6 +45,7 @@ type Herder struct {
 
 	// mu guards what the REST API reads of the group.
 	mu          sync.Mutex
+	clusterID   string
 	ready       bool
 	rebalancing bool
 	generation  int32

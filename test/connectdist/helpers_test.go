@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strconv"
@@ -269,8 +270,8 @@ func newCluster(t *testing.T, n int, extra map[string]string) *cluster {
 			if !w.proc.running() {
 				t.Fatalf("worker exited: %v\n%s", w.proc.waitErr, w.proc.log())
 			}
-			code, _ := call(t, "GET", w.url("/"), nil, nil)
-			return code == 200, fmt.Sprintf("HTTP %d", code)
+			code, text := call(t, "GET", w.url("/connectors"), nil, nil)
+			return code == 200, fmt.Sprintf("HTTP %d %s", code, text)
 		})
 	}
 	return c
@@ -354,6 +355,9 @@ func call(t testing.TB, method, url string, body, out any) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if out != nil && resp.StatusCode/100 == 2 && len(b) > 0 {
+		// Decode into a zero value: json merges into existing maps.
+		v := reflect.ValueOf(out).Elem()
+		v.Set(reflect.Zero(v.Type()))
 		if err := json.Unmarshal(b, out); err != nil {
 			t.Fatalf("%s %s: %v\n%s", method, url, err, b)
 		}
