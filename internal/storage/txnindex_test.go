@@ -564,3 +564,50 @@ func TestCleanerKeepsTxnIndex(t *testing.T) {
 		t.Fatalf("after the clean and a reopen: %v, want %v", got, before.aborted)
 	}
 }
+
+// TestTxnIndexConcurrentReaders: readers of the index and the last stable
+// offset run beside appends, rolls, flushes and truncations (run with -race).
+func TestTxnIndexConcurrentReaders(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.log(txnTestConfig())
+	d := newTxnDriver(t, l, 31)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			leo := l.LogEndOffset()
+			for _, a := range l.AbortedTransactions(0, leo) {
+				if a.FirstOffset > a.LastOffset {
+					t.Errorf("aborted transaction %+v ends before it starts", a)
+					return
+				}
+			}
+			if lso := l.LastStableOffset(); lso > l.LogEndOffset() {
+				t.Errorf("last stable offset %d past the log end", lso)
+				return
+			}
+		}
+	}()
+	for i := range 6 {
+		d.run(40)
+		l.SetHighWatermark(l.LogEndOffset())
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 {
+			if err := l.TruncateTo(l.LogEndOffset() - 10); err != nil {
+				t.Fatal(err)
+			}
+			d.bumpEpoch()
+		}
+	}
+	close(stop)
+	<-done
+	checkTxnIndex(t, "after concurrent reads", l)
+}
