@@ -596,6 +596,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Errorf("authorized topic operations %b include DELETE, which was not granted", ops)
 	}
 
+	dg := versioned(kmsg.NewPtrDescribeGroupsRequest(), maxVersion(t, 15))
+	dg.Groups, dg.IncludeAuthorizedOperations = []string{group}, true
+	gops := alice.do(dg).(*kmsg.DescribeGroupsResponse).Groups[0].AuthorizedOperations
+	if gops&(1<<uint(kmsg.ACLOperationRead)) == 0 || gops&(1<<uint(kmsg.ACLOperationDescribe)) == 0 || gops&(1<<uint(kmsg.ACLOperationDelete)) != 0 {
+		t.Errorf("authorized group operations %b, want READ and DESCRIBE without DELETE", gops)
+	}
+
 	// A DENY wins over the ALLOW.
 	res := createACLs(t, admin, maxVersion(t, 30), creation(kmsg.ACLResourceTypeTopic, topic, kmsg.ACLResourcePatternTypeLiteral, principal, kmsg.ACLOperationRead, kmsg.ACLPermissionTypeDeny))
 	wantCode(t, "deny", res[0].ErrorCode, nil)

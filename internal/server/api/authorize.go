@@ -43,6 +43,18 @@ func (z authz) allowed(op kmsg.ACLOperation, t kmsg.ACLResourceType, name string
 	return z.a.Allowed(acl.Action{Principal: z.principal, Host: z.host, Operation: op, ResourceType: t, ResourceName: name})
 }
 
+// ops is the authorized-operations bit field of a resource: of the operations in all,
+// those allowed.
+func (z authz) ops(t kmsg.ACLResourceType, name string, all int32) int32 {
+	var out int32
+	for op := 0; op < 32; op++ {
+		if all&(1<<op) != 0 && z.allowed(kmsg.ACLOperation(op), t, name) {
+			out |= 1 << op
+		}
+	}
+	return out
+}
+
 func (z authz) cluster(op kmsg.ACLOperation) bool {
 	return z.allowed(op, kmsg.ACLResourceTypeCluster, acl.ClusterName)
 }
@@ -150,17 +162,20 @@ func (s *Security) preAuthorize(ctx context.Context, req *server.Request, next s
 		}
 	case *kmsg.DescribeGroupsRequest:
 		kept, denied := split(r.Groups, func(g string) bool { return z.group(kmsg.ACLOperationDescribe, g) })
-		if len(denied) > 0 {
-			r.Groups = kept
-			return after(next.Handle(ctx, req), func(m kmsg.Response) {
-				resp := m.(*kmsg.DescribeGroupsResponse)
-				for _, g := range denied {
-					og := kmsg.NewDescribeGroupsResponseGroup()
-					og.Group, og.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
-					resp.Groups = append(resp.Groups, og)
+		r.Groups = kept
+		return after(next.Handle(ctx, req), func(m kmsg.Response) {
+			resp := m.(*kmsg.DescribeGroupsResponse)
+			if r.Version >= 3 && r.IncludeAuthorizedOperations {
+				for i := range resp.Groups {
+					resp.Groups[i].AuthorizedOperations = z.ops(kmsg.ACLResourceTypeGroup, resp.Groups[i].Group, groupOps)
 				}
-			})
-		}
+			}
+			for _, g := range denied {
+				og := kmsg.NewDescribeGroupsResponseGroup()
+				og.Group, og.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+				resp.Groups = append(resp.Groups, og)
+			}
+		})
 	case *kmsg.DeleteGroupsRequest:
 		kept, denied := split(r.Groups, func(g string) bool { return z.group(kmsg.ACLOperationDelete, g) })
 		if len(denied) > 0 {
@@ -334,6 +349,25 @@ func (s *Security) preAuthorize(ctx context.Context, req *server.Request, next s
 				for _, t := range denied {
 					ot := kmsg.NewCreatePartitionsResponseTopic()
 					ot.Topic, ot.ErrorCode = t.Topic, kerr.TopicAuthorizationFailed.Code
+					resp.Topics = append(resp.Topics, ot)
+				}
+			})
+		}
+
+	case *kmsg.DescribeProducersRequest:
+		kept, denied := split(r.Topics, func(t kmsg.DescribeProducersRequestTopic) bool { return z.topic(kmsg.ACLOperationRead, t.Topic) })
+		if len(denied) > 0 {
+			r.Topics = kept
+			return after(next.Handle(ctx, req), func(m kmsg.Response) {
+				resp := m.(*kmsg.DescribeProducersResponse)
+				for _, t := range denied {
+					ot := kmsg.NewDescribeProducersResponseTopic()
+					ot.Topic = t.Topic
+					for _, p := range t.Partitions {
+						op := kmsg.NewDescribeProducersResponseTopicPartition()
+						op.Partition, op.ErrorCode = p, kerr.TopicAuthorizationFailed.Code
+						ot.Partitions = append(ot.Partitions, op)
+					}
 					resp.Topics = append(resp.Topics, ot)
 				}
 			})
