@@ -105,6 +105,8 @@ func (b *builder) apply(r Record, index uint64) error {
 		return b.applyAccessControlEntry(r)
 	case *RemoveAccessControlEntryRecord:
 		return b.applyRemoveAccessControlEntry(r)
+	case *ClientQuotaRecord:
+		return b.applyClientQuota(r)
 	case nil:
 		return errorf(kerr.InvalidRequest, "nil metadata record")
 	default:

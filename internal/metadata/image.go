@@ -38,6 +38,8 @@ type Image struct {
 	// bindings (acl.go). A change replaces the map.
 	ScramCredentials map[ScramKey]ScramCredential
 	ACLs             map[ACL]struct{}
+	// ClientQuotas are the client quotas by entity (quota.go); nil when none was set.
+	ClientQuotas map[QuotaEntity]map[string]float64
 
 	// collisions maps the '.'-to-'_' form of each topic name holding '.' or '_' to the
 	// name, for Kafka's collision rule.
@@ -223,5 +225,6 @@ func (img *Image) records() []Record {
 	}
 	recs = append(recs, img.scramRecords()...)
 	recs = append(recs, img.aclRecords()...)
+	recs = append(recs, img.quotaRecords()...)
 	return recs
 }

@@ -50,6 +50,7 @@ const (
 	RemoveUserScramCredentialRecordType RecordType = 14 // a SCRAM credential was removed
 	AccessControlEntryRecordType        RecordType = 15 // an ACL binding was created (acl.go)
 	RemoveAccessControlEntryRecordType  RecordType = 16 // an ACL binding was deleted
+	ClientQuotaRecordType               RecordType = 17 // a client quota was set or removed (quota.go)
 )
 
 func (t RecordType) String() string {
@@ -77,6 +78,7 @@ var recordTypeNames = map[RecordType]string{
 	RemoveUserScramCredentialRecordType: "RemoveUserScramCredentialRecord",
 	AccessControlEntryRecordType:        "AccessControlEntryRecord",
 	RemoveAccessControlEntryRecordType:  "RemoveAccessControlEntryRecord",
+	ClientQuotaRecordType:               "ClientQuotaRecord",
 }
 
 // Record is one metadata record. Version is the version the value encodes as.
@@ -108,6 +110,7 @@ var recordKinds = map[RecordType]struct {
 	RemoveUserScramCredentialRecordType: {0, func() Record { return new(RemoveUserScramCredentialRecord) }},
 	AccessControlEntryRecordType:        {0, func() Record { return new(AccessControlEntryRecord) }},
 	RemoveAccessControlEntryRecordType:  {0, func() Record { return new(RemoveAccessControlEntryRecord) }},
+	ClientQuotaRecordType:               {0, func() Record { return new(ClientQuotaRecord) }},
 }
 
 // ClusterRecord names the cluster. Every leader writes it with its configured cluster id

@@ -31,6 +31,8 @@ func allRecords() []Record {
 		&RemoveUserScramCredentialRecord{Name: "alice", Mechanism: ScramSHA256},
 		&AccessControlEntryRecord{ResourceType: 2, ResourceName: "t", PatternType: 3, Principal: "User:a", Host: "*", Operation: 4, Permission: 3},
 		&RemoveAccessControlEntryRecord{ResourceType: 3, ResourceName: "g-", PatternType: 4, Principal: "User:*", Host: "::1", Operation: 3, Permission: 2},
+		&ClientQuotaRecord{Entity: QuotaEntity{User: QuotaPart{Present: true, Name: "alice"}, ClientID: QuotaPart{Present: true, Default: true}}, Key: "producer_byte_rate", Value: 1048576},
+		&ClientQuotaRecord{Entity: QuotaEntity{IP: QuotaPart{Present: true, Name: "10.0.0.1"}}, Key: "connection_creation_rate", Remove: true},
 	}
 }
 

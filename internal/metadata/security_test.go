@@ -124,3 +124,46 @@ func TestSecuritySnapshot(t *testing.T) {
 		t.Fatalf("restored credentials %+v ACLs %+v, want %+v %+v", got.ScramCredentials, got.ACLs, want.ScramCredentials, want.ACLs)
 	}
 }
+
+// TestClientQuotas sets and removes client quotas through the Store; they survive a
+// snapshot, and an entity whose last key is removed disappears.
+func TestClientQuotas(t *testing.T) {
+	s := openWithBroker(t, testConfig(t, t.TempDir()))
+	ctx := context.Background()
+	alice := QuotaEntity{User: QuotaPart{Present: true, Name: "alice"}}
+	anyClient := QuotaEntity{ClientID: QuotaPart{Present: true, Default: true}}
+	if err := s.AlterClientQuotas(ctx, []ClientQuotaRecord{
+		{Entity: alice, Key: "producer_byte_rate", Value: 1 << 20},
+		{Entity: alice, Key: "consumer_byte_rate", Value: 2 << 20},
+		{Entity: anyClient, Key: "request_percentage", Value: 50},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img := s.Image()
+	if got := img.ClientQuotas[alice]; len(got) != 2 || got["producer_byte_rate"] != 1<<20 {
+		t.Errorf("alice's quotas %v", got)
+	}
+	restored, err := decodeSnapshot(mustEncodeSnapshot(t, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored.ClientQuotas, img.ClientQuotas) {
+		t.Errorf("restored quotas %v, want %v", restored.ClientQuotas, img.ClientQuotas)
+	}
+	if err := s.AlterClientQuotas(ctx, []ClientQuotaRecord{
+		{Entity: anyClient, Key: "request_percentage", Remove: true},
+		{Entity: alice, Key: "consumer_byte_rate", Remove: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	img2 := s.Image()
+	if _, ok := img2.ClientQuotas[anyClient]; ok || len(img2.ClientQuotas[alice]) != 1 {
+		t.Errorf("after removals: %v", img2.ClientQuotas)
+	}
+	if len(img.ClientQuotas[alice]) != 2 {
+		t.Error("an earlier image changed")
+	}
+	if err := s.AlterClientQuotas(ctx, []ClientQuotaRecord{{Key: "producer_byte_rate", Value: 1}}); !errors.Is(err, kerr.InvalidRequest) {
+		t.Errorf("quota without an entity: %v", err)
+	}
+}
