@@ -262,7 +262,13 @@ func (h *Herder) restartLocked(ctx context.Context, r restartRequest, snap *conf
 	if !exists {
 		return
 	}
-	if inst := h.conns[r.Connector]; inst != nil && (!r.OnlyFailed || inst.state == runtime.StateFailed) {
+	failed := func(inst *connInstance) bool {
+		// A connector that raised an error shows FAILED in the status
+		// topic only.
+		st, _ := h.statuses.connector(r.Connector)
+		return inst.state == runtime.StateFailed || (st.State == string(runtime.StateFailed) && st.WorkerID == h.workerID)
+	}
+	if inst := h.conns[r.Connector]; inst != nil && (!r.OnlyFailed || failed(inst)) {
 		h.log.Info("connect: restarting connector", "connector", r.Connector)
 		h.statuses.putConnector(r.Connector, string(runtime.StateRestarting), "", h.workerID, h.gen())
 		h.stopConnector(inst, runtime.StateUnassigned)
