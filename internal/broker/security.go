@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -18,9 +19,9 @@ import (
 )
 
 // security is the broker's connection security: the TLS configurations that wrap its
-// SSL and SASL_SSL client listeners, what the handlers need to authenticate and
-// authorize (api.Security), and the subscription that keeps the authorizer's ACLs in
-// step with the metadata image.
+// SSL and SASL_SSL client listeners, what the handlers need to authenticate, authorize
+// and throttle (api.Security), and the subscriptions that keep the authorizer's ACLs and
+// the client quotas in step with the metadata image.
 type security struct {
 	tls         map[string]*tls.Config // by listener name
 	api         *api.Security
@@ -83,16 +84,25 @@ func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) 
 		}
 		sec.Listeners[l.Name] = ls
 	}
+	quotas := api.QuotaManager(int(cfg.QuotaWindowNum), time.Duration(cfg.QuotaWindowSizeSeconds)*time.Second)
+	unsubscribeQuotas := meta.Subscribe(func(prev, next *metadata.Image) {
+		if prev == nil || !reflect.DeepEqual(prev.ClientQuotas, next.ClientQuotas) {
+			quotas.Update(api.QuotasFromImage(next))
+		}
+	})
+	sec.Quotas = quotas
+	s.unsubscribe = unsubscribeQuotas
 	if cfg.AuthorizerEnabled() {
 		authz := acl.NewAuthorizer(acl.Config{
 			SuperUsers:                acl.ParseSuperUsers(cfg.SuperUsers),
 			AllowEveryoneIfNoACLFound: cfg.AllowEveryoneIfNoACLFound,
 		})
-		s.unsubscribe = meta.Subscribe(func(prev, next *metadata.Image) {
+		unsubscribeACLs := meta.Subscribe(func(prev, next *metadata.Image) {
 			if prev == nil || !maps.Equal(prev.ACLs, next.ACLs) {
 				authz.Update(aclSnapshot(next))
 			}
 		})
+		s.unsubscribe = func() { unsubscribeACLs(); unsubscribeQuotas() }
 		sec.Authorizer = authz
 		logger.Info("authorizer on", "authorizer.class.name", cfg.AuthorizerClassName,
 			"super.users", cfg.SuperUsers, "allow.everyone.if.no.acl.found", cfg.AllowEveryoneIfNoACLFound)

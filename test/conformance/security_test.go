@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,6 +20,8 @@ func init() {
 		29: "TestDescribeAcls",
 		30: "TestCreateAcls",
 		31: "TestDeleteAcls",
+		48: "TestDescribeClientQuotas",
+		49: "TestAlterClientQuotas",
 		50: "TestDescribeUserScramCredentials",
 		51: "TestAlterUserScramCredentials",
 	} {
@@ -556,6 +559,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeBroker, "1"
 	req.Resources = append(req.Resources, rr)
 	wantCode(t, "DescribeConfigs broker", alice.do(req).(*kmsg.DescribeConfigsResponse).Resources[0].ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "DescribeClientQuotas", describeQuotas(t, alice, maxVersion(t, 48), "c").ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "AlterClientQuotas", alterQuotas(t, alice, maxVersion(t, 49), false, quotaEntry("c", "producer_byte_rate", 1, false))[0].ErrorCode,
+		kerr.ClusterAuthorizationFailed)
 	dc := versioned(kmsg.NewPtrDescribeClusterRequest(), maxVersion(t, 60))
 	dc.EndpointType, dc.IncludeClusterAuthorizedOperations = 1, true
 	if ops := alice.do(dc).(*kmsg.DescribeClusterResponse).ClusterAuthorizedOperations; ops != 0 {
@@ -608,4 +614,112 @@ func TestAuthorizationMatrix(t *testing.T) {
 	wantCode(t, "deny", res[0].ErrorCode, nil)
 	wantCode(t, "Fetch with a DENY", checks[1].do(), kerr.TopicAuthorizationFailed)
 	wantCode(t, "Produce beside a DENY of READ", checks[0].do(), nil)
+}
+
+// --- DescribeClientQuotas (key 48), AlterClientQuotas (key 49) -----------------
+
+// quotaEntry sets (or, with remove, removes) key on a client-id entity.
+func quotaEntry(clientID, key string, value float64, remove bool) kmsg.AlterClientQuotasRequestEntry {
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	ee := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ee.Type, ee.Name = "client-id", &clientID
+	e.Entity = append(e.Entity, ee)
+	op := kmsg.NewAlterClientQuotasRequestEntryOp()
+	op.Key, op.Value, op.Remove = key, value, remove
+	e.Ops = append(e.Ops, op)
+	return e
+}
+
+func alterQuotas(t *testing.T, c *client, v int16, validateOnly bool, entries ...kmsg.AlterClientQuotasRequestEntry) []kmsg.AlterClientQuotasResponseEntry {
+	t.Helper()
+	req := versioned(kmsg.NewPtrAlterClientQuotasRequest(), v)
+	req.Entries, req.ValidateOnly = entries, validateOnly
+	resp := c.do(req).(*kmsg.AlterClientQuotasResponse)
+	if len(resp.Entries) != len(entries) {
+		t.Fatalf("AlterClientQuotas v%d: %d results for %d entries", v, len(resp.Entries), len(entries))
+	}
+	return resp.Entries
+}
+
+func describeQuotas(t *testing.T, c *client, v int16, clientID string) *kmsg.DescribeClientQuotasResponse {
+	t.Helper()
+	req := versioned(kmsg.NewPtrDescribeClientQuotasRequest(), v)
+	comp := kmsg.NewDescribeClientQuotasRequestComponent()
+	comp.EntityType, comp.MatchType, comp.Match = "client-id", kmsg.QuotasMatchTypeExact, &clientID
+	req.Components = append(req.Components, comp)
+	return c.do(req).(*kmsg.DescribeClientQuotasResponse)
+}
+
+func TestAlterClientQuotas(t *testing.T) {
+	forVersions(t, 49, func(t *testing.T, v int16) {
+		c := dial(t, shared.addr)
+		id := topicName(t, "client")
+		wantCode(t, "validate only", alterQuotas(t, c, v, true, quotaEntry(id, "producer_byte_rate", 1024, false))[0].ErrorCode, nil)
+		if d := describeQuotas(t, c, maxVersion(t, 48), id); len(d.Entries) != 0 {
+			t.Fatalf("validate_only wrote %+v", d.Entries)
+		}
+		res := alterQuotas(t, c, v, false,
+			quotaEntry(id, "producer_byte_rate", 1024, false),
+			quotaEntry(id+"-bad", "producer_byte_rate", 1.5, false),
+			quotaEntry(id+"-ip", "connection_creation_rate", 3, false))
+		wantCode(t, "set", res[0].ErrorCode, nil)
+		wantCode(t, "fractional byte rate", res[1].ErrorCode, kerr.InvalidRequest)
+		wantCode(t, "ip key on a client id", res[2].ErrorCode, kerr.InvalidRequest)
+		d := describeQuotas(t, c, maxVersion(t, 48), id)
+		if len(d.Entries) != 1 || len(d.Entries[0].Values) != 1 || d.Entries[0].Values[0].Value != 1024 {
+			t.Fatalf("described %+v, want producer_byte_rate 1024", d.Entries)
+		}
+		wantCode(t, "remove", alterQuotas(t, c, v, false, quotaEntry(id, "producer_byte_rate", 0, true))[0].ErrorCode, nil)
+		if d := describeQuotas(t, c, maxVersion(t, 48), id); len(d.Entries) != 0 {
+			t.Errorf("after removal: %+v", d.Entries)
+		}
+	})
+}
+
+func TestDescribeClientQuotas(t *testing.T) {
+	setup := dial(t, shared.addr)
+	id := topicName(t, "client")
+	wantCode(t, "set", alterQuotas(t, setup, maxVersion(t, 49), false, quotaEntry(id, "consumer_byte_rate", 2048, false))[0].ErrorCode, nil)
+	t.Cleanup(func() { alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(id, "consumer_byte_rate", 0, true)) })
+	forVersions(t, 48, func(t *testing.T, v int16) {
+		c := dial(t, shared.addr)
+		d := describeQuotas(t, c, v, id)
+		wantCode(t, "describe", d.ErrorCode, nil)
+		if len(d.Entries) != 1 || d.Entries[0].Entity[0].Type != "client-id" || *d.Entries[0].Entity[0].Name != id ||
+			d.Entries[0].Values[0].Key != "consumer_byte_rate" || d.Entries[0].Values[0].Value != 2048 {
+			t.Errorf("described %+v", d.Entries)
+		}
+		req := versioned(kmsg.NewPtrDescribeClientQuotasRequest(), v)
+		comp := kmsg.NewDescribeClientQuotasRequestComponent()
+		comp.EntityType, comp.MatchType = "nonsense", kmsg.QuotasMatchTypeAny
+		req.Components = append(req.Components, comp)
+		// Kafka refuses custom entity types with UNSUPPORTED_VERSION.
+		wantCode(t, "unknown entity type", c.do(req).(*kmsg.DescribeClientQuotasResponse).ErrorCode, kerr.UnsupportedVersion)
+	})
+}
+
+// TestProduceThrottle: a client id over its producer_byte_rate gets a throttle time in its
+// Produce responses; another client beside it does not.
+func TestProduceThrottle(t *testing.T) {
+	c := dial(t, shared.addr)
+	topic := topicName(t, "t")
+	createTopic(t, c, topic, 1, nil)
+	slow := topicName(t, "slow")
+	wantCode(t, "set quota", alterQuotas(t, c, maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 1024, false))[0].ErrorCode, nil)
+	t.Cleanup(func() { alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 0, true)) })
+	value := bytes.Repeat([]byte("x"), 64<<10)
+	send := func(id string) int32 {
+		req := produceReq(maxVersion(t, 0)-1, topic, [16]byte{}, 0, -1, batchSpec{firstTS: nowMs(), recs: []rec{{value: value}}}.encode())
+		c.corr++
+		c.write(appendRequest(nil, req, c.corr, &id))
+		resp := c.recv(req, c.corr).(*kmsg.ProduceResponse)
+		wantCode(t, "produce as "+id, resp.Topics[0].Partitions[0].ErrorCode, nil)
+		return resp.ThrottleMillis
+	}
+	if ms := send(slow); ms <= 0 {
+		t.Errorf("64 KiB against a 1 KiB/s quota: throttle %d ms, want > 0", ms)
+	}
+	if ms := send(topicName(t, "free")); ms != 0 {
+		t.Errorf("a client without a quota: throttle %d ms", ms)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/auth/acl"
+	"github.com/sluicehq/sluice/internal/auth/quota"
 	"github.com/sluicehq/sluice/internal/auth/sasl"
 	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
 	"github.com/sluicehq/sluice/internal/metadata"
@@ -45,6 +46,8 @@ type Security struct {
 	// FailedAuthDelay is connection.failed.authentication.delay.ms: how long the answer to a
 	// failed authentication, and the close after it, are held back.
 	FailedAuthDelay time.Duration
+	// Quotas throttles clients over their quotas (quotas.go); nil throttles nothing.
+	Quotas *quota.Manager
 	// TopicName names a topic by its ID ("" when unknown), for the APIs that name topics
 	// by ID; nil knows no topic.
 	TopicName func(id [16]byte) string
@@ -208,7 +211,7 @@ func (g *gate) Handle(ctx context.Context, req *server.Request) *server.Reply {
 	if !expires.IsZero() && !g.s.now().Before(expires) {
 		return closeConn("closing connection: SASL session expired without re-authentication (connections.max.reauth.ms)")
 	}
-	return g.s.preAuthorize(ctx, req, g.next)
+	return g.s.throttle(req, g.s.preAuthorize(ctx, req, g.next))
 }
 
 // scramStore reads SCRAM credentials from the current metadata image, for the SASL
@@ -228,7 +231,7 @@ func (s scramStore) ScramCredential(user string, m sasl.ScramMechanism) (sasl.Sc
 
 func (s scramStore) ScramUsers() []string { return s.image().ScramUsers() }
 
-// registerSecurity adds the SASL, ACL and SCRAM credential APIs. They are served on every
+// registerSecurity adds the SASL, ACL, client quota and SCRAM credential APIs. They are served on every
 // listener, as in Kafka: on one without SASL, the SASL APIs answer ILLEGAL_SASL_STATE, and
 // without an authorizer the ACL APIs answer SECURITY_DISABLED.
 func registerSecurity(mux *server.Mux, h *handlers) {
@@ -237,6 +240,8 @@ func registerSecurity(mux *server.Mux, h *handlers) {
 	mux.Register(29, 0, 3, h.describeACLs)
 	mux.Register(30, 0, 3, h.createACLs)
 	mux.Register(31, 0, 3, h.deleteACLs)
+	mux.Register(48, 0, 1, h.describeClientQuotas)
+	mux.Register(49, 0, 1, h.alterClientQuotas)
 	mux.Register(50, 0, 0, h.describeUserScramCredentials)
 	mux.Register(51, 0, 0, h.alterUserScramCredentials)
 }
