@@ -680,7 +680,9 @@ func TestDescribeClientQuotas(t *testing.T) {
 	setup := dial(t, shared.addr)
 	id := topicName(t, "client")
 	wantCode(t, "set", alterQuotas(t, setup, maxVersion(t, 49), false, quotaEntry(id, "consumer_byte_rate", 2048, false))[0].ErrorCode, nil)
-	t.Cleanup(func() { alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(id, "consumer_byte_rate", 0, true)) })
+	t.Cleanup(func() {
+		alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(id, "consumer_byte_rate", 0, true))
+	})
 	forVersions(t, 48, func(t *testing.T, v int16) {
 		c := dial(t, shared.addr)
 		d := describeQuotas(t, c, v, id)
@@ -706,7 +708,9 @@ func TestProduceThrottle(t *testing.T) {
 	createTopic(t, c, topic, 1, nil)
 	slow := topicName(t, "slow")
 	wantCode(t, "set quota", alterQuotas(t, c, maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 1024, false))[0].ErrorCode, nil)
-	t.Cleanup(func() { alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 0, true)) })
+	t.Cleanup(func() {
+		alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 0, true))
+	})
 	value := bytes.Repeat([]byte("x"), 64<<10)
 	send := func(id string) int32 {
 		req := produceReq(maxVersion(t, 0)-1, topic, [16]byte{}, 0, -1, batchSpec{firstTS: nowMs(), recs: []rec{{value: value}}}.encode())
