@@ -96,7 +96,8 @@ func TestRESTReadEndpoints(t *testing.T) {
 	for _, p := range plugins {
 		classes = append(classes, p["class"]+"/"+p["type"])
 	}
-	if !slices.Contains(classes, "org.apache.kafka.connect.file.FileStreamSourceConnector/source") || len(plugins) != 2 {
+	// The file and PostgreSQL connectors.
+	if !slices.Contains(classes, "org.apache.kafka.connect.file.FileStreamSourceConnector/source") || len(plugins) != 4 {
 		t.Fatalf("GET /connector-plugins (connectors only): %v", classes)
 	}
 	getJSON(t, w.url("/connector-plugins?connectorsOnly=false"), &plugins)
