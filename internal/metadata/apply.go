@@ -290,6 +290,10 @@ func (b *builder) applyPartitionChange(r *PartitionChangeRecord) error {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q has no partition %d", t.Name, r.Partition)
 	}
 	old := t.Partitions[r.Partition]
+	if r.PartitionEpoch != old.PartitionEpoch {
+		return errorf(kerr.InvalidUpdateVersion, "topic %q partition %d: the change was planned at partition epoch %d, and the partition is at %d",
+			t.Name, r.Partition, r.PartitionEpoch, old.PartitionEpoch)
+	}
 	if len(r.ISR) == 0 {
 		return errorf(kerr.InvalidRequest, "topic %q partition %d: empty ISR", t.Name, r.Partition)
 	}

@@ -241,7 +241,7 @@ func planLeaderChanges(img *Image, live func(int32) bool) []Record {
 			if leader == p.Leader && slices.Equal(isr, p.ISR) {
 				continue
 			}
-			recs = append(recs, &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, Leader: leader, ISR: isr})
+			recs = append(recs, &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, PartitionEpoch: p.PartitionEpoch, Leader: leader, ISR: isr})
 		}
 	}
 	return recs

@@ -186,3 +186,34 @@ func TestRebalanceLeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestStalePartitionChangeRefused: a partition change planned on an image that has
+// moved on (a leader cut off from the quorum asking to shrink its ISR after the
+// controller moved its leadership) is refused, not applied over the newer state.
+func TestStalePartitionChangeRefused(t *testing.T) {
+	s := openWithBroker(t, testConfig(t, t.TempDir()))
+	registerBroker(t, s, 2)
+	ctx := context.Background()
+	if _, err := s.CreateTopic(ctx, TopicSpec{Name: "t", Assignments: [][]int32{{1, 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	id := s.Image().Topics["t"].ID
+	if err := s.AlterPartition(ctx, id, 0, 0, 0, []int32{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	stale := *s.Image().Partition("t", 0) // as broker 1 last saw it
+	if err := s.fence(ctx, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Image().Partition("t", 0).Leader; l != 2 {
+		t.Fatalf("leader %d after fencing 1, want 2", l)
+	}
+	// Broker 1 plans an ISR shrink on its stale image and forwards the record.
+	_, err := s.propose(ctx, []Record{&PartitionChangeRecord{TopicID: id, Partition: 0, PartitionEpoch: stale.PartitionEpoch, Leader: 1, ISR: []int32{1}}})
+	if !errors.Is(err, kerr.InvalidUpdateVersion) {
+		t.Fatalf("a change planned at partition epoch %d: %v, want INVALID_UPDATE_VERSION", stale.PartitionEpoch, err)
+	}
+	if p := s.Image().Partition("t", 0); p.Leader != 2 {
+		t.Fatalf("the stale change took effect: %+v", p)
+	}
+}

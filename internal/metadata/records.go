@@ -175,9 +175,16 @@ type PartitionRecord struct {
 // cancelled), with AddingReplicas and RemovingReplicas the reassignment in progress
 // (Kafka's semantics: the replica set is the target plus the replicas being removed;
 // both lists empty when none is).
+//
+// PartitionEpoch is the partition epoch the change was planned against: the state
+// machine applies the change only to that state of the partition (a compare-and-set),
+// so a change planned on an image that has moved on since (a broker that has not yet
+// learnt it lost the leadership, a controller's stale plan forwarded late) is refused
+// with INVALID_UPDATE_VERSION rather than undo newer changes.
 type PartitionChangeRecord struct {
 	TopicID          UUID    `json:"topicId"`
 	Partition        int32   `json:"partition"`
+	PartitionEpoch   int32   `json:"partitionEpoch"`
 	Leader           int32   `json:"leader"` // -1: no leader
 	ISR              []int32 `json:"isr"`
 	Replicas         []int32 `json:"replicas,omitempty"`

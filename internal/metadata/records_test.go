@@ -23,7 +23,7 @@ func allRecords() []Record {
 		&ConfigRecord{ResourceType: ConfigResourceBroker, Name: "k"},
 		&ProducerIDsRecord{BrokerID: 1, First: 1000, Next: 2000},
 		&SnapshotHeaderRecord{Offset: 9},
-		&PartitionChangeRecord{TopicID: id, Partition: 1, Leader: -1, ISR: []int32{2}},
+		&PartitionChangeRecord{TopicID: id, Partition: 1, PartitionEpoch: 4, Leader: -1, ISR: []int32{2}},
 		&PartitionChangeRecord{TopicID: id, Partition: 1, Leader: 2, ISR: []int32{2}, Replicas: []int32{3, 2}, AddingReplicas: []int32{3}, RemovingReplicas: []int32{2}},
 		&PartitionRecord{TopicID: id, Partition: 1, Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1, AddingReplicas: []int32{2}},
 		&UnregisterBrokerRecord{NodeID: 4},

@@ -704,7 +704,7 @@ func (s *Store) AlterPartition(ctx context.Context, topicID [16]byte, partition,
 			return errorf(kerr.IneligibleReplica, "%s-%d: replica %d is fenced or unknown and cannot join the ISR", t.Name, partition, id)
 		}
 	}
-	var rec Record = &PartitionChangeRecord{TopicID: topicID, Partition: partition, Leader: p.Leader, ISR: slices.Clone(isr)}
+	var rec Record = &PartitionChangeRecord{TopicID: topicID, Partition: partition, PartitionEpoch: partitionEpoch, Leader: p.Leader, ISR: slices.Clone(isr)}
 	if done, ok := reassignmentDone(img, t, p, isr); ok {
 		rec = done // the last adding replica joined: the reassignment completes
 	}
@@ -745,7 +745,7 @@ func reassignmentDone(img *Image, t *Topic, p Partition, isr []int32) (*Partitio
 			}
 		}
 	}
-	return &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, Leader: leader, ISR: newISR,
+	return &PartitionChangeRecord{TopicID: t.ID, Partition: p.Index, PartitionEpoch: p.PartitionEpoch, Leader: leader, ISR: newISR,
 		Replicas: target, AddingReplicas: []int32{}, RemovingReplicas: []int32{}}, true
 }
 
@@ -791,7 +791,7 @@ func (s *Store) ReassignPartition(ctx context.Context, topic string, partition i
 	}
 	replicas := append(slices.Clone(target), removing...)
 	isr := slices.DeleteFunc(slices.Clone(p.ISR), func(id int32) bool { return !slices.Contains(replicas, id) })
-	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, Leader: p.Leader, ISR: isr,
+	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, PartitionEpoch: p.PartitionEpoch, Leader: p.Leader, ISR: isr,
 		Replicas: replicas, AddingReplicas: adding, RemovingReplicas: removing}
 	if len(isr) == 0 {
 		return errorf(kerr.InvalidReplicaAssignment, "%s-%d: no in-sync replica would be left", topic, partition)
@@ -829,7 +829,7 @@ func (s *Store) ElectLeaders(ctx context.Context, topic string, partition int32,
 	}
 	p := t.Partitions[partition]
 	live := func(id int32) bool { b := img.Brokers[id]; return b != nil && !b.Fenced }
-	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, ISR: p.ISR}
+	rec := &PartitionChangeRecord{TopicID: t.ID, Partition: partition, PartitionEpoch: p.PartitionEpoch, ISR: p.ISR}
 	if unclean {
 		if p.Leader >= 0 && live(p.Leader) {
 			return errorf(kerr.ElectionNotNeeded, "%s-%d has a live leader %d", topic, partition, p.Leader)
