@@ -269,6 +269,10 @@ func (f *fetcher) apply(p *Partition, rp *kmsg.FetchResponseTopicPartition) erro
 			return l.TruncateFullyAndStartAt(rp.LogStartOffset)
 		}
 		if rp.HighWatermark >= 0 && rp.HighWatermark < l.LogEndOffset() {
+			if rp.HighWatermark < l.HighWatermark() {
+				return fmt.Errorf("leader %d's high watermark %d is below this replica's %d: %w",
+					f.leader, rp.HighWatermark, l.HighWatermark(), kerr.NotLeaderForPartition)
+			}
 			return l.TruncateTo(rp.HighWatermark)
 		}
 		return nil
@@ -279,6 +283,14 @@ func (f *fetcher) apply(p *Partition, rp *kmsg.FetchResponseTopicPartition) erro
 	}
 	if rp.DivergingEpoch.EndOffset >= 0 {
 		to := min(rp.DivergingEpoch.EndOffset, l.LogEndOffset())
+		if hw := l.HighWatermark(); to < hw {
+			// Below the high watermark every record is committed: no leader of a
+			// later epoch lacks it, so an answer asking for that comes from a leader
+			// that is not one (a stale broker); keep the records and wait for the
+			// metadata to name the real leader.
+			return fmt.Errorf("leader %d asks to truncate below the high watermark %d (to %d, epoch %d): %w",
+				f.leader, hw, to, rp.DivergingEpoch.Epoch, kerr.NotLeaderForPartition)
+		}
 		f.m.logger.Info("truncating a diverged follower log", "topic", p.tp.Topic, "partition", p.tp.Partition,
 			"epoch", rp.DivergingEpoch.Epoch, "to", to)
 		return l.TruncateTo(to)
