@@ -12,7 +12,7 @@ import (
 // freed work is handed out in the next round. Work that vanished with a
 // member that left is held back for scheduled.rebalance.max.delay.ms, in
 // case the member comes back (a rolling restart), and then given to the
-// others.
+// others; a member that joins meanwhile gets it at once.
 //
 // The assignor is a pure state machine: it is given the members, the work
 // the config topic describes and the time, and returns what each member
@@ -32,6 +32,8 @@ type assignor struct {
 	// deadline is when held-back lost work is handed out; zero when
 	// nothing is held back.
 	deadline time.Time
+	// members are the members of the last rebalance.
+	members map[string]bool
 }
 
 // result is one member's share of a rebalance.
@@ -77,6 +79,14 @@ func (s *assignor) assign(members []member, configured []item, now time.Time, ma
 			held[it] = was
 		}
 	}
+	// A worker that joined since (most likely the one that left,
+	// restarted) takes the lost work at once.
+	for _, m := range members {
+		if len(held) > 0 && len(m.Owned) == 0 && !s.members[m.ID] {
+			held = map[item]string{}
+		}
+	}
+	s.members = isMember
 	var delay time.Duration
 	if len(held) > 0 {
 		if s.deadline.IsZero() {

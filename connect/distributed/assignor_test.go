@@ -141,9 +141,13 @@ func TestAssignorNewMemberGetsShare(t *testing.T) {
 }
 
 func TestAssignorHoldsLostWorkUntilTheDelay(t *testing.T) {
-	c := &cluster{t: t, owned: map[string][]item{"w1": nil, "w2": nil, "w3": nil}, now: time.Unix(1000, 0)}
-	cfg := work(map[string]int{"a": 3, "b": 3})
+	// w4 runs nothing: an idle worker is not a newcomer.
+	c := &cluster{t: t, owned: map[string][]item{"w1": nil, "w2": nil, "w3": nil, "w4": nil}, now: time.Unix(1000, 0)}
+	cfg := work(map[string]int{"a": 1})
 	c.settle(cfg)
+	if len(c.owned["w4"]) != 0 || len(c.owned["w2"]) == 0 {
+		t.Fatalf("2 pieces of work on 4 workers: %v", c.owned)
+	}
 	lost := c.owned["w2"]
 	delete(c.owned, "w2")
 
@@ -171,6 +175,29 @@ func TestAssignorHoldsLostWorkUntilTheDelay(t *testing.T) {
 	sortItems(lost)
 	if !slices.Equal(got, lost) {
 		t.Fatalf("after the delay the lost work %v is handed out, got %v", lost, got)
+	}
+	c.settle(cfg)
+	c.check(cfg)
+}
+
+// A worker that joins while lost work is held back (the one that left,
+// restarted with a new member id) gets it at once.
+func TestAssignorGivesLostWorkToAWorkerThatJoins(t *testing.T) {
+	c := &cluster{t: t, owned: map[string][]item{"w1": nil, "w2": nil, "w3": nil}, now: time.Unix(1000, 0)}
+	cfg := work(map[string]int{"a": 3, "b": 3})
+	c.settle(cfg)
+	lost := c.owned["w2"]
+	delete(c.owned, "w2")
+	if res := c.round(cfg); res["w1"].Delay == 0 {
+		t.Fatal("lost work is held back")
+	}
+	c.owned["w2-restarted"] = nil
+	res := c.round(cfg)
+	got := res["w2-restarted"].Assigned
+	sortItems(got)
+	sortItems(lost)
+	if !slices.Equal(got, lost) || res["w1"].Delay != 0 {
+		t.Fatalf("the new worker gets the lost work %v at once: %+v", lost, res["w2-restarted"])
 	}
 	c.settle(cfg)
 	c.check(cfg)
