@@ -1,21 +1,18 @@
 package replica
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/storage"
 )
 
@@ -36,19 +33,18 @@ type fetcher struct {
 	done  chan struct{}
 	once  sync.Once
 
-	conn *bufio.ReadWriter
-	raw  net.Conn
-	corr int32
-	fmt  *kmsg.RequestFormatter
+	// client has the fetcher's own connection to the leader, so that its long
+	// polls never queue another broker-to-broker request behind them.
+	client *brokerclient.Client
 }
 
 func newFetcher(m *Manager, leader int32) *fetcher {
 	return &fetcher{
 		m: m, leader: leader,
-		parts: map[storage.TopicPartition]*Partition{},
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
-		fmt:   kmsg.NewRequestFormatter(kmsg.FormatterClientID("sluice-replica-fetcher-" + strconv.Itoa(int(m.nodeID)))),
+		parts:  map[storage.TopicPartition]*Partition{},
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		client: brokerclient.New("sluice-replica-fetcher-" + strconv.Itoa(int(m.nodeID))),
 	}
 }
 
@@ -89,7 +85,7 @@ func (f *fetcher) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}()
-	defer f.closeConn()
+	defer f.client.Close()
 	log := f.m.logger.With("leader", f.leader)
 	for ctx.Err() == nil {
 		f.mu.Lock()
@@ -107,19 +103,11 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		if err := f.fetchOnce(ctx, parts); err != nil && ctx.Err() == nil {
 			log.Debug("replica fetch failed", "err", err)
-			f.closeConn()
 			select {
 			case <-time.After(f.m.repl.FetchBackoff):
 			case <-ctx.Done():
 			}
 		}
-	}
-}
-
-func (f *fetcher) closeConn() {
-	if f.raw != nil {
-		f.raw.Close()
-		f.raw, f.conn = nil, nil
 	}
 }
 
@@ -138,17 +126,9 @@ func (f *fetcher) leaderAddr() (string, error) {
 }
 
 func (f *fetcher) fetchOnce(ctx context.Context, parts []*Partition) error {
-	if f.conn == nil {
-		addr, err := f.leaderAddr()
-		if err != nil {
-			return err
-		}
-		d := net.Dialer{Timeout: 5 * time.Second}
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return err
-		}
-		f.raw, f.conn = c, bufio.NewReadWriter(bufio.NewReaderSize(c, 64<<10), bufio.NewWriter(c))
+	addr, err := f.leaderAddr()
+	if err != nil {
+		return err
 	}
 	r := f.m.repl
 	// Out-of-sync replicas under follower.replication.throttled.replicas wait while the
@@ -209,10 +189,13 @@ func (f *fetcher) fetchOnce(ctx context.Context, parts []*Partition) error {
 		}
 		byKey[p.topicID][p.tp.Partition] = p
 	}
-	resp, err := f.roundTrip(ctx, req, r.FetchMaxWait+30*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, r.FetchMaxWait+30*time.Second)
+	kresp, err := f.client.Request(rctx, addr, req)
+	cancel()
 	if err != nil {
 		return err
 	}
+	resp := kresp.(*kmsg.FetchResponse)
 	if resp.ErrorCode != 0 {
 		return fmt.Errorf("fetch from leader %d: %w", f.leader, kerr.ErrorForCode(resp.ErrorCode))
 	}
@@ -309,56 +292,4 @@ func (f *fetcher) apply(p *Partition, rp *kmsg.FetchResponseTopicPartition) erro
 		l.SetHighWatermark(min(rp.HighWatermark, l.LogEndOffset()))
 	}
 	return nil
-}
-
-// roundTrip sends req on the fetcher's connection and reads its response.
-func (f *fetcher) roundTrip(ctx context.Context, req *kmsg.FetchRequest, timeout time.Duration) (*kmsg.FetchResponse, error) {
-	f.corr++
-	buf := f.fmt.AppendRequest(nil, req, f.corr)
-	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	raw := f.raw // closeConn may clear f.raw while the AfterFunc runs
-	_ = raw.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
-	defer stop()
-	if _, err := f.conn.Write(buf); err != nil {
-		return nil, err
-	}
-	if err := f.conn.Flush(); err != nil {
-		return nil, err
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(f.conn, size[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(size[:])
-	if n < 4 || n > 1<<30 {
-		return nil, fmt.Errorf("fetch response of %d bytes", n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(f.conn, body); err != nil {
-		return nil, err
-	}
-	rd := kbin.Reader{Src: body}
-	if corr := rd.Int32(); corr != f.corr {
-		return nil, fmt.Errorf("fetch response for request %d, want %d", corr, f.corr)
-	}
-	if req.IsFlexible() {
-		// The response header's tagged fields.
-		for n := rd.Uvarint(); n > 0; n-- {
-			rd.Uvarint()
-			rd.Span(int(rd.Uvarint()))
-		}
-	}
-	if !rd.Ok() {
-		return nil, errors.New("fetch response: truncated header")
-	}
-	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	resp.Version = req.Version
-	if err := resp.ReadFrom(rd.Src); err != nil {
-		return nil, fmt.Errorf("decode fetch response: %w", err)
-	}
-	return resp, nil
 }
