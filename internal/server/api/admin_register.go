@@ -27,6 +27,7 @@ func registerAdmin(mux *server.Mux, h *handlers) {
 	mux.Register(45, 0, 1, h.alterPartitionReassignments)
 	mux.Register(46, 0, 0, h.listPartitionReassignments)
 	mux.Register(60, 0, 2, h.describeCluster)
+	mux.Register(61, 0, 0, h.describeProducers)
 	mux.Register(64, 0, 0, h.unregisterBroker)
 	mux.Register(75, 0, 0, h.describeTopicPartitions)
 }
