@@ -2,8 +2,9 @@
 //
 // Behaviour: for each partition asked that this broker hosts, as its leader or as a
 // follower (Kafka answers from any replica's log, which is what kafka-transactions'
-// find-hanging --broker-id relies on), lists the producers its log's producer state holds (idempotent and transactional, until
-// producer.id.expiration.ms forgets them): producer id and epoch, the last sequence
+// find-hanging --broker-id relies on), lists the producers its log's producer state
+// holds (idempotent and transactional, until producer.id.expiration.ms forgets them):
+// producer id and epoch, the last sequence
 // written (-1 when none is cached), the timestamp of its last batch or marker, the
 // epoch of the transaction coordinator that wrote its last marker (-1 if none), and the
 // first offset of its open transaction (-1 when none is open). An open transaction
