@@ -372,7 +372,9 @@ The first replica of each list is the partition's preferred leader.
   progress, or over with other replicas than the plan's; it exits non-zero
   until every partition has the plan's replicas.
 --cancel stops the reassignments of the plan's partitions: each goes back to
-  the replicas it had before, and the replicas being added are dropped.
+  the replicas it had before, and the replicas being added are dropped. As in
+  Kafka, the order of the replicas (and so the preferred leader) may stay the
+  plan's; --execute the assignment --execute printed to restore it.
 --generate proposes a plan that puts the partitions of the topics in
   --topics-to-move-json-file ({"version":1,"topics":[{"topic":"orders"}]}) on
   the brokers of --broker-list, moving as few replicas as it can: replicas on
@@ -627,7 +629,8 @@ func cancelReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFl
 	}
 	slices.SortFunc(idle, compareTP)
 	if len(ok) > 0 {
-		fmt.Fprintf(out, "Cancelled the reassignment of %s: they are back on their replicas from before it.\n", joinTPs(ok))
+		fmt.Fprintf(out, "Cancelled the reassignment of %s: each is back on the replicas it had before, "+
+			"in the order the reassignment left them (--execute the assignment --execute printed to restore the order).\n", joinTPs(ok))
 	}
 	if len(idle) > 0 {
 		fmt.Fprintf(out, "No reassignment of %s was in progress.\n", joinTPs(idle))
