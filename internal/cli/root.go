@@ -75,6 +75,7 @@ Start a single-node broker on 127.0.0.1:9092 with data in ./sluice-data:
 		a.devCmd(),
 		a.partitionsCmd(),
 		a.brokersCmd(),
+		a.transactionsCmd(), a.producersCmd(),
 		// Later command groups, one file each: topics, produce, consume, groups, perf.
 	)
 	return root
