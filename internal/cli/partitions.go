@@ -352,6 +352,8 @@ func (a *app) partitionsReassignCmd() *cobra.Command {
 		planFile, topicsFile, brokerList string
 		execute, verify, cancel, gen     bool
 		additional, noRacks, jsonOut     bool
+		preserveThrottles                bool
+		throttle                         int64
 	)
 	cmd := &cobra.Command{
 		Use:   "reassign (--execute | --verify | --cancel) --reassignment-json-file FILE | --generate --topics-to-move-json-file FILE --broker-list IDS",
@@ -367,14 +369,21 @@ The first replica of each list is the partition's preferred leader.
   roll back. The partition keeps serving while it moves: the new replicas catch
   up as followers and join the in-sync replicas, and only then are the replicas
   left out dropped (and their data deleted). It refuses while other
-  reassignments are in progress, unless --additional.
+  reassignments are in progress, unless --additional. --throttle RATE limits
+  the catch-up traffic to RATE bytes/s per broker: it sets
+  leader.replication.throttled.rate and follower.replication.throttled.rate on
+  the brokers involved, and leader.replication.throttled.replicas (the current
+  replicas) and follower.replication.throttled.replicas (the added ones) on the
+  topics; replicas in sync are never throttled.
 --verify reports, per partition, whether its reassignment is complete, still in
   progress, or over with other replicas than the plan's; it exits non-zero
-  until every partition has the plan's replicas.
+  until every partition has the plan's replicas. Once they all have, it
+  removes the throttles (unless --preserve-throttles).
 --cancel stops the reassignments of the plan's partitions: each goes back to
   the replicas it had before, and the replicas being added are dropped. As in
   Kafka, the order of the replicas (and so the preferred leader) may stay the
-  plan's; --execute the assignment --execute printed to restore it.
+  plan's; --execute the assignment --execute printed to restore it. The
+  throttles are removed too (unless --preserve-throttles).
 --generate proposes a plan that puts the partitions of the topics in
   --topics-to-move-json-file ({"version":1,"topics":[{"topic":"orders"}]}) on
   the brokers of --broker-list, moving as few replicas as it can: replicas on
@@ -384,7 +393,7 @@ The first replica of each list is the partition's preferred leader.
   --disable-rack-aware). It prints the current and the proposed assignment
   and changes nothing. A FILE of - is read from standard input.`,
 		Example: `  sluice partitions reassign --generate --topics-to-move-json-file topics.json --broker-list 2,3,4
-  sluice partitions reassign --execute --reassignment-json-file plan.json
+  sluice partitions reassign --execute --reassignment-json-file plan.json --throttle 50000000
   sluice partitions reassign --verify --reassignment-json-file plan.json
   sluice partitions reassign --cancel --reassignment-json-file plan.json`,
 		Args: cobra.NoArgs,
@@ -399,6 +408,8 @@ The first replica of each list is the partition's preferred leader.
 	fl.BoolVar(&cancel, "cancel", false, "cancel the plan's reassignments in progress")
 	fl.BoolVar(&gen, "generate", false, "propose a plan; change nothing")
 	fl.BoolVar(&additional, "additional", false, "with --execute: start even while other reassignments are in progress")
+	fl.Int64Var(&throttle, "throttle", -1, "with --execute: limit the moves' replication to this many bytes per second on each broker involved")
+	fl.BoolVar(&preserveThrottles, "preserve-throttles", false, "with --verify and --cancel: leave the throttles --execute --throttle set in place")
 	fl.BoolVar(&noRacks, "disable-rack-aware", false, "with --generate: ignore the brokers' racks")
 	fl.BoolVar(&jsonOut, "json", false, "with --generate and --verify: print one JSON document")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -410,6 +421,9 @@ The first replica of each list is the partition's preferred leader.
 		}
 		if n != 1 {
 			return errors.New("give one of --execute, --verify, --cancel or --generate")
+		}
+		if cmd.Flags().Changed("throttle") && (!execute || throttle <= 0) {
+			return errors.New("--throttle goes with --execute, and must be a positive number of bytes per second")
 		}
 		var plan assignment
 		var topics []string
@@ -446,11 +460,11 @@ The first replica of each list is the partition's preferred leader.
 		case gen:
 			return generateReassignment(ctx, out, cf, cl, topics, brokers, !noRacks, jsonOut)
 		case execute:
-			return executeReassignment(ctx, out, errOut, cf, cl, adm, plan, additional)
+			return executeReassignment(ctx, out, errOut, cf, cl, adm, plan, additional, throttle)
 		case verify:
-			return verifyReassignment(ctx, out, cf, cl, plan, jsonOut)
+			return verifyReassignment(ctx, out, cf, cl, adm, plan, jsonOut, preserveThrottles)
 		default:
-			return cancelReassignment(ctx, out, errOut, cf, adm, plan)
+			return cancelReassignment(ctx, out, errOut, cf, cl, adm, plan, preserveThrottles)
 		}
 	}
 	return cmd
@@ -475,7 +489,7 @@ func currentOf(states map[tp]partitionState, plan assignment) (assignment, error
 	return cur, nil
 }
 
-func executeReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFlags, cl *kgo.Client, adm *kadm.Client, plan assignment, additional bool) error {
+func executeReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFlags, cl *kgo.Client, adm *kadm.Client, plan assignment, additional bool, throttle int64) error {
 	states, err := fetchPartitions(ctx, cl, plan.topics())
 	if err != nil {
 		return cf.explain(err)
@@ -501,6 +515,11 @@ func executeReassignment(ctx context.Context, out, errOut io.Writer, cf *clientF
 		}
 	}
 	fmt.Fprintf(out, "Current partition replica assignment (save it to roll back with --execute):\n\n%s\n\n", planJSON(cur))
+	if throttle > 0 {
+		if err := setThrottles(ctx, out, cf, adm, cur, plan, throttle); err != nil {
+			return err
+		}
+	}
 	ok, failed, err := alterAssignments(ctx, adm, plan)
 	if err != nil {
 		return cf.explain(err)
@@ -571,7 +590,7 @@ func orEmpty(ids []int32) []int32 {
 	return ids
 }
 
-func verifyReassignment(ctx context.Context, out io.Writer, cf *clientFlags, cl *kgo.Client, plan assignment, jsonOut bool) error {
+func verifyReassignment(ctx context.Context, out io.Writer, cf *clientFlags, cl *kgo.Client, adm *kadm.Client, plan assignment, jsonOut, preserveThrottles bool) error {
 	// Every topic is asked for and the missing ones are reported per
 	// partition, rather than the whole request failing on one.
 	states, err := fetchPartitions(ctx, cl, nil)
@@ -608,10 +627,18 @@ func verifyReassignment(ctx context.Context, out io.Writer, cf *clientFlags, cl 
 	if pending > 0 {
 		return fmt.Errorf("%d of %d partitions do not have the plan's replicas yet", pending, len(statuses))
 	}
-	return nil
+	if preserveThrottles {
+		return nil
+	}
+	// Complete: the throttles --execute --throttle set have done their work.
+	msg := out
+	if jsonOut {
+		msg = io.Discard
+	}
+	return clearThrottles(ctx, msg, cf, cl, adm, plan)
 }
 
-func cancelReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFlags, adm *kadm.Client, plan assignment) error {
+func cancelReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFlags, cl *kgo.Client, adm *kadm.Client, plan assignment, preserveThrottles bool) error {
 	cancels := map[tp][]int32{}
 	for p := range plan {
 		cancels[p] = nil
@@ -635,7 +662,184 @@ func cancelReassignment(ctx context.Context, out, errOut io.Writer, cf *clientFl
 	if len(idle) > 0 {
 		fmt.Fprintf(out, "No reassignment of %s was in progress.\n", joinTPs(idle))
 	}
-	return reportFailed(errOut, "cancel the reassignment of", failed, len(plan))
+	if err := reportFailed(errOut, "cancel the reassignment of", failed, len(plan)); err != nil {
+		return err
+	}
+	if preserveThrottles {
+		return nil
+	}
+	return clearThrottles(ctx, out, cf, cl, adm, plan)
+}
+
+// The replication throttles, as kafka-reassign-partitions.sh sets them: a
+// rate on every broker a move involves, and on each topic the replicas it
+// applies to: on the leader side the partition's current replicas (any may be
+// the leader that sends), on the follower side the replicas being added (which
+// fetch). Brokers apply them to replicas out of sync only, so the moves are
+// slowed and the replication acknowledgements wait for is not.
+const (
+	leaderRateConfig       = "leader.replication.throttled.rate"
+	followerRateConfig     = "follower.replication.throttled.rate"
+	leaderReplicasConfig   = "leader.replication.throttled.replicas"
+	followerReplicasConfig = "follower.replication.throttled.replicas"
+)
+
+// throttledReplicas returns, per topic, the leader-side and follower-side
+// entries ("partition:broker") for the partitions the plan changes.
+func throttledReplicas(cur, plan assignment) (leader, follower map[string][]string, brokers []int32) {
+	leader, follower = map[string][]string{}, map[string][]string{}
+	involved := map[int32]bool{}
+	for _, p := range plan.partitions() {
+		if slices.Equal(cur[p], plan[p]) {
+			continue
+		}
+		for _, id := range cur[p] {
+			leader[p.Topic] = append(leader[p.Topic], fmt.Sprintf("%d:%d", p.Partition, id))
+			involved[id] = true
+		}
+		for _, id := range plan[p] {
+			if !slices.Contains(cur[p], id) {
+				follower[p.Topic] = append(follower[p.Topic], fmt.Sprintf("%d:%d", p.Partition, id))
+			}
+			involved[id] = true
+		}
+	}
+	return leader, follower, slices.Sorted(maps.Keys(involved))
+}
+
+// mergeThrottled merges entries into a topic's current list: "*" stays.
+func mergeThrottled(current string, entries []string) string {
+	if strings.TrimSpace(current) == "*" {
+		return "*"
+	}
+	var out []string
+	for _, e := range strings.Split(current, ",") {
+		if e = strings.TrimSpace(e); e != "" && !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	for _, e := range entries {
+		if !slices.Contains(out, e) {
+			out = append(out, e)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// setThrottles sets the throttle rate on the brokers the plan involves and
+// the throttled replicas on its topics, merged with what the topics list.
+func setThrottles(ctx context.Context, out io.Writer, cf *clientFlags, adm *kadm.Client, cur, plan assignment, rate int64) error {
+	leader, follower, brokers := throttledReplicas(cur, plan)
+	if len(brokers) == 0 {
+		return nil
+	}
+	topics := slices.Sorted(maps.Keys(leader))
+	current := map[string]map[string]string{}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topics...)
+	if err != nil {
+		return cf.explain(err)
+	}
+	for _, rc := range rcs {
+		if rc.Err != nil {
+			return topicErr("describe the configs of topic "+rc.Name, rc.Err, rc.ErrMessage)
+		}
+		current[rc.Name] = map[string]string{}
+		for _, c := range rc.Configs {
+			if c.Source == kmsg.ConfigSourceDynamicTopicConfig {
+				current[rc.Name][c.Key] = c.MaybeValue()
+			}
+		}
+	}
+	for _, topic := range topics {
+		l := mergeThrottled(current[topic][leaderReplicasConfig], leader[topic])
+		f := mergeThrottled(current[topic][followerReplicasConfig], follower[topic])
+		alters := []kadm.AlterConfig{
+			{Op: kadm.SetConfig, Name: leaderReplicasConfig, Value: &l},
+			{Op: kadm.SetConfig, Name: followerReplicasConfig, Value: &f},
+		}
+		if err := alterTopic(ctx, io.Discard, cf, adm, topic, alters, false); err != nil {
+			return fmt.Errorf("throttle: %w", err)
+		}
+	}
+	v := strconv.FormatInt(rate, 10)
+	resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: leaderRateConfig, Value: &v},
+		{Op: kadm.SetConfig, Name: followerRateConfig, Value: &v},
+	}, brokers...)
+	if err != nil {
+		return cf.explain(err)
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			return topicErr("throttle: broker "+r.Name, r.Err, r.ErrMessage)
+		}
+	}
+	fmt.Fprintf(out, "Throttled the moves' replication to %d bytes/s on brokers %s (topics %s); --verify removes the throttles once the moves are complete.\n",
+		rate, idList(brokers), strings.Join(topics, ", "))
+	return nil
+}
+
+// clearThrottles removes the throttle rates from every broker and the
+// throttled replicas from the plan's topics, as Kafka's tool does once the
+// moves are over. Nothing is printed when there was nothing to remove.
+func clearThrottles(ctx context.Context, out io.Writer, cf *clientFlags, cl *kgo.Client, adm *kadm.Client, plan assignment) error {
+	br, err := fetchBrokers(ctx, cl)
+	if err != nil {
+		return cf.explain(err)
+	}
+	brokers := slices.Sorted(maps.Keys(br.live))
+	var throttledBrokers, throttledTopics []string
+	rcs, err := adm.DescribeBrokerConfigs(ctx, brokers...)
+	if err != nil {
+		return cf.explain(err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if (c.Key == leaderRateConfig || c.Key == followerRateConfig) && c.Source == kmsg.ConfigSourceDynamicBrokerConfig && !slices.Contains(throttledBrokers, rc.Name) {
+				throttledBrokers = append(throttledBrokers, rc.Name)
+			}
+		}
+	}
+	trcs, err := adm.DescribeTopicConfigs(ctx, plan.topics()...)
+	if err != nil {
+		return cf.explain(err)
+	}
+	for _, rc := range trcs {
+		for _, c := range rc.Configs {
+			if (c.Key == leaderReplicasConfig || c.Key == followerReplicasConfig) && c.Source == kmsg.ConfigSourceDynamicTopicConfig && !slices.Contains(throttledTopics, rc.Name) {
+				throttledTopics = append(throttledTopics, rc.Name)
+			}
+		}
+	}
+	for _, topic := range throttledTopics {
+		alters := []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: leaderReplicasConfig}, {Op: kadm.DeleteConfig, Name: followerReplicasConfig}}
+		if err := alterTopic(ctx, io.Discard, cf, adm, topic, alters, false); err != nil {
+			return fmt.Errorf("remove the throttle: %w", err)
+		}
+	}
+	var ids []int32
+	for _, name := range throttledBrokers {
+		id, err := strconv.ParseInt(name, 10, 32)
+		if err == nil {
+			ids = append(ids, int32(id))
+		}
+	}
+	if len(ids) > 0 {
+		resps, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: leaderRateConfig}, {Op: kadm.DeleteConfig, Name: followerRateConfig}}, ids...)
+		if err != nil {
+			return cf.explain(err)
+		}
+		for _, r := range resps {
+			if r.Err != nil {
+				return topicErr("remove the throttle: broker "+r.Name, r.Err, r.ErrMessage)
+			}
+		}
+	}
+	if len(ids)+len(throttledTopics) > 0 {
+		slices.Sort(ids)
+		fmt.Fprintf(out, "Removed the replication throttles (brokers %s, topics %s).\n", idList(ids), dash(strings.Join(throttledTopics, ", ")))
+	}
+	return nil
 }
 
 // brokerRacks lists the registered brokers: whether each is live (unfenced),

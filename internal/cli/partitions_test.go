@@ -412,3 +412,68 @@ func TestElectLeadersSingleNode(t *testing.T) {
 		}
 	}
 }
+
+func TestThrottledReplicas(t *testing.T) {
+	cur := assignment{{"t", 0}: {1, 2, 3}, {"t", 1}: {2, 3, 1}, {"u", 0}: {1}}
+	plan := assignment{{"t", 0}: {2, 3, 4}, {"t", 1}: {2, 3, 1}, {"u", 0}: {5}}
+	leader, follower, brokers := throttledReplicas(cur, plan)
+	if fmt.Sprint(leader) != "map[t:[0:1 0:2 0:3] u:[0:1]]" || fmt.Sprint(follower) != "map[t:[0:4] u:[0:5]]" || !slices.Equal(brokers, []int32{1, 2, 3, 4, 5}) {
+		t.Errorf("leader %v follower %v brokers %v", leader, follower, brokers)
+	}
+	for _, tc := range []struct {
+		cur  string
+		add  []string
+		want string
+	}{
+		{"", []string{"0:1", "0:2"}, "0:1,0:2"},
+		{"1:3, 0:1", []string{"0:1", "0:2"}, "1:3,0:1,0:2"},
+		{"*", []string{"0:1"}, "*"},
+	} {
+		if got := mergeThrottled(tc.cur, tc.add); got != tc.want {
+			t.Errorf("merge %q with %v: %q, want %q", tc.cur, tc.add, got, tc.want)
+		}
+	}
+}
+
+// TestVerifyClearsThrottles: once a plan is complete, --verify removes the
+// throttle rates set dynamically on the brokers and the throttled replicas
+// of the plan's topics; --preserve-throttles keeps them, and a static rate
+// is left alone.
+func TestVerifyClearsThrottles(t *testing.T) {
+	addr := grpStartBroker(t)
+	if _, _, err := partitionsRun(t, addr, "topics", "create", "slow", "--partitions", "1", "--replication-factor", "1",
+		"--config", "leader.replication.throttled.replicas=0:1", "--config", "follower.replication.throttled.replicas=*"); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := partitionsRun(t, addr, "configs", "alter", "--entity-type", "brokers", "--entity-name", "1",
+		"--add-config", "leader.replication.throttled.rate=1000,follower.replication.throttled.rate=1000"); err != nil {
+		t.Fatalf("set the rates: %v\n%s%s", err, out, errOut)
+	}
+	plan := filepath.Join(t.TempDir(), "plan.json")
+	if err := os.WriteFile(plan, []byte(`{"version":1,"partitions":[{"topic":"slow","partition":0,"replicas":[1]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := partitionsRun(t, addr, "partitions", "reassign", "--verify", "--reassignment-json-file", plan, "--preserve-throttles")
+	if err != nil || strings.Contains(out, "Removed") {
+		t.Errorf("verify --preserve-throttles: %v\n%s", err, out)
+	}
+	out, _, err = partitionsRun(t, addr, "partitions", "reassign", "--verify", "--reassignment-json-file", plan)
+	if err != nil || !strings.Contains(out, "Removed the replication throttles (brokers [1], topics slow).") {
+		t.Errorf("verify: %v\n%s", err, out)
+	}
+	out, _, err = partitionsRun(t, addr, "configs", "describe", "--entity-type", "topics", "--entity-name", "slow")
+	if err != nil || strings.Contains(out, "throttled.replicas") {
+		t.Errorf("topic configs after verify: %v\n%s", err, out)
+	}
+	out, _, err = partitionsRun(t, addr, "configs", "describe", "--entity-type", "brokers", "--entity-name", "1")
+	if err != nil || strings.Contains(out, "throttled.rate") {
+		t.Errorf("broker configs after verify: %v\n%s", err, out)
+	}
+	out, _, err = partitionsRun(t, addr, "partitions", "reassign", "--verify", "--reassignment-json-file", plan)
+	if err != nil || strings.Contains(out, "Removed") {
+		t.Errorf("verify with nothing to remove: %v\n%s", err, out)
+	}
+	if _, _, err := partitionsRun(t, addr, "partitions", "reassign", "--verify", "--reassignment-json-file", plan, "--throttle", "5"); err == nil {
+		t.Error("--throttle with --verify: no error")
+	}
+}

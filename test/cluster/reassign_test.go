@@ -29,11 +29,8 @@ import (
 // racksOf places the four nodes: 1 and 4 in rack-a, 2 in rack-b, 3 in rack-c.
 var racksOf = map[int32]string{1: "rack-a", 2: "rack-b", 3: "rack-c", 4: "rack-a"}
 
-// throttleRate is leader.replication.throttled.rate and
-// follower.replication.throttled.rate, in bytes per second: they slow only the
-// replicas a topic lists in its *.replication.throttled.replicas, which the cancel
-// step sets on its topic alone so that its reassignment is still running when it is
-// cancelled.
+// throttleRate is the cancel step's `--execute --throttle`, in bytes per second: slow
+// enough that its reassignment is still running when it is cancelled.
 const throttleRate = 200_000
 
 // reassignSettings keep the cluster quick to react: preferred leaders are checked every
@@ -42,8 +39,6 @@ var reassignSettings = []string{
 	"leader.imbalance.check.interval.seconds=1",
 	"leader.imbalance.per.broker.percentage=0",
 	"replica.lag.time.max.ms=5000",
-	fmt.Sprintf("leader.replication.throttled.rate=%d", throttleRate),
-	fmt.Sprintf("follower.replication.throttled.rate=%d", throttleRate),
 }
 
 func TestReassignment(t *testing.T) {
@@ -243,10 +238,16 @@ func createAssigned(ctx context.Context, addr, topic string, replicas [][]int32,
 		rt.Configs = append(rt.Configs, c)
 	}
 	req.Topics = append(req.Topics, rt)
-	resp, err := request[*kmsg.CreateTopicsResponse](ctx, addr, req, 7)
+	req.SetVersion(7)
+	// Longer than request's probe timeout: on a loaded machine the controller may take
+	// seconds to commit, and a retry would find the topic existing.
+	rctx, cancel := context.WithTimeout(ctx, 3*opTimeoutMs*time.Millisecond/2)
+	defer cancel()
+	r, err := chaos.RoundTrip(rctx, addr, req)
 	if err != nil {
-		return err
+		return fmt.Errorf("create %s through %s: %w", topic, addr, err)
 	}
+	resp := r.(*kmsg.CreateTopicsResponse)
 	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
 		return fmt.Errorf("create %s: %w (%s)", topic, err, deref(resp.Topics[0].ErrorMessage))
 	}
@@ -538,10 +539,11 @@ func (f *fixture) testReassignUnderLoad(t *testing.T) {
 	}
 }
 
-// testCancelReassignment fills a partition on brokers {1,2,3}, throttles its catch-up
-// traffic, and moves it to {2,3,4}; while broker 4 is part-way through copying it,
-// `partitions reassign --cancel` must put it back: replicas {1,2,3}, nothing being
-// added or removed, broker 4's partial copy deleted, the data intact and writable.
+// testCancelReassignment fills a partition on brokers {1,2,3} and moves it to {2,3,4}
+// with its catch-up traffic throttled (`--execute --throttle`); while broker 4 is
+// part-way through copying it, `partitions reassign --cancel` must put it back:
+// replicas {1,2,3}, nothing being added or removed, broker 4's partial copy deleted,
+// the throttles removed, the data intact and writable.
 func (f *fixture) testCancelReassignment(t *testing.T) {
 	ctx := f.ctx(t, 60*time.Second)
 	const topic = "cancelled"
@@ -575,13 +577,16 @@ func (f *fixture) testCancelReassignment(t *testing.T) {
 		}
 		return nil
 	})
-	for _, k := range []string{"leader.replication.throttled.replicas", "follower.replication.throttled.replicas"} {
-		if err := setTopicConfig(ctx, leader, topic, k, "*"); err != nil {
-			t.Fatal(err)
+	plan := writePlan(t, "plan.json", `{"version":1,"partitions":[{"topic":"cancelled","partition":0,"replicas":[2,3,4]}]}`)
+	out := f.mustSluice(t, ctx, "partitions", "reassign", "--execute", "--reassignment-json-file", plan, "--throttle", fmt.Sprint(throttleRate))
+	if !strings.Contains(out, fmt.Sprintf("Throttled the moves' replication to %d bytes/s on brokers [1,2,3,4]", throttleRate)) {
+		t.Errorf("--execute --throttle printed:\n%s", out)
+	}
+	for k, want := range map[string]string{"leader.replication.throttled.replicas": "0:1,0:2,0:3", "follower.replication.throttled.replicas": "0:4"} {
+		if v, dynamic, err := topicConfig(ctx, leader, topic, k); err != nil || v != want || !dynamic {
+			t.Errorf("%s of %s: %q (set on the topic: %v), %v; want %q", k, topic, v, dynamic, err, want)
 		}
 	}
-	plan := writePlan(t, "plan.json", `{"version":1,"partitions":[{"topic":"cancelled","partition":0,"replicas":[2,3,4]}]}`)
-	f.mustSluice(t, ctx, "partitions", "reassign", "--execute", "--reassignment-json-file", plan)
 	var copied int64
 	err = chaos.WaitFor(ctx, "broker 4 to have copied part of "+topic, func(ctx context.Context) (bool, error) {
 		size, _, err := logDirSize(ctx, f.c.Node(4).Addr, topic, 0)
@@ -606,10 +611,15 @@ func (f *fixture) testCancelReassignment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := f.mustSluice(t, ctx, "partitions", "reassign", "--cancel", "--reassignment-json-file", plan)
+	out = f.mustSluice(t, ctx, "partitions", "reassign", "--cancel", "--reassignment-json-file", plan)
 	t.Logf("cancelled with %d bytes of about %d copied to broker 4:\n%s", copied, records*len(value), out)
-	if !strings.Contains(out, "Cancelled the reassignment of cancelled-0") {
+	if !strings.Contains(out, "Cancelled the reassignment of cancelled-0") || !strings.Contains(out, "Removed the replication throttles (brokers [1,2,3,4], topics cancelled)") {
 		t.Errorf("--cancel printed:\n%s", out)
+	}
+	for _, k := range []string{"leader.replication.throttled.replicas", "follower.replication.throttled.replicas"} {
+		if v, dynamic, err := topicConfig(ctx, leader, topic, k); err != nil || dynamic {
+			t.Errorf("%s of %s after the cancel: %q (set on the topic: %v), %v; want it removed", k, topic, v, dynamic, err)
+		}
 	}
 	if size, _, err := logDirSize(ctx, f.c.Node(1).Addr, topic, 0); err != nil || copied >= size {
 		t.Errorf("broker 4 had %d bytes when cancelled, the leader %d (%v): the move was not part-way", copied, size, err)
@@ -649,8 +659,25 @@ func (f *fixture) testCancelReassignment(t *testing.T) {
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("after")}).FirstErr(); err != nil {
 		t.Errorf("produce after the cancel: %v", err)
 	}
-	if end, err := endOffset(ctx, leader, topic, 0); err != nil || end != records+1 {
-		t.Errorf("end offset %d, %v; want %d", end, err, records+1)
+	// The cancel made broker 2 the preferred leader: leadership may be moving to it.
+	err = chaos.WaitFor(ctx, fmt.Sprintf("the leader of %s to end at %d", topic, records+1), func(ctx context.Context) (bool, error) {
+		pl, _, err := placementAt(ctx, leader)
+		if err != nil {
+			return false, err
+		}
+		node := f.c.Node(pl[topic][0].Leader)
+		if node == nil {
+			return false, fmt.Errorf("leader %d", pl[topic][0].Leader)
+		}
+		end, err := endOffset(ctx, node.Addr, topic, 0)
+		if err == nil && end != records+1 {
+			// a new leader's high watermark may lag until its followers fetch
+			return false, fmt.Errorf("end offset %d on the leader %d", end, node.ID)
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		t.Error(err)
 	}
 }
 
