@@ -299,6 +299,7 @@ func (m *Manager) Apply(prev, next *metadata.Image) {
 			// Deleted, re-created, or reassigned away from this broker.
 			gone = append(gone, tp)
 			delete(m.parts, tp)
+			p.abandon()
 			continue
 		}
 		if pt, ok := prev.Topics[tp.Topic]; ok && !sameConfigs(pt.Configs, t.Configs) {

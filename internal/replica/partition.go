@@ -394,8 +394,11 @@ func (p *Partition) applyState(st partitionState, now time.Time) (newEpoch bool)
 	return newEpoch
 }
 
-// throttled reports whether replica's replication of p is throttled: listed in the
-// leader-side (asLeader) or follower-side list, and not in sync.
+// throttled reports whether replication to replica (a follower out of sync) is
+// throttled on this broker, as Kafka's throttled-replica lists say: on the leader side
+// when leader.replication.throttled.replicas names this broker's own replica of p, on
+// the follower side when follower.replication.throttled.replicas does (replica is then
+// this broker).
 func (p *Partition) throttled(replica int32, asLeader bool) bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -403,5 +406,18 @@ func (p *Partition) throttled(replica int32, asLeader bool) bool {
 	if asLeader {
 		list = p.leaderThrottled
 	}
-	return len(list) > 0 && !slices.Contains(p.isr, replica) && throttledReplica(list, p.tp.Partition, replica)
+	return len(list) > 0 && !slices.Contains(p.isr, replica) && throttledReplica(list, p.tp.Partition, p.self)
+}
+
+// abandon marks a partition this broker no longer hosts (reassigned away, deleted): it
+// leads nothing, so that produces waiting on it are answered NOT_LEADER_OR_FOLLOWER at
+// once rather than at their timeout.
+func (p *Partition) abandon() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leader = -1
+	if p.changed != nil {
+		close(p.changed)
+	}
+	p.changed = make(chan struct{})
 }
