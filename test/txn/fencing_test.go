@@ -160,7 +160,7 @@ func TestFencing(t *testing.T) {
 	if want := []string{"new-2"}; !slices.Equal(all[2], want) {
 		t.Errorf("read_uncommitted partition 2: %v, want %v", all[2], want)
 	}
-	if off, err := committedOffset(ctx, raw, group, name, 0); err != nil || off != 9 {
+	if off, err := committedOffset(ctx, raw, group, name, 0, true); err != nil || off != 9 {
 		t.Errorf("the group's committed offset: %d (%v), want 9 (the newer producer's; 5 was aborted, 7 refused)", off, err)
 	}
 }

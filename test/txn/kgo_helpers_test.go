@@ -98,11 +98,12 @@ func txnCommitOffset(ctx context.Context, cl *kgo.Client, txnID string, pid int6
 	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
 }
 
-// committedOffset is the group's committed offset of a partition (require_stable: it
-// waits out pending transactional offsets), or -1 when there is none.
-func committedOffset(ctx context.Context, cl *kgo.Client, group, topic string, partition int32) (int64, error) {
+// committedOffset is the group's committed offset of a partition, or -1 when there is
+// none. With stable (require_stable) it waits out pending transactional offsets;
+// without, it is what a consumer would start from now.
+func committedOffset(ctx context.Context, cl *kgo.Client, group, topic string, partition int32, stable bool) (int64, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group, req.RequireStable = group, true
+	req.Group, req.RequireStable = group, stable
 	rt := kmsg.NewOffsetFetchRequestTopic()
 	rt.Topic, rt.Partitions = topic, []int32{partition}
 	req.Topics = append(req.Topics, rt)
