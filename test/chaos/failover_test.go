@@ -92,6 +92,11 @@ func TestFailover(t *testing.T) {
 					HoldForFailover: tc.leader,
 					Settle:          true,
 					ValidateLogs:    true,
+					// A paused leader holds the producers' requests until they time out
+					// (10 s + 5 s); a retry sent before the client's metadata shows the
+					// new leader waits out a second timeout. The cluster fails over in
+					// about 3 s (the session); 45 s leaves room for the client's two.
+					ProgressTimeout: 45 * time.Second,
 				},
 			})
 			checkFailover(t, res, tc.faults, tc.count, tc.leader)
