@@ -1,0 +1,217 @@
+package txn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Transactional produce throughput beside idempotent throughput, in one run on one
+// broker (docs/benchmarks.md):
+//
+//	make build && go test -run '^$' -bench TxnVsIdempotent -benchtime 5x ./test/txn
+//
+// Each iteration is a round: benchRecords records of benchRecordSize bytes produced as
+// fast as one franz-go client can, idempotently, then the same in transactions of
+// benchTxnRecords records each (the order alternates per round). The metrics are the
+// median records/s of each, the median of the rounds' ratios (each round's two runs
+// share the machine's load of the moment), and the median time a commit takes (Flush
+// to the end of EndTransaction, with the next transaction's first AddPartitionsToTxn
+// waiting on the markers).
+
+const (
+	benchRecords    = 100_000
+	benchTxnRecords = 10_000
+	benchRecordSize = 1024
+	benchParts      = 3
+)
+
+func BenchmarkTxnVsIdempotent(b *testing.B) {
+	addr := startBenchBroker(b)
+	ctx := context.Background()
+	const name = "bench-txn"
+	makeTopic(b, ctx, newKgo(b, addr), name, benchParts)
+	value := make([]byte, benchRecordSize)
+	for i := range value {
+		value[i] = byte(i*7 + i/256) // not all zeros; no compression in this run
+	}
+	opts := []kgo.Opt{
+		kgo.DefaultProduceTopic(name),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.MaxBufferedBytes(256 << 20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+	}
+	idem := newKgo(b, addr, opts...)
+	txn := newKgo(b, addr, append(opts, kgo.TransactionalID("bench-txn"), kgo.TransactionTimeout(60*time.Second))...)
+	// Connect both and initialise the producer ids before the clocks start.
+	for _, cl := range []*kgo.Client{idem, txn} {
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var idemRates, txnRates, ratios, commits []float64
+	b.ResetTimer()
+	for i := range b.N {
+		var ir, tr float64
+		runs := []func(){
+			func() { ir, _ = produceRate(b, ctx, idem, value, benchRecords, 0) },
+			func() {
+				var c []float64
+				tr, c = produceRate(b, ctx, txn, value, benchRecords, benchTxnRecords)
+				commits = append(commits, c...)
+			},
+		}
+		if i%2 == 1 {
+			runs[0], runs[1] = runs[1], runs[0]
+		}
+		for _, run := range runs {
+			run()
+		}
+		idemRates, txnRates, ratios = append(idemRates, ir), append(txnRates, tr), append(ratios, tr/ir)
+	}
+	b.StopTimer()
+	b.ReportMetric(median(idemRates), "idempotent-rec/s")
+	b.ReportMetric(median(txnRates), "txn-rec/s")
+	b.ReportMetric(median(ratios), "txn/idempotent")
+	b.ReportMetric(median(commits), "commit-ms")
+	b.Logf("rounds: idempotent records/s %v; transactional (%d per transaction) records/s %v; ratios %.2f",
+		rounded(idemRates), benchTxnRecords, rounded(txnRates), ratios)
+}
+
+// produceRate produces n records and returns records/s: flat out for perTxn 0, else in
+// transactions of perTxn records, each flushed and committed before the next begins,
+// with the milliseconds each commit took.
+func produceRate(b *testing.B, ctx context.Context, cl *kgo.Client, value []byte, n, perTxn int) (float64, []float64) {
+	var failed atomic.Pointer[error]
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			failed.CompareAndSwap(nil, &err)
+		}
+	}
+	var commits []float64
+	start := time.Now()
+	for sent := 0; sent < n; {
+		batch := n - sent
+		if perTxn > 0 {
+			batch = min(batch, perTxn)
+			if err := cl.BeginTransaction(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for range batch {
+			cl.Produce(ctx, &kgo.Record{Value: value}, promise)
+		}
+		sent += batch
+		if perTxn > 0 {
+			at := time.Now()
+			if err := cl.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				b.Fatal(err)
+			}
+			commits = append(commits, float64(time.Since(at).Microseconds())/1000)
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	if err := failed.Load(); err != nil {
+		b.Fatal(*err)
+	}
+	return float64(n) / elapsed.Seconds(), commits
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func rounded(xs []float64) []int64 {
+	out := make([]int64, len(xs))
+	for i, x := range xs {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// startBenchBroker starts bin/sluice (or $SLUICE_BIN) for a benchmark and waits until
+// it answers: startBroker's launch, for a testing.TB.
+func startBenchBroker(tb testing.TB) string {
+	tb.Helper()
+	bin := os.Getenv("SLUICE_BIN")
+	if bin == "" {
+		bin = filepath.Join("..", "..", "bin", "sluice")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		tb.Fatalf("broker binary %s missing (%v): run `make build` first, or set SLUICE_BIN", bin, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	logPath := filepath.Join(tb.TempDir(), "sluice.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, "server", "--set", "log.dirs="+tb.TempDir(), "--set", "listeners=PLAINTEXT://"+addr,
+		"--set", "node.id=1", "--set", "http.addr=127.0.0.1:0")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(ioTimeout):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	deadline := time.Now().Add(ioTimeout)
+	for {
+		c, err := tryDial(addr)
+		if err == nil {
+			_, err = c.roundTrip(kmsg.NewPtrApiVersionsRequest())
+			c.conn.Close()
+		}
+		if err == nil {
+			return addr
+		}
+		select {
+		case werr := <-exited:
+			log, _ := os.ReadFile(logPath)
+			tb.Fatalf("broker exited: %v\n%s", errors.Join(err, werr), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			tb.Fatal(fmt.Errorf("broker not answering on %s: %w", addr, err))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
