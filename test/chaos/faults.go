@@ -439,15 +439,13 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 			for p := range all {
 				all[p] = int32(p)
 			}
-			if f == FaultRestartAll {
-				n.strike(all)
-			}
 			if err := n.stopAll(ctx, f == FaultKillAll); err != nil {
 				return err
 			}
-			if f == FaultKillAll {
-				n.strike(all)
-			}
+			// The cluster is down from here: the time to the first write after it is
+			// the downtime and the start (a write may still succeed while the last
+			// nodes of a graceful stop drain, which is not the point).
+			n.strike(all)
 			sleep(ctx, hold)
 			return n.startNodes(n.cluster.Nodes()...)
 		}
