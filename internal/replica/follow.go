@@ -41,6 +41,11 @@ func (m *Manager) follow(img *metadata.Image) {
 			switch {
 			case pm.Leader == m.nodeID:
 				m.unfollow(tp)
+				if newEpoch {
+					if err := p.log.AssignLeaderEpoch(pm.LeaderEpoch); err != nil {
+						m.logger.Warn("record leader epoch", "topic", t.Name, "partition", i, "err", err)
+					}
+				}
 				p.maybeAdvanceHW()
 			case pm.Leader < 0:
 				m.unfollow(tp)

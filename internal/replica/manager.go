@@ -218,6 +218,11 @@ func (m *Manager) open(t *metadata.Topic, partition int32) (*Partition, error) {
 	p = &Partition{tp: tp, topicID: t.ID, log: l, self: m.nodeID, leader: -2, leaderEpoch: -1}
 	p.alter = m.alterFunc(p)
 	p.applyState(m.stateOf(t, pm), time.Now())
+	if pm.Leader == m.nodeID {
+		if err := l.AssignLeaderEpoch(pm.LeaderEpoch); err != nil {
+			return nil, err
+		}
+	}
 	// A leader whose ISR is itself alone has every replica's log end: its
 	// own. The checkpointed high watermark may lag it after an unclean
 	// stop, and nothing else would raise it until the next append, hiding

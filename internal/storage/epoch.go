@@ -146,3 +146,29 @@ func (c *epochCache) endOffsetFor(epoch int32, logEndOffset int64) (int32, int64
 	}
 	return c.entries[higher-1].Epoch, c.entries[higher].StartOffset
 }
+
+// AssignLeaderEpoch records that leader epoch epoch starts at the log end, as a
+// partition's new leader does before its first append (Kafka's
+// maybeAssignEpochStartOffset), so that OffsetForLeaderEpoch and follower divergence
+// checks answer for the leader's own epoch at once rather than as an unknown epoch. An
+// epoch not above the latest cached one changes nothing.
+func (l *Log) AssignLeaderEpoch(epoch int32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	latest, ok := l.epochs.latest()
+	switch {
+	case ok && epoch <= latest.Epoch:
+		return nil
+	case !ok && l.leo.Load() == 0:
+		// An empty log: its first append records the epoch, and until then there is
+		// nothing to answer for (and a new partition's creation costs no file).
+		return nil
+	}
+	e := EpochEntry{Epoch: epoch, StartOffset: l.leo.Load()}
+	l.epochs.assign(e.Epoch, e.StartOffset)
+	if err := l.writeEpochCheckpoint(); err != nil {
+		l.epochs.unassign(e)
+		return storageErr("assign leader epoch of", l.tp, err)
+	}
+	return nil
+}
