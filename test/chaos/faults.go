@@ -313,14 +313,15 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	}
 	var desc string
 	var apply func(ctx context.Context) error
-	// held says how long a fault that takes one node away lasts.
-	held := hold.Round(time.Millisecond).String()
+	// held says how long a fault that takes one node away lasts: "for 1.2s", or
+	// "until the failover, then 1.2s".
+	held := "for " + hold.Round(time.Millisecond).String()
 	if n.cfg.HoldForFailover {
-		held = "until the failover, then " + held
+		held = "until the failover, then " + hold.Round(time.Millisecond).String()
 	}
 	switch f {
 	case FaultKill:
-		desc = fmt.Sprintf("kill -9 node %d, down %s", node.ID, held)
+		desc = fmt.Sprintf("kill -9 node %d, down %s", node.ID, strings.TrimPrefix(held, "for "))
 		apply = func(ctx context.Context) error {
 			led := n.ledBy(ctx, node.ID)
 			if err := node.Kill(ctx); err != nil {
@@ -330,7 +331,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 			return n.startNode(node)
 		}
 	case FaultPause:
-		desc = fmt.Sprintf("pause node %d for %s", node.ID, held)
+		desc = fmt.Sprintf("pause node %d %s", node.ID, held)
 		apply = func(ctx context.Context) error {
 			led := n.ledBy(ctx, node.ID)
 			if err := node.Pause(ctx); err != nil {
@@ -401,11 +402,11 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 	case FaultPartitionOne, FaultPartitionController, FaultPartitionMajority:
 		groups := n.partitionGroups(f, node)
 		if f == FaultPartitionMajority {
-			held = hold.Round(time.Millisecond).String()
+			held = "for " + hold.Round(time.Millisecond).String()
 		}
-		desc = fmt.Sprintf("%s %v for %s", f, groups, held)
+		desc = fmt.Sprintf("%s %v %s", f, groups, held)
 		if f == FaultPartitionController {
-			desc = fmt.Sprintf("%s for %s", f, held)
+			desc = fmt.Sprintf("%s %s", f, held)
 		}
 		apply = func(ctx context.Context) error {
 			var led []int32
