@@ -281,8 +281,9 @@ func (n *Node) Kill(ctx context.Context) error {
 }
 
 // Stop asks the process to shut down with SIGTERM (resuming it first if paused) and
-// waits until it exits. If it has not exited within grace, it is killed: a shutdown
-// that hangs is logged as a warning.
+// waits until it exits. If it has not exited within grace, it gets SIGQUIT (a Go
+// program then writes its goroutines' stacks to its log and exits) and, if still
+// there 5 s later, SIGKILL; the hung shutdown is logged and returned as an error.
 func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
 	if n.State() == Paused {
 		if err := n.Resume(); err != nil {
@@ -301,11 +302,21 @@ func (n *Node) Stop(ctx context.Context, grace time.Duration) error {
 		n.logger.Info("node stopped", "node", n.ID)
 		return nil
 	case <-time.After(grace):
-		n.logger.Warn("node did not stop within the grace period; killing it", "node", n.ID, "grace", grace)
-		if err := n.Kill(ctx); err != nil {
-			return err
+		// SIGQUIT first: the Go runtime writes every goroutine's stack to the node's
+		// log and exits, which says where the shutdown hangs.
+		n.logger.Warn("node did not stop within the grace period; SIGQUIT for its goroutines, then SIGKILL", "node", n.ID, "grace", grace)
+		if _, err := n.signal(syscall.SIGQUIT, true); err == nil {
+			select {
+			case <-exited:
+			case <-time.After(5 * time.Second):
+			}
 		}
-		return fmt.Errorf("node %d did not stop within %v of SIGTERM", n.ID, grace)
+		if n.State() != Stopped {
+			if err := n.Kill(ctx); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("node %d did not stop within %v of SIGTERM (its goroutines are in %s)", n.ID, grace, n.LogPath)
 	case <-ctx.Done():
 		return fmt.Errorf("stop node %d: %w", n.ID, ctx.Err())
 	}
