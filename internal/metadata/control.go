@@ -157,7 +157,7 @@ func (c *controlService) Propose(args *ProposeArgs, reply *ProposeReply) error {
 func (c *controlService) Register(args *RegisterArgs, reply *RegisterReply) error {
 	ctx, cancel := context.WithTimeout(c.s.ctx, 30*time.Second)
 	defer cancel()
-	if !c.s.isLeader() {
+	if !c.s.isActiveController() {
 		c.s.notController(&reply.RPCStatus)
 		return nil
 	}
@@ -170,7 +170,7 @@ func (c *controlService) Register(args *RegisterArgs, reply *RegisterReply) erro
 func (c *controlService) Heartbeat(args *HeartbeatArgs, reply *HeartbeatReply) error {
 	ctx, cancel := context.WithTimeout(c.s.ctx, 30*time.Second)
 	defer cancel()
-	if !c.s.isLeader() {
+	if !c.s.isActiveController() {
 		c.s.notController(&reply.RPCStatus)
 		return nil
 	}
@@ -194,6 +194,17 @@ func (s *Store) notController(st *RPCStatus) {
 }
 
 func (s *Store) isLeader() bool { return s.raft.State() == raft.Leader }
+
+// isActiveController reports whether this node leads and has applied its own term's
+// takeover: a new leader may not have applied every committed entry yet, and the
+// controller plans its changes on its image.
+func (s *Store) isActiveController() bool {
+	if !s.isLeader() {
+		return false
+	}
+	img := s.Image()
+	return img.ControllerID == s.cfg.NodeID && img.ControllerEpoch == s.raft.CurrentTerm()
+}
 
 // leaderID is the node this node believes leads the quorum, or -1.
 func (s *Store) leaderID() int32 {

@@ -34,6 +34,11 @@ func (s *Store) StartBroker(ctx context.Context, reg BrokerRegistration, raftAdd
 		if err == nil {
 			break
 		}
+		if errors.Is(err, kerr.InvalidUpdateVersion) {
+			// Planned on an image the controller had not caught up with (a new
+			// controller); plan again.
+			continue
+		}
 		if !errors.Is(err, kerr.DuplicateBrokerRegistration) {
 			return err
 		}
