@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -157,7 +158,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	cfg, logger := b.cfg, b.logger
 	logs, err := storage.OpenManager(ctx, withCleanerConfig(cfg, storage.ManagerConfig{
 		Dirs:   cfg.LogDirs,
-		FS:     vfs.OS(),
+		FS:     logFS(logger),
 		Logger: logger.With("subsystem", "storage"),
 		Skip:   []string{metadataDirName},
 	}))
@@ -322,6 +323,21 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		logger.Warn("server shutdown", "err", err)
 	}
 	return nil
+}
+
+// fsyncDelayEnv names a file whose content, a duration, delays every fsync of the
+// partition logs: the chaos harness's fsync-delay fault (a slow disk). Test-only;
+// unset, the logs use the real filesystem directly.
+const fsyncDelayEnv = "SLUICE_TEST_FSYNC_DELAY_FILE"
+
+// logFS is the filesystem of the partition logs.
+func logFS(logger *slog.Logger) vfs.FS {
+	path := os.Getenv(fsyncDelayEnv)
+	if path == "" {
+		return vfs.OS()
+	}
+	logger.Warn("test-only fsync delay enabled: every fsync of the logs first waits for the duration in the file", "env", fsyncDelayEnv, "file", path)
+	return vfs.SlowSync(vfs.OS(), vfs.DelayFromFile(path))
 }
 
 // ledPartitions maps the partitions of topic that node leads in img to their leader
