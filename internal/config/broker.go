@@ -69,16 +69,23 @@ type Broker struct {
 	LogCleanerThreads                  int32
 	LogCleanerBackoffMs                int64
 
-	OffsetsTopicNumPartitions        int32
-	OffsetsTopicReplicationFactor    int16
-	OffsetsTopicSegmentBytes         int32
-	OffsetsRetentionMinutes          int32
-	OffsetsRetentionCheckIntervalMs  int64
-	OffsetsCommitTimeoutMs           int32
-	GroupMinSessionTimeoutMs         int32
-	GroupMaxSessionTimeoutMs         int32
-	GroupInitialRebalanceDelayMs     int32
-	GroupMaxSize                     int32
+	OffsetsTopicNumPartitions       int32
+	OffsetsTopicReplicationFactor   int16
+	OffsetsTopicSegmentBytes        int32
+	OffsetsRetentionMinutes         int32
+	OffsetsRetentionCheckIntervalMs int64
+	OffsetsCommitTimeoutMs          int32
+	GroupMinSessionTimeoutMs        int32
+	GroupMaxSessionTimeoutMs        int32
+	GroupInitialRebalanceDelayMs    int32
+	GroupMaxSize                    int32
+	// The consumer protocol (KIP-848): whether it is served, and its
+	// group.consumer.* settings.
+	GroupConsumerProtocol            bool
+	GroupConsumerSessionTimeoutMs    int32
+	GroupConsumerHeartbeatIntervalMs int32
+	GroupConsumerMaxSize             int32
+	GroupConsumerAssignors           []string
 	TransactionStateLogNumPartitions int32
 	TransactionStateLogReplication   int16
 	TransactionStateLogSegmentBytes  int32
@@ -447,6 +454,11 @@ func (b *Broker) fill() {
 	b.GroupMaxSessionTimeoutMs = b.values.i32("group.max.session.timeout.ms")
 	b.GroupInitialRebalanceDelayMs = b.values.i32("group.initial.rebalance.delay.ms")
 	b.GroupMaxSize = b.values.i32("group.max.size")
+	b.GroupConsumerProtocol = slices.Contains(b.values.list("group.coordinator.rebalance.protocols"), "consumer")
+	b.GroupConsumerSessionTimeoutMs = b.values.i32("group.consumer.session.timeout.ms")
+	b.GroupConsumerHeartbeatIntervalMs = b.values.i32("group.consumer.heartbeat.interval.ms")
+	b.GroupConsumerMaxSize = b.values.i32("group.consumer.max.size")
+	b.GroupConsumerAssignors = b.values.list("group.consumer.assignors")
 	b.TransactionStateLogNumPartitions = b.values.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplication = b.values.i16("transaction.state.log.replication.factor")
 	b.TransactionStateLogSegmentBytes = b.values.i32("transaction.state.log.segment.bytes")

@@ -307,7 +307,7 @@ var brokerDefs = []Def{
 		Doc: "Largest heartbeat interval of consumer-protocol members."},
 	{Name: "group.consumer.max.size", Type: Int, Default: maxInt, Validator: atLeast(1), Importance: Medium,
 		Doc: "Most members of one consumer-protocol group."},
-	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", Validator: nonEmptyList, Importance: Medium,
+	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", Validator: listOf{values: []string{"uniform", "range"}}, Importance: Medium,
 		Doc: "Server-side assignors of consumer-protocol groups; the first is the default."},
 
 	// Transactions and producer ids.

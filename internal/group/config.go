@@ -31,6 +31,17 @@ type Config struct {
 	// NewMemberJoinTimeout bounds how long a new member may wait in
 	// JoinGroup (Kafka's fixed 5 minutes).
 	NewMemberJoinTimeout time.Duration
+
+	// The consumer protocol (KIP-848), named after Kafka's group.consumer.*
+	// settings. ConsumerProtocol is whether it is served at all
+	// (group.coordinator.rebalance.protocols lists "consumer").
+	ConsumerProtocol          bool
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerMaxSize           int
+	// ConsumerAssignors are the server-side assignors offered; the first
+	// is the default.
+	ConsumerAssignors []string
 }
 
 // DefaultConfig is Kafka's defaults.
@@ -45,6 +56,12 @@ func DefaultConfig() Config {
 		CommitTimeout:          5 * time.Second,
 		MaxMetadataBytes:       4096,
 		NewMemberJoinTimeout:   5 * time.Minute,
+
+		ConsumerProtocol:          true,
+		ConsumerSessionTimeout:    45 * time.Second,
+		ConsumerHeartbeatInterval: 5 * time.Second,
+		ConsumerMaxSize:           1<<31 - 1,
+		ConsumerAssignors:         []string{"uniform", "range"},
 	}
 }
 

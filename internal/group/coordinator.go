@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -39,6 +40,8 @@ type Coordinator struct {
 	shards        map[int32]*shard // the partitions this node leads
 	retention     Timer
 	topics        map[string][16]byte // the topics of the last image, by name
+
+	img atomic.Pointer[metadata.Image] // the latest, for consumer groups' subscriptions
 }
 
 // shard is one partition of __consumer_offsets that this node leads.
@@ -350,7 +353,7 @@ func (c *Coordinator) load(sh *shard) {
 	}
 	var installed []*Group
 	for name, lg := range acc.groups {
-		if lg.meta == nil && len(lg.offsets) == 0 && len(lg.txnOffsets) == 0 {
+		if lg.meta == nil && lg.consumer == nil && len(lg.offsets) == 0 && len(lg.txnOffsets) == 0 {
 			continue
 		}
 		g := newGroup(c, name, sh)
@@ -438,8 +441,9 @@ func (c *Coordinator) ListGroups(states, types []string) ([]GroupListing, error)
 	var out []GroupListing
 	for _, g := range groups {
 		g.mu.Lock()
-		if g.state != Dead && match(states, g.state.String()) && match(types, "classic") {
-			out = append(out, GroupListing{Group: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"})
+		l := g.listing()
+		if g.state != Dead && match(states, l.State) && match(types, l.Type) {
+			out = append(out, l)
 		}
 		g.mu.Unlock()
 	}
@@ -461,6 +465,10 @@ func (c *Coordinator) DescribeGroup(name string) (GroupDescription, error) {
 		return GroupDescription{Group: name, State: Dead.String()}, kerr.GroupIDNotFound
 	}
 	defer g.mu.Unlock()
+	if g.cg != nil {
+		// Kafka 4 describes consumer groups through ConsumerGroupDescribe.
+		return GroupDescription{Group: name, State: Dead.String()}, kerr.GroupIDNotFound
+	}
 	return g.describe(), nil
 }
 

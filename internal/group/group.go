@@ -115,6 +115,10 @@ type Group struct {
 	// invisible until the producer's transaction commits (see txn.go).
 	txnOffsets map[int64]map[topicPartition]*committed
 	txn        *txnIndex // of the group's partition
+
+	// cg is set while the group uses the consumer protocol (KIP-848,
+	// consumer.go); the classic fields above then stay empty.
+	cg *consumerGroup
 }
 
 func newGroup(c *Coordinator, name string, sh *shard) *Group {
@@ -384,6 +388,10 @@ func (c *Coordinator) JoinGroup(req JoinRequest) <-chan JoinResult {
 }
 
 func (g *Group) join(req *JoinRequest, ch chan JoinResult) {
+	if err := g.leaveConsumerToClassic(); err != nil {
+		ch <- joinError(req.MemberID, err)
+		return
+	}
 	if !g.acceptJoining(req.MemberID) {
 		if m := g.members[req.MemberID]; m != nil {
 			g.removeMember(m, "the group is full")
@@ -1157,6 +1165,9 @@ func (g *Group) onSession(m *member, tok uint64) {
 
 // startSessions starts every member's session, for a group just loaded.
 func (g *Group) startSessions() {
+	if g.cg != nil {
+		g.startConsumerSessions()
+	}
 	for _, m := range g.members {
 		g.scheduleSession(m, m.sessionTimeout)
 	}
@@ -1176,6 +1187,11 @@ func (g *Group) kill(err error) {
 		g.replySync(m, SyncResult{Err: err})
 		g.stopSession(m)
 	}
+	if g.cg != nil {
+		for _, m := range g.cg.members {
+			g.stopConsumerTimer(m)
+		}
+	}
 }
 
 // restore rebuilds a group from its loaded records: Stable with its
@@ -1186,6 +1202,10 @@ func (g *Group) restore(lg *loadedGroup) {
 	}
 	for pid, pend := range lg.txnOffsets {
 		g.txnOffsets[pid] = pend
+	}
+	if lg.consumer != nil {
+		g.restoreConsumer(lg.consumer)
+		return
 	}
 	meta := lg.meta
 	if meta == nil {
@@ -1233,6 +1253,14 @@ func (g *Group) restore(lg *loadedGroup) {
 	if g.members[g.leader] == nil {
 		g.leader = g.firstMember()
 	}
+}
+
+// listing is the group as ListGroups shows it.
+func (g *Group) listing() GroupListing {
+	if g.cg != nil {
+		return GroupListing{Group: g.name, ProtocolType: "consumer", State: g.cg.state(), Type: "consumer"}
+	}
+	return GroupListing{Group: g.name, ProtocolType: g.protocolType, State: g.state.String(), Type: "classic"}
 }
 
 // describe summarizes the group for DescribeGroups: metadata and

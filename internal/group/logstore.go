@@ -139,6 +139,7 @@ func loadBatch(batch []byte, h *record.Header, fn func(LoadedRecord) error) erro
 // are gone (deleted, or deleted and created again under a new ID), as Kafka
 // 4 does. Call it with every new metadata image; it returns at once.
 func (c *Coordinator) ApplyImage(img *metadata.Image, node int32) {
+	c.img.Store(img)
 	if gone := c.topicsGone(img); len(gone) > 0 {
 		c.goBackground(func() { c.DeleteTopicOffsets(gone) })
 	}
@@ -166,5 +167,10 @@ func ConfigFromBroker(b *config.Broker) Config {
 	c.OffsetsRetention = time.Duration(b.OffsetsRetentionMinutes) * time.Minute
 	c.RetentionCheckInterval = time.Duration(b.OffsetsRetentionCheckIntervalMs) * time.Millisecond
 	c.CommitTimeout = time.Duration(b.OffsetsCommitTimeoutMs) * time.Millisecond
+	c.ConsumerProtocol = b.GroupConsumerProtocol
+	c.ConsumerSessionTimeout = time.Duration(b.GroupConsumerSessionTimeoutMs) * time.Millisecond
+	c.ConsumerHeartbeatInterval = time.Duration(b.GroupConsumerHeartbeatIntervalMs) * time.Millisecond
+	c.ConsumerMaxSize = int(b.GroupConsumerMaxSize)
+	c.ConsumerAssignors = b.GroupConsumerAssignors
 	return c
 }

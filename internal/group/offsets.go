@@ -69,6 +69,9 @@ func commitAnswer(n int) (chan []error, []error, func(error)) {
 // transactional commit (TxnOffsetCommit) without group metadata is taken in
 // any state (its v0-2 carry none), and is not refused mid-rebalance.
 func (g *Group) validateCommit(generation int32, memberID string, instanceID *string, transactional bool) error {
+	if g.cg != nil {
+		return g.validateConsumerCommit(generation, memberID, transactional)
+	}
 	if generation < 0 && g.state == Empty {
 		return nil
 	}
@@ -351,6 +354,9 @@ func (c *Coordinator) DeleteOffsets(group string, topics []TopicPartitions) <-ch
 // from their metadata for the chosen protocol; known is false when some
 // metadata cannot be read (Kafka then treats every topic as subscribed).
 func (g *Group) subscribedTopics() (topics map[string]bool, known bool) {
+	if g.cg != nil {
+		return g.consumerSubscribedTopics(), true
+	}
 	topics = make(map[string]bool)
 	if g.protocolType != "consumer" {
 		return nil, false
@@ -423,7 +429,7 @@ func (g *Group) expire(now time.Time) (removed int, dead bool) {
 	}
 	dying := g.state == Empty && len(g.pending) == 0 && !g.hasOffsetsExcept(tps)
 	if dying {
-		recs = append(recs, Record{Key: groupKey(g.name)})
+		recs = append(recs, g.metadataTombstones()...)
 	}
 	if len(recs) == 0 {
 		return 0, false
@@ -494,7 +500,7 @@ func (g *Group) deleteGroup() (func(context.Context) error, error) {
 	for _, tp := range tps {
 		recs = append(recs, Record{Key: offsetKey(g.name, tp.topic, tp.partition)})
 	}
-	recs = append(recs, Record{Key: groupKey(g.name)})
+	recs = append(recs, g.metadataTombstones()...)
 	_, wait, err := g.c.store.Append(g.partition, recs)
 	if err != nil {
 		return nil, appendError(err, false)

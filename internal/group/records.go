@@ -11,8 +11,9 @@ import (
 // The records of __consumer_offsets use Kafka's formats (kmsg's
 // OffsetCommitKey/Value and GroupMetadataKey/Value), so Kafka's tools can
 // read them. A key starts with its version: 0 and 1 are offset commits, 2 is
-// group metadata; later versions belong to the KIP-848 protocol, which this
-// coordinator does not write and skips when loading. A null value is a
+// group metadata; Kafka's later versions belong to its KIP-848 records,
+// which this coordinator does not write and skips when loading: its
+// consumer groups have a key of their own (consumer_records.go). A null value is a
 // tombstone: the offset or the group was deleted.
 
 // Versions written.
@@ -75,6 +76,7 @@ type decoded struct {
 	partition int32
 	offset    *offsetValue             // nil: tombstone
 	meta      *kmsg.GroupMetadataValue // nil: tombstone
+	consumer  *consumerSnapshot        // nil: tombstone
 }
 
 type recordKind int
@@ -83,6 +85,7 @@ const (
 	kindUnknown recordKind = iota
 	kindOffset
 	kindGroup
+	kindConsumer
 )
 
 // errBadRecord marks a record of __consumer_offsets that cannot be parsed.
@@ -137,6 +140,19 @@ func decodeRecord(key, value []byte) (decoded, error) {
 			return decoded{}, fmt.Errorf("%w: group value of %s: %v", errBadRecord, k.Group, err)
 		}
 		d.meta = &val
+		return d, nil
+	case consumerKeyVersion:
+		name, err := decodeConsumerKey(key)
+		if err != nil {
+			return decoded{}, err
+		}
+		d := decoded{kind: kindConsumer, group: name}
+		if value == nil {
+			return d, nil
+		}
+		if d.consumer, err = decodeConsumerValue(value); err != nil {
+			return decoded{}, fmt.Errorf("consumer group %s: %w", name, err)
+		}
 		return d, nil
 	default:
 		return decoded{kind: kindUnknown}, nil

@@ -15,6 +15,7 @@ type loadState struct {
 // loadedGroup accumulates one group's records while loading.
 type loadedGroup struct {
 	meta       *groupMetaValue
+	consumer   *consumerSnapshot
 	offsets    map[topicPartition]*committed
 	txnOffsets map[int64]map[topicPartition]*committed
 }
@@ -82,6 +83,9 @@ func (s *loadState) apply(d decoded, r LoadedRecord) bool {
 	case kindGroup:
 		lg := s.group(d.group)
 		lg.meta = d.meta // nil: tombstone; the offsets have their own
+	case kindConsumer:
+		lg := s.group(d.group)
+		lg.consumer = d.consumer // nil: tombstone
 	default:
 		return false
 	}

@@ -160,6 +160,28 @@ func (s *Security) preAuthorize(ctx context.Context, req *server.Request, next s
 				}
 			})
 		}
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		if !z.group(kmsg.ACLOperationRead, r.Group) {
+			resp := r.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+			resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			return answer(resp)
+		}
+	case *kmsg.ConsumerGroupDescribeRequest:
+		kept, denied := split(r.Groups, func(g string) bool { return z.group(kmsg.ACLOperationDescribe, g) })
+		r.Groups = kept
+		return after(next.Handle(ctx, req), func(m kmsg.Response) {
+			resp := m.(*kmsg.ConsumerGroupDescribeResponse)
+			if r.IncludeAuthorizedOperations {
+				for i := range resp.Groups {
+					resp.Groups[i].AuthorizedOperations = z.ops(kmsg.ACLResourceTypeGroup, resp.Groups[i].Group, groupOps)
+				}
+			}
+			for _, g := range denied {
+				og := kmsg.NewConsumerGroupDescribeResponseGroup()
+				og.Group, og.ErrorCode = g, kerr.GroupAuthorizationFailed.Code
+				resp.Groups = append(resp.Groups, og)
+			}
+		})
 	case *kmsg.DescribeGroupsRequest:
 		kept, denied := split(r.Groups, func(g string) bool { return z.group(kmsg.ACLOperationDescribe, g) })
 		r.Groups = kept

@@ -31,6 +31,10 @@ func registerGroups(mux *server.Mux, h *handlers) {
 	mux.Register(28, 0, 4, h.txnOffsetCommit)
 	mux.Register(42, 0, 3, h.deleteGroups)
 	mux.Register(47, 0, 0, h.offsetDelete)
+	if h.Groups.ServesConsumerProtocol() {
+		mux.Register(68, 0, 1, h.consumerGroupHeartbeat)
+		mux.Register(69, 0, 1, h.consumerGroupDescribe)
+	}
 }
 
 // awaitReply answers with what ch brings: at once when it is already there

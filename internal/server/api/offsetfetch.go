@@ -109,6 +109,13 @@ func (h *handlers) fetchGroupOffsets(img *metadata.Image, r *kmsg.OffsetFetchReq
 			asked = append(asked, group.TopicPartitions{Topic: name, Partitions: t.Partitions})
 		}
 	}
+	if r.Version >= 9 && rg.MemberID != nil {
+		// A consumer-protocol member fetches as itself (KIP-848).
+		if err := h.Groups.CheckFetchMember(rg.Group, *rg.MemberID, rg.MemberEpoch); err != nil {
+			og.ErrorCode = errCode(err)
+			return og
+		}
+	}
 	got, err := h.Groups.FetchOffsets(rg.Group, asked, r.RequireStable)
 	if err != nil {
 		og.ErrorCode = errCode(err)
