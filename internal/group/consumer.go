@@ -435,6 +435,8 @@ func (g *Group) staticConsumerMember(id string, req *ConsumerHeartbeatRequest) (
 	m := g.newConsumerMember(id, req)
 	m.epoch, m.prevEpoch, m.state = prev.prevEpoch, prev.prevEpoch, prev.state
 	m.assigned, m.revoking = prev.assigned.clone(), prev.revoking.clone()
+	m.topicNames, m.regex, m.assignor = prev.topicNames, prev.regex, prev.assignor
+	m.rackID, m.rebalanceTimeout = prev.rackID, prev.rebalanceTimeout
 	g.stopConsumerTimer(prev)
 	delete(cg.members, prev.id)
 	cg.target[id] = cg.target[prev.id]
