@@ -58,13 +58,21 @@ type Markers interface {
 	Write(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, parts []TopicPartition) error
 }
 
-// Coordinator is Kafka's transaction coordinator (protocol v1): it gives transactional
-// producers their id and epoch, fencing older incarnations; records the partitions each
-// transaction writes to; and on EndTxn writes the decision to its log (PrepareCommit or
+// Coordinator is Kafka's transaction coordinator: it gives transactional producers their
+// id and epoch, fencing older incarnations; records the partitions each transaction
+// writes to; and on EndTxn writes the decision to its log (PrepareCommit or
 // PrepareAbort), has every partition's leader write the marker, and then records the
 // transaction complete. Its state lives in __transaction_state (kmsg's TxnMetadataKey
 // and TxnMetadataValue), one partition per transactional id (Java's String hash, as
 // Kafka), and is loaded when this broker takes a partition's leadership.
+//
+// Both of Kafka's transaction protocols are served, per transaction. In v1 the producer
+// adds each partition with AddPartitionsToTxn and keeps its epoch from one transaction
+// to the next. In v2 (KIP-890, transaction.version 2) the partition leaders add
+// partitions on the producer's behalf at its first transactional write (AddImplicit),
+// and every EndTxn v5 moves the producer to the next epoch (a new producer id once the
+// epochs run out): the markers carry that epoch, so a write of the ended transaction
+// that arrives late is refused by the partition's epoch check.
 type Coordinator struct {
 	cfg     Config
 	store   Storage
@@ -90,8 +98,16 @@ type txnPartition struct {
 // txnMeta is one transactional id's state. mu serialises the operations on it, which
 // each end by writing the new state to the log.
 type txnMeta struct {
-	mu         sync.Mutex
-	id         string
+	mu sync.Mutex
+	id string
+	txnFields
+	// completing is set while markers are written for a prepared decision.
+	completing bool
+}
+
+// txnFields are the parts of a transactional id's state that its records in
+// __transaction_state hold.
+type txnFields struct {
 	pid        int64
 	epoch      int16
 	timeoutMs  int32
@@ -99,8 +115,21 @@ type txnMeta struct {
 	partitions map[TopicPartition]bool
 	startMs    int64
 	updateMs   int64
-	// completing is set while markers are written for a prepared decision.
-	completing bool
+
+	// tv is the client transaction version of the last EndTxn (2 for EndTxn v5+,
+	// else 0), persisted as ClientTransactionVersion: under 2 a retried EndTxn
+	// carries the epoch before the bump.
+	tv int16
+	// lastEpoch is the epoch a v2 EndTxn ended its transaction with (the epoch
+	// before the bump), so that its retry is recognised; -1 when the last end
+	// was not a client's (a fencing abort, a timeout), which no retry matches.
+	lastEpoch int16
+	// prevPID is the producer id before a v2 EndTxn moved the producer to a new
+	// one (its epochs exhausted), for a retry of that EndTxn; else -1.
+	prevPID int64
+	// nextPID is, while such an EndTxn's markers are written, the producer id
+	// the producer continues with (at epoch 0); else -1.
+	nextPID int64
 }
 
 // New returns a coordinator; nextPID hands out producer ids.
@@ -130,6 +159,9 @@ func (c *Coordinator) Start() {
 func (c *Coordinator) Stop() {
 	c.cancel()
 	c.wg.Wait()
+	if cl, ok := c.markers.(interface{ Close() }); ok {
+		cl.Close()
+	}
 }
 
 // PartitionFor is the partition of __transaction_state that holds id.
@@ -176,8 +208,21 @@ func (c *Coordinator) load(p int32, tp *txnPartition) {
 		if err := v.ReadFrom(value); err != nil {
 			return fmt.Errorf("transaction %q: %w", k.TransactionalID, err)
 		}
-		m := &txnMeta{id: k.TransactionalID, pid: v.ProducerID, epoch: v.ProducerEpoch, timeoutMs: v.TimeoutMillis,
-			state: v.State, startMs: v.StartTimestamp, updateMs: v.LastUpdateTimestamp, partitions: map[TopicPartition]bool{}}
+		m := &txnMeta{id: k.TransactionalID, txnFields: txnFields{pid: v.ProducerID, epoch: v.ProducerEpoch, timeoutMs: v.TimeoutMillis,
+			state: v.State, startMs: v.StartTimestamp, updateMs: v.LastUpdateTimestamp, partitions: map[TopicPartition]bool{},
+			tv: v.ClientTransactionVersion, lastEpoch: -1, prevPID: v.PreviousProducerID, nextPID: v.NextProducerID}}
+		if v.Version < 1 {
+			m.tv, m.prevPID, m.nextPID = 0, -1, -1
+		}
+		if m.tv >= 2 && m.state != kmsg.TransactionStateEmpty && m.state != kmsg.TransactionStateOngoing {
+			// A decided v2 transaction: its EndTxn may be retried with the epoch
+			// before the bump (as Kafka, which checks epoch+1, the bump is not
+			// told apart from a fencing one after a reload).
+			m.lastEpoch = m.epoch - 1
+			if m.nextPID < 0 && m.prevPID >= 0 && m.epoch == 0 {
+				m.lastEpoch = math.MaxInt16 - 1
+			}
+		}
 		for _, t := range v.Topics {
 			for _, pp := range t.Partitions {
 				m.partitions[TopicPartition{t.Topic, pp}] = true
@@ -242,6 +287,13 @@ func (c *Coordinator) persist(ctx context.Context, p int32, m *txnMeta) error {
 	key := (&kmsg.TxnMetadataKey{Version: 0, TransactionalID: m.id}).AppendTo(nil)
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
+	if m.tv >= 2 || m.prevPID >= 0 || m.nextPID >= 0 {
+		// Kafka's flexible version, with the producer ids of an epoch
+		// rollover and the client's transaction version as tagged fields, so
+		// that a reload knows the transaction's protocol.
+		v.Version = 1
+		v.ClientTransactionVersion, v.PreviousProducerID, v.NextProducerID = m.tv, m.prevPID, m.nextPID
+	}
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis = m.pid, m.epoch, m.timeoutMs
 	v.State = m.state
 	v.LastUpdateTimestamp, v.StartTimestamp = m.updateMs, m.startMs
@@ -291,8 +343,8 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		if err != nil {
 			return -1, -1, kerr.CoordinatorNotAvailable
 		}
-		m = &txnMeta{id: id, pid: pid, epoch: 0, timeoutMs: timeoutMs, state: kmsg.TransactionStateEmpty,
-			partitions: map[TopicPartition]bool{}, startMs: -1, updateMs: now}
+		m = &txnMeta{id: id, txnFields: txnFields{pid: pid, epoch: 0, timeoutMs: timeoutMs, state: kmsg.TransactionStateEmpty,
+			partitions: map[TopicPartition]bool{}, startMs: -1, updateMs: now, lastEpoch: -1, prevPID: -1, nextPID: -1}}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if err := c.persist(ctx, p, m); err != nil {
@@ -320,30 +372,46 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 	case kmsg.TransactionStateOngoing:
 		// Fence the previous incarnation and abort its transaction with the new
 		// epoch; the producer retries once the abort is complete.
-		if err := c.bumpEpoch(ctx, m); err != nil {
+		if err := c.fence(ctx, p, cepoch, m, now); err != nil {
 			return -1, -1, err
 		}
-		m.state, m.updateMs = kmsg.TransactionStatePrepareAbort, now
-		if err := c.persist(ctx, p, m); err != nil {
-			return -1, -1, err
-		}
-		m.completing = true
-		go c.complete(p, cepoch, m)
 		return -1, -1, kerr.ConcurrentTransactions
 	}
+	saved := m.txnFields
 	if err := c.bumpEpoch(ctx, m); err != nil {
 		return -1, -1, err
 	}
 	m.state, m.timeoutMs, m.updateMs, m.startMs = kmsg.TransactionStateEmpty, timeoutMs, now, -1
 	m.partitions = map[TopicPartition]bool{}
+	m.lastEpoch, m.prevPID = -1, -1
 	if err := c.persist(ctx, p, m); err != nil {
+		m.txnFields = saved
 		return -1, -1, err
 	}
 	return m.pid, m.epoch, nil
 }
 
+// fence aborts m's open transaction on the coordinator's own initiative (a new
+// incarnation of its producer, or its timeout): the epoch is bumped, so the producer
+// is fenced, and the abort's markers carry the new epoch. The epoch may reach
+// MaxInt16 here; the producer gets a new id at its next InitProducerId. m.mu is held.
+func (c *Coordinator) fence(ctx context.Context, p, cepoch int32, m *txnMeta, now int64) error {
+	saved := m.txnFields
+	if m.epoch < math.MaxInt16 {
+		m.epoch++
+	}
+	m.state, m.updateMs, m.lastEpoch = kmsg.TransactionStatePrepareAbort, now, -1
+	if err := c.persist(ctx, p, m); err != nil {
+		m.txnFields = saved
+		return err
+	}
+	m.completing = true
+	go c.complete(p, cepoch, m)
+	return nil
+}
+
 // bumpEpoch moves m to its next epoch, or to a new producer id when the epoch would
-// overflow.
+// reach MaxInt16 (kept for fencing).
 func (c *Coordinator) bumpEpoch(ctx context.Context, m *txnMeta) error {
 	if m.epoch >= math.MaxInt16-1 {
 		pid, err := c.nextPID(ctx)
@@ -359,9 +427,13 @@ func (c *Coordinator) bumpEpoch(ctx context.Context, m *txnMeta) error {
 
 // check validates a request's producer id and epoch against id's state: an unknown id
 // or another producer id is INVALID_PRODUCER_ID_MAPPING, an older epoch
-// PRODUCER_FENCED.
+// PRODUCER_FENCED. The producer id a v2 EndTxn gave while its transaction's markers
+// are still being written is CONCURRENT_TRANSACTIONS: it becomes the producer's once
+// they are.
 func check(m *txnMeta, pid int64, epoch int16) error {
 	switch {
+	case m != nil && m.nextPID >= 0 && pid == m.nextPID && epoch == 0:
+		return kerr.ConcurrentTransactions
 	case m == nil || m.pid != pid:
 		return kerr.InvalidProducerIDMapping
 	case epoch < m.epoch:
@@ -372,14 +444,27 @@ func check(m *txnMeta, pid int64, epoch int16) error {
 	return nil
 }
 
-// AddPartitions adds partitions to id's transaction, starting it if none is open.
+// AddPartitions adds partitions to id's transaction, starting it if none is open: the
+// producer's AddPartitionsToTxn (v0-3) and AddOffsetsToTxn.
 func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts)
+}
+
+// AddImplicit adds partitions to id's transaction on the producer's behalf, as a
+// partition leader asks at the producer's first transactional write there under
+// transactions v2 (Produce v12+, AddPartitionsToTxn v4+ without VerifyOnly). The
+// rules are AddPartitions'.
+func (c *Coordinator) AddImplicit(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
+	return c.addPartitions(ctx, id, pid, epoch, parts)
+}
+
+func (c *Coordinator) addPartitions(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition) error {
 	p, _, _, m, err := c.meta(id)
 	if err != nil {
 		return err
 	}
-	if err := check(m, pid, epoch); err != nil {
-		return err
+	if m == nil {
+		return kerr.InvalidProducerIDMapping
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -399,8 +484,8 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 		}
 	}
 	now := c.now().UnixMilli()
-	next := &txnMeta{id: m.id, pid: m.pid, epoch: m.epoch, timeoutMs: m.timeoutMs, startMs: m.startMs,
-		partitions: make(map[TopicPartition]bool, len(m.partitions)+len(parts))}
+	next := txnMeta{id: m.id, txnFields: m.txnFields}
+	next.partitions = make(map[TopicPartition]bool, len(m.partitions)+len(parts))
 	if m.state == kmsg.TransactionStateOngoing {
 		for tp := range m.partitions {
 			next.partitions[tp] = true
@@ -412,56 +497,176 @@ func (c *Coordinator) AddPartitions(ctx context.Context, id string, pid int64, e
 		next.partitions[tp] = true
 	}
 	next.state, next.updateMs = kmsg.TransactionStateOngoing, now
-	if err := c.persist(ctx, p, next); err != nil {
+	if err := c.persist(ctx, p, &next); err != nil {
 		return err
 	}
 	m.partitions, m.state, m.updateMs, m.startMs = next.partitions, next.state, next.updateMs, next.startMs
 	return nil
 }
 
-// EndTxn commits or aborts id's transaction: it writes the decision, answers, and has
-// the markers written in the background, after which the transaction is complete. A
-// retried EndTxn of a decided transaction succeeds; the opposite decision is
-// INVALID_TXN_STATE.
-func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
-	p, cepoch, _, m, err := c.meta(id)
+// Verify answers a partition leader's question of KIP-890 part 1 (AddPartitionsToTxn
+// v4+ with VerifyOnly): is each partition in id's ongoing transaction? A partition
+// that is not gets TRANSACTION_ABORTABLE; the whole request fails with
+// INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED (any other epoch, as Kafka) or
+// CONCURRENT_TRANSACTIONS while the transaction is being decided. Nothing changes.
+func (c *Coordinator) Verify(id string, pid int64, epoch int16, parts []TopicPartition) ([]error, error) {
+	_, _, _, m, err := c.meta(id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := check(m, pid, epoch); err != nil {
-		return err
+	if m == nil {
+		return nil, kerr.InvalidProducerIDMapping
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := check(m, pid, epoch); err != nil {
-		return err
+	switch {
+	case m.nextPID >= 0 && pid == m.nextPID:
+		return nil, kerr.ConcurrentTransactions
+	case m.pid != pid:
+		return nil, kerr.InvalidProducerIDMapping
+	case m.epoch != epoch:
+		return nil, kerr.ProducerFenced
+	case m.completing || m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort:
+		return nil, kerr.ConcurrentTransactions
 	}
+	out := make([]error, len(parts))
+	for i, tp := range parts {
+		if m.state != kmsg.TransactionStateOngoing || !m.partitions[tp] {
+			out[i] = kerr.TransactionAbortable
+		}
+	}
+	return out, nil
+}
+
+// EndTxn commits or aborts id's transaction under protocol v1 (EndTxn v0-4): it writes
+// the decision, answers, and has the markers written in the background, after which
+// the transaction is complete. A retried EndTxn of a decided transaction succeeds; the
+// opposite decision is INVALID_TXN_STATE.
+func (c *Coordinator) EndTxn(ctx context.Context, id string, pid int64, epoch int16, commit bool) error {
+	_, _, err := c.endTxn(ctx, id, pid, epoch, commit, false)
+	return err
+}
+
+// EndTxnV2 is EndTxn v5+ (transactions v2): the decision moves the producer to its
+// next epoch, and the markers carry it; it returns the producer id and epoch for the
+// producer's next transaction (a new producer id at epoch 0 once the epochs are
+// exhausted, after the markers of the old one). Aborting when no transaction is open
+// is allowed and bumps the epoch. A retry (the epoch before the bump) of a completed
+// decision answers the current id and epoch, of one being carried out
+// CONCURRENT_TRANSACTIONS.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool) (int64, int16, error) {
+	return c.endTxn(ctx, id, pid, epoch, commit, true)
+}
+
+func (c *Coordinator) endTxn(ctx context.Context, id string, pid int64, epoch int16, commit, v2 bool) (int64, int16, error) {
+	p, cepoch, _, m, err := c.meta(id)
+	if err != nil {
+		return -1, -1, err
+	}
+	if m == nil {
+		return -1, -1, kerr.InvalidProducerIDMapping
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	prepared, completed := kmsg.TransactionStatePrepareAbort, kmsg.TransactionStateCompleteAbort
 	if commit {
 		prepared, completed = kmsg.TransactionStatePrepareCommit, kmsg.TransactionStateCompleteCommit
 	}
-	switch m.state {
-	case kmsg.TransactionStateOngoing:
-	case prepared:
-		return kerr.ConcurrentTransactions
-	case completed:
-		return nil // a retry of a decision already carried out
-	default:
-		return kerr.InvalidTxnState
+	if m.isV2Retry(pid, epoch) {
+		switch m.state {
+		case prepared:
+			return -1, -1, kerr.ConcurrentTransactions
+		case completed:
+			return m.pid, m.epoch, nil
+		}
+		return -1, -1, kerr.InvalidTxnState
 	}
+	if err := check(m, pid, epoch); err != nil {
+		return -1, -1, err
+	}
+	switch {
+	case m.state == kmsg.TransactionStateOngoing:
+	case m.state == prepared:
+		return -1, -1, kerr.ConcurrentTransactions
+	case m.state == completed && !v2:
+		return m.pid, m.epoch, nil // a retry of a decision already carried out
+	case v2 && !commit && (m.state == kmsg.TransactionStateEmpty ||
+		m.state == kmsg.TransactionStateCompleteCommit || m.state == kmsg.TransactionStateCompleteAbort):
+		return c.emptyAbort(ctx, p, m)
+	default:
+		return -1, -1, kerr.InvalidTxnState
+	}
+	saved := m.txnFields
 	m.state, m.updateMs = prepared, c.now().UnixMilli()
+	if v2 {
+		m.tv, m.lastEpoch = 2, m.epoch
+		if m.epoch >= math.MaxInt16-1 {
+			// The markers use the last epoch of this producer id; the producer
+			// continues with a new one.
+			next, err := c.nextPID(ctx)
+			if err != nil {
+				m.txnFields = saved
+				return -1, -1, kerr.CoordinatorNotAvailable
+			}
+			m.nextPID = next
+		}
+		m.epoch++
+	} else {
+		m.tv = 0
+	}
 	if err := c.persist(ctx, p, m); err != nil {
-		m.state = kmsg.TransactionStateOngoing
-		return err
+		m.txnFields = saved
+		return -1, -1, err
 	}
 	m.completing = true
 	go c.complete(p, cepoch, m)
-	return nil
+	if m.nextPID >= 0 {
+		return m.nextPID, 0, nil
+	}
+	return m.pid, m.epoch, nil
+}
+
+// isV2Retry reports whether an EndTxn with pid and epoch is a retry of the v2 EndTxn
+// that decided m's last transaction: the epoch (and producer id) from before its bump.
+func (m *txnMeta) isV2Retry(pid int64, epoch int16) bool {
+	if m.tv < 2 || m.lastEpoch < 0 || epoch != m.lastEpoch {
+		return false
+	}
+	switch m.state {
+	case kmsg.TransactionStateEmpty, kmsg.TransactionStateOngoing:
+		return false
+	}
+	return pid == m.pid || m.prevPID >= 0 && pid == m.prevPID && m.epoch == 0
+}
+
+// emptyAbort is a v2 abort with no transaction open: nothing to mark, but the
+// producer moves to its next epoch (or a new producer id) all the same. m.mu is held.
+func (c *Coordinator) emptyAbort(ctx context.Context, p int32, m *txnMeta) (int64, int16, error) {
+	saved := m.txnFields
+	m.tv, m.lastEpoch, m.prevPID = 2, m.epoch, -1
+	if m.epoch >= math.MaxInt16-1 {
+		next, err := c.nextPID(ctx)
+		if err != nil {
+			m.txnFields = saved
+			return -1, -1, kerr.CoordinatorNotAvailable
+		}
+		m.prevPID, m.pid, m.epoch = m.pid, next, 0
+	} else {
+		m.epoch++
+	}
+	m.state, m.partitions, m.updateMs, m.startMs = kmsg.TransactionStateCompleteAbort, map[TopicPartition]bool{}, c.now().UnixMilli(), -1
+	if err := c.persist(ctx, p, m); err != nil {
+		m.txnFields = saved
+		return -1, -1, err
+	}
+	return m.pid, m.epoch, nil
 }
 
 // complete writes the markers of m's prepared decision, then records the transaction
 // complete. It retries until it succeeds or the partition moves to another coordinator
-// (which completes it after loading).
+// (which completes it after loading). A v2 decision that exhausted the producer's
+// epochs moves the producer to its next id here, once the markers of the old one are
+// written.
 func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 	m.mu.Lock()
 	commit := m.state == kmsg.TransactionStatePrepareCommit
@@ -483,15 +688,21 @@ func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 		err := c.markers.Write(ctx, pid, epoch, cepoch, commit, parts)
 		if err == nil {
 			m.mu.Lock()
+			saved := m.txnFields
 			if commit {
 				m.state = kmsg.TransactionStateCompleteCommit
 			} else {
 				m.state = kmsg.TransactionStateCompleteAbort
 			}
 			m.partitions, m.updateMs, m.startMs = map[TopicPartition]bool{}, c.now().UnixMilli(), -1
+			if m.nextPID >= 0 {
+				m.prevPID, m.pid, m.epoch, m.nextPID = m.pid, m.nextPID, 0, -1
+			}
 			err = c.persist(ctx, p, m)
 			if err == nil {
 				m.completing = false
+			} else {
+				m.txnFields = saved
 			}
 			m.mu.Unlock()
 		}
@@ -546,20 +757,12 @@ func (c *Coordinator) expireLoop() {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-			err := c.bumpEpoch(ctx, m)
-			if err == nil {
-				m.state, m.updateMs = kmsg.TransactionStatePrepareAbort, now
-				err = c.persist(ctx, d.p, m)
-			}
+			err := c.fence(ctx, d.p, d.epoch, m, now)
 			cancel()
 			if err == nil {
-				m.completing = true
 				c.log.Info("aborting a transaction past its timeout", "transactional_id", m.id, "timeout_ms", m.timeoutMs)
 			}
 			m.mu.Unlock()
-			if err == nil {
-				go c.complete(d.p, d.epoch, m)
-			}
 		}
 	}
 }

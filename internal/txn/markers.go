@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -19,6 +20,9 @@ type BrokerMarkers struct {
 	client   *brokerclient.Client
 	image    func() *metadata.Image
 	listener string
+
+	verifyOnce sync.Once
+	verify     *brokerclient.Client // for AddPartitionsToTxn
 }
 
 // NewBrokerMarkers returns Markers that reach leaders through client on listener.
@@ -93,4 +97,34 @@ func (b *BrokerMarkers) addr(img *metadata.Image, id int32) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("broker %d has no %s endpoint", id, b.listener)
+}
+
+// AddPartitionsToTxn sends req (AddPartitionsToTxn v4+, the brokers' form) to the
+// leader of partition p of __transaction_state: the coordinator of the transactions it
+// names. It has its own connections, so that a partition leader's question does not
+// wait behind markers.
+func (b *BrokerMarkers) AddPartitionsToTxn(ctx context.Context, p int32, req *kmsg.AddPartitionsToTxnRequest) (*kmsg.AddPartitionsToTxnResponse, error) {
+	img := b.image()
+	part := img.Partition(Topic, p)
+	if part == nil || part.Leader < 0 {
+		return nil, fmt.Errorf("%s-%d has no leader: %w", Topic, p, kerr.CoordinatorNotAvailable)
+	}
+	addr, err := b.addr(img, part.Leader)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator %d: %w", part.Leader, kerr.CoordinatorNotAvailable)
+	}
+	b.verifyOnce.Do(func() { b.verify = brokerclient.New("sluice-txn-verify") })
+	kresp, err := b.verify.Request(ctx, addr, req)
+	if err != nil {
+		return nil, err
+	}
+	return kresp.(*kmsg.AddPartitionsToTxnResponse), nil
+}
+
+// Close closes the connections AddPartitionsToTxn opened.
+func (b *BrokerMarkers) Close() {
+	b.verifyOnce.Do(func() {})
+	if b.verify != nil {
+		b.verify.Close()
+	}
 }
