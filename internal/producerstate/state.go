@@ -267,6 +267,17 @@ func (s *State) Entry(pid int64) (Entry, bool) {
 	return p.entry(pid), true
 }
 
+// Txn returns producer pid's epoch and whether it has a transaction open in the
+// partition, without copying its state (the produce path asks it for every
+// transactional batch); known is false for a producer the partition does not know.
+func (s *State) Txn(pid int64) (epoch int16, open, known bool) {
+	p, ok := s.producers[pid]
+	if !ok {
+		return record.NoProducerEpoch, false, false
+	}
+	return p.epoch, p.currentTxnFirstOffset >= 0, true
+}
+
 // Entries returns a copy of every producer's state, by producer id (for
 // DescribeProducers and snapshots).
 func (s *State) Entries() []Entry {
