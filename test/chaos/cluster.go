@@ -45,7 +45,11 @@ type ClusterConfig struct {
 	// DataSize, if positive, caps each node's data directory at that many bytes by
 	// mounting a tmpfs of that size on it (root only), so that the disk can fill.
 	DataSize int64
-	Logger   *slog.Logger
+	// FsyncDelay starts every node with the broker's test-only fsync-delay hook
+	// (SLUICE_TEST_FSYNC_DELAY_FILE naming node-<id>/fsync-delay), which
+	// Node.SetFsyncDelay drives: the fsync-delay fault needs it.
+	FsyncDelay bool
+	Logger     *slog.Logger
 }
 
 // Cluster is a set of Sluice nodes run as processes by this harness.
@@ -98,6 +102,9 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 			DataDir: filepath.Join(dir, "data"),
 			LogPath: filepath.Join(dir, "sluice.log"),
 			binary:  cfg.Binary, net: cfg.Network, logger: cfg.Logger, state: Stopped,
+		}
+		if cfg.FsyncDelay {
+			n.fsyncDelayFile = filepath.Join(dir, "fsync-delay")
 		}
 		switch {
 		case split && int(id) <= cfg.Controllers:
@@ -168,6 +175,9 @@ func NewCluster(cfg ClusterConfig) (*Cluster, error) {
 	}
 	return c, nil
 }
+
+// FsyncDelay reports whether the nodes run with the fsync-delay hook.
+func (c *Cluster) FsyncDelay() bool { return c.cfg.FsyncDelay }
 
 // Nodes returns the nodes in id order.
 func (c *Cluster) Nodes() []*Node { return c.nodes }

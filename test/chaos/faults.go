@@ -52,12 +52,19 @@ const (
 	// and the cut stays within what was not acknowledged: it exists to show that the
 	// harness catches lost writes, and is in no default schedule.
 	FaultLoseUnsynced Fault = "lose-unsynced"
+	// FaultFsyncDelay makes a node's disk slow: every fsync of its partition logs
+	// waits a drawn delay (50 ms to 1 s) first, for the hold, through the broker's
+	// test-only SLUICE_TEST_FSYNC_DELAY_FILE (see ClusterConfig.FsyncDelay). It
+	// matters where acknowledgements wait for fsync (flush.messages=1) and on the
+	// paths that always sync: segment rolls, checkpoints, recovery.
+	FaultFsyncDelay Fault = "fsync-delay"
 )
 
 // AllFaults lists every fault, for help texts.
 var AllFaults = []Fault{
 	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart, FaultRestartAll, FaultKillAll,
 	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultDiskFull, FaultLoseUnsynced,
+	FaultFsyncDelay,
 }
 
 // SingleNodeFaults is the default schedule on one node.
@@ -193,6 +200,9 @@ func NewNemesis(cfg NemesisConfig, c *Cluster, w *Workload, rec *Recorder, logge
 	for _, f := range cfg.Faults {
 		if f == FaultDiskFull && c.DataSize() <= 0 {
 			return nil, fmt.Errorf("fault %s needs size-limited data directories (ClusterConfig.DataSize)", f)
+		}
+		if f == FaultFsyncDelay && !c.FsyncDelay() {
+			return nil, fmt.Errorf("fault %s needs nodes started with the fsync-delay hook (ClusterConfig.FsyncDelay)", f)
 		}
 		if !f.NeedsPartitions() {
 			continue
@@ -467,6 +477,23 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 				return fmt.Errorf("node %d is %s after its disk filled", node.ID, node.State())
 			}
 			n.validate(ctx, node, "after its disk was freed")
+			return nil
+		}
+	case FaultFsyncDelay:
+		delay := 50*time.Millisecond + time.Duration(n.rng.Int64N(int64(950*time.Millisecond)))
+		desc = fmt.Sprintf("fsync-delay node %d, %v per fsync, for %v", node.ID, delay.Round(time.Millisecond), hold.Round(time.Millisecond))
+		apply = func(ctx context.Context) error {
+			n.strike(n.ledBy(ctx, node.ID))
+			if err := node.SetFsyncDelay(delay); err != nil {
+				return err
+			}
+			sleep(ctx, hold)
+			if err := node.SetFsyncDelay(0); err != nil {
+				return err
+			}
+			if node.State() != Running {
+				return fmt.Errorf("node %d is %s after its fsyncs slowed", node.ID, node.State())
+			}
 			return nil
 		}
 	case FaultLoseUnsynced:
@@ -780,6 +807,11 @@ func (n *Nemesis) controller(ctx context.Context) (int32, error) {
 // nodes and starts stopped ones.
 func (n *Nemesis) HealAll(ctx context.Context) error {
 	var errs []error
+	for _, nd := range n.cluster.Nodes() {
+		if n.cluster.FsyncDelay() {
+			errs = append(errs, nd.SetFsyncDelay(0))
+		}
+	}
 	if err := n.cluster.Network().Heal(); err != nil {
 		errs = append(errs, err)
 	}

@@ -93,9 +93,9 @@ func TestNemesisRefusesImpossibleFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := NewWorkload(WorkloadConfig{}, 1, nil, NewRecorder(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, f := range []Fault{FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultDiskFull} {
+	for _, f := range []Fault{FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultDiskFull, FaultFsyncDelay} {
 		if _, err := NewNemesis(NemesisConfig{Faults: []Fault{f}}, c, w, NewRecorder(), slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
-			t.Errorf("%s accepted on one node on loopback without a size-limited disk", f)
+			t.Errorf("%s accepted on one node on loopback without a size-limited disk or the fsync-delay hook", f)
 		}
 	}
 	if _, err := ParseFaults("kill,,pause , restart"); err != nil {

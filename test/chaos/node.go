@@ -46,6 +46,9 @@ type Node struct {
 	mounted  bool     // DataDir is a tmpfs the cluster mounted
 	net      Network
 	logger   *slog.Logger
+	// fsyncDelayFile, if set, is the file the broker's test-only fsync-delay hook
+	// reads (fsyncDelayEnv).
+	fsyncDelayFile string
 
 	mu       sync.Mutex
 	state    State
@@ -138,6 +141,9 @@ func (n *Node) launch() error {
 	cmd := n.net.Command(n.ID, args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = nodeEnv()
+	if n.fsyncDelayFile != "" {
+		cmd.Env = append(cmd.Env, fsyncDelayEnv+"="+n.fsyncDelayFile)
+	}
 	// A process group of its own: a terminal's Ctrl-C reaches the harness, which then
 	// decides how the node ends. If the harness dies (a test timeout), the kernel
 	// kills the node rather than leave it running.
@@ -166,6 +172,34 @@ func (n *Node) launch() error {
 		close(exited)
 	}()
 	n.logger.Info("node started", "node", n.ID, "pid", cmd.Process.Pid, "addr", n.Addr, "controller_addr", n.ControllerAddr)
+	return nil
+}
+
+// fsyncDelayEnv is the broker's test-only setting naming a file whose content, a
+// duration, delays every fsync of its partition logs (internal/broker).
+const fsyncDelayEnv = "SLUICE_TEST_FSYNC_DELAY_FILE"
+
+// SetFsyncDelay makes every fsync of the node's partition logs wait d first (0:
+// none), from its next fsync on, running or not. The node must have been laid out
+// with ClusterConfig.FsyncDelay.
+func (n *Node) SetFsyncDelay(d time.Duration) error {
+	if n.fsyncDelayFile == "" {
+		return fmt.Errorf("node %d runs without the fsync-delay hook", n.ID)
+	}
+	if d <= 0 {
+		if err := os.Remove(n.fsyncDelayFile); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("end the fsync delay of node %d: %w", n.ID, err)
+		}
+		return nil
+	}
+	// Written whole and renamed, so the broker never reads half a duration.
+	tmp := n.fsyncDelayFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(d.String()), 0o644); err != nil {
+		return fmt.Errorf("set the fsync delay of node %d: %w", n.ID, err)
+	}
+	if err := os.Rename(tmp, n.fsyncDelayFile); err != nil {
+		return fmt.Errorf("set the fsync delay of node %d: %w", n.ID, err)
+	}
 	return nil
 }
 
