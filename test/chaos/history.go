@@ -25,6 +25,24 @@ const (
 	KindAssign Kind = "assign"
 	// KindFault is a fault the nemesis injected and healed; Fault describes it.
 	KindFault Kind = "fault"
+	// KindTxn is one transaction of a transactional producer, from its begin to its
+	// end: Records hold its writes in the order sent (with their offsets once
+	// acknowledged), Reads what it consumed (a consume-transform-produce
+	// transaction), End what it asked for at its end ("commit" or "abort") and
+	// EndCall when. Its Outcome is the commit's: OK committed, Fail definitely not
+	// committed (aborted, as asked or after a failed write), Info unknown (a commit
+	// whose answer was lost).
+	KindTxn Kind = "txn"
+	// KindOffsets is a read of the processors' group's committed offsets
+	// (ProcessorGroup): Records hold the partition and offset of each, without
+	// values.
+	KindOffsets Kind = "offsets"
+)
+
+// Ends of a transaction (Op.End).
+const (
+	EndCommit = "commit"
+	EndAbort  = "abort"
 )
 
 // Outcome is how an operation ended, in Jepsen's terms.
@@ -75,6 +93,10 @@ type Op struct {
 	// Led lists the partitions whose leader a fault hit: those the faulted node led
 	// just before, as its Metadata said (every partition for a fault on every node).
 	Led []int32 `json:"led,omitempty"`
+	// Reads, End and EndCall describe a transaction (KindTxn).
+	Reads   []Record `json:"reads,omitempty"`
+	End     string   `json:"end,omitempty"`
+	EndCall int64    `json:"end_call,omitempty"`
 }
 
 // FinalReader is the process name of the read of every partition from the beginning
@@ -182,6 +204,27 @@ func (r *Recorder) Complete(id int, outcome Outcome, records []Record, err error
 	if records != nil {
 		op.Records = slices.Clone(records)
 	}
+	if err != nil {
+		op.Error = err.Error()
+	}
+	r.done = append(r.done, op)
+}
+
+// CompleteTxn records the end of transaction id (invoked with Invoke and
+// KindTxn): its outcome, its writes with what the broker acknowledged, what it
+// read, what it asked for at its end and when (0 if it never got that far).
+func (r *Recorder) CompleteTxn(id int, outcome Outcome, writes, reads []Record, end string, endCall int64, err error) {
+	now := r.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	op, ok := r.pending[id]
+	if !ok {
+		return
+	}
+	delete(r.pending, id)
+	op.Outcome, op.Return = outcome, now
+	op.Records, op.Reads = slices.Clone(writes), slices.Clone(reads)
+	op.End, op.EndCall = end, endCall
 	if err != nil {
 		op.Error = err.Error()
 	}

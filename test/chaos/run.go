@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -28,6 +29,9 @@ type Options struct {
 	// DataSize caps each node's data directory (a tmpfs; root only), for the
 	// disk-full fault. 0: no cap.
 	DataSize int64
+	// FsyncDelay starts the nodes with the broker's fsync-delay hook; it is on
+	// whenever the fsync-delay fault is scheduled.
+	FsyncDelay bool
 	// Duration is how long the workload runs under faults, before the final heal.
 	Duration time.Duration
 	// Quiet is how long the workload runs after the final heal. Default 5s.
@@ -97,13 +101,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if old, _ := filepath.Glob(filepath.Join(opts.Dir, "node-*")); len(old) > 0 {
 		return nil, fmt.Errorf("%s already holds nodes (%s): a run needs a fresh directory", opts.Dir, old[0])
 	}
+	if opts.Workload.Txn {
+		// The processors' group forms at once rather than after Kafka's 3 s wait for
+		// more members, which a short run between faults can ill afford. The
+		// caller's settings come after, and win.
+		opts.Settings = append([]string{"group.initial.rebalance.delay.ms=0"}, opts.Settings...)
+	}
 	nw, err := newNetwork(opts.Network, opts.Nodes)
 	if err != nil {
 		return nil, err
 	}
 	cluster, err := NewCluster(ClusterConfig{
 		Binary: opts.Binary, Dir: opts.Dir, Nodes: opts.Nodes, Settings: opts.Settings, Network: nw, Logger: log,
-		DataSize: opts.DataSize,
+		DataSize: opts.DataSize, FsyncDelay: opts.FsyncDelay || slices.Contains(opts.Nemesis.Faults, FaultFsyncDelay),
 	})
 	if err != nil {
 		nw.Close()
@@ -166,7 +176,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 	endCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ends, err := w.EndOffsets(endCtx)
+	var ends map[int32]int64
+	if opts.Workload.Txn {
+		ends, err = w.WriteEndMarkers(endCtx)
+	} else {
+		ends, err = w.EndOffsets(endCtx)
+	}
 	if err != nil {
 		res.Errors = append(res.Errors, err.Error())
 	} else {
@@ -178,6 +193,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	w.StopConsumers()
 	if ends != nil {
 		if err := w.FinalRead(endCtx, ends); err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+	if opts.Workload.Txn {
+		if err := w.ReadGroupOffsets(endCtx); err != nil {
 			res.Errors = append(res.Errors, err.Error())
 		}
 	}

@@ -51,7 +51,30 @@ type WorkloadConfig struct {
 	// line tagged with its process: what a client did about an error the history
 	// only shows the effect of (a reset of its position, a retry elsewhere).
 	ClientLog io.Writer
+
+	// Txn makes the workload transactional (txn_workload.go): the producers write
+	// transactions across partitions, committed or aborted at random, and
+	// consume-transform-produce processors read and write in transactions of a
+	// consumer group. The fields below shape it.
+	Txn bool
+	// TxnWrites is the most records a producer's transaction writes; each writes at
+	// least 2, to at least 2 partitions when there are. Default 4.
+	TxnWrites int
+	// TxnRate is the transactions per second each producer begins. Default 5.
+	TxnRate int
+	// AbortRatio is the share of transactions ended with an abort on purpose.
+	// Default 0.25; negative means none.
+	AbortRatio float64
+	// TxnTimeout is the producers' transaction.timeout.ms. Default 20s.
+	TxnTimeout time.Duration
+	// Processors is how many consume-transform-produce members (franz-go's
+	// GroupTransactSession) share the group ProcessorGroup. Default 2; negative
+	// means none.
+	Processors int
 }
+
+// ProcessorGroup is the consumer group of the transactional workload's processors.
+const ProcessorGroup = "chaos-processors"
 
 func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
 	if c.Topic == "" {
@@ -83,6 +106,21 @@ func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
 	}
 	if c.Reseek <= 0 {
 		c.Reseek = 15 * time.Second
+	}
+	if c.TxnWrites < 2 {
+		c.TxnWrites = 4
+	}
+	if c.TxnRate <= 0 {
+		c.TxnRate = 5
+	}
+	if c.AbortRatio == 0 {
+		c.AbortRatio = 0.25
+	}
+	if c.TxnTimeout <= 0 {
+		c.TxnTimeout = 20 * time.Second
+	}
+	if c.Processors == 0 {
+		c.Processors = 2
 	}
 	return c
 }
@@ -152,6 +190,15 @@ func (w *Workload) WroteSince(p int32, t int64) bool {
 
 // client makes a franz-go client for process.
 func (w *Workload) client(process string, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(w.clientOpts(process, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("new franz-go client: %w", err)
+	}
+	return cl, nil
+}
+
+// clientOpts are the options of every client of process, then opts.
+func (w *Workload) clientOpts(process string, opts ...kgo.Opt) []kgo.Opt {
 	logger := kgo.BasicLogger(discard{}, kgo.LogLevelNone, nil)
 	if w.cfg.ClientLog != nil {
 		logger = kgo.BasicLogger(w.cfg.ClientLog, kgo.LogLevelInfo, func() string {
@@ -167,11 +214,7 @@ func (w *Workload) client(process string, opts ...kgo.Opt) (*kgo.Client, error) 
 		kgo.MetadataMinAge(250 * time.Millisecond),
 		kgo.WithLogger(logger),
 	}
-	cl, err := kgo.NewClient(append(base, opts...)...)
-	if err != nil {
-		return nil, fmt.Errorf("new franz-go client: %w", err)
-	}
-	return cl, nil
+	return append(base, opts...)
 }
 
 type discard struct{}
@@ -229,7 +272,12 @@ func (w *Workload) Start() error {
 	pctx, stopP := context.WithCancel(context.Background())
 	cctx, stopC := context.WithCancel(context.Background())
 	w.stopProducers, w.stopConsumers = stopP, stopC
-	for i := range w.cfg.Producers {
+	producers := w.cfg.Producers
+	if w.cfg.Txn {
+		w.startTxn(pctx)
+		producers = 0 // the transactional producers replace the plain ones
+	}
+	for i := range producers {
 		cl, err := w.client(fmt.Sprintf("producer-%d", i),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.RequiredAcks(kgo.AllISRAcks()),
