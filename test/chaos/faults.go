@@ -68,12 +68,12 @@ var AllFaults = []Fault{
 }
 
 // SingleNodeFaults is the default schedule on one node.
-var SingleNodeFaults = []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLoop}
+var SingleNodeFaults = []Fault{FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultFsyncDelay}
 
 // ClusterFaults is the default schedule on several nodes.
 var ClusterFaults = []Fault{
 	FaultKill, FaultPause, FaultRestart, FaultCrashLoop, FaultRollingRestart, FaultRestartAll, FaultKillAll,
-	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController,
+	FaultPartitionOne, FaultPartitionMajority, FaultPartitionController, FaultFsyncDelay,
 }
 
 // NeedsPartitions reports whether the fault cuts network links.

@@ -12,7 +12,7 @@ import (
 // enough to draw schedules.
 func fakeNemesis(t *testing.T, nodes int, seed uint64, faults []Fault) *Nemesis {
 	t.Helper()
-	c, err := NewCluster(ClusterConfig{Binary: "/bin/false", Dir: t.TempDir(), Nodes: nodes})
+	c, err := NewCluster(ClusterConfig{Binary: "/bin/false", Dir: t.TempDir(), Nodes: nodes, FsyncDelay: true})
 	if err != nil {
 		t.Fatal(err)
 	}

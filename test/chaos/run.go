@@ -47,8 +47,10 @@ type Options struct {
 
 // Result is what a run found.
 type Result struct {
-	Seed     uint64        `json:"seed"`
-	Nodes    int           `json:"nodes"`
+	Seed  uint64 `json:"seed"`
+	Nodes int    `json:"nodes"`
+	// Workload is "plain" (sends and polls) or "txn" (WorkloadConfig.Txn).
+	Workload string        `json:"workload"`
 	Network  string        `json:"network"`
 	Duration time.Duration `json:"duration_ns"`
 	Summary  Summary       `json:"summary"`
@@ -71,7 +73,7 @@ func (r *Result) OK() bool {
 
 // String is a one-line verdict.
 func (r *Result) String() string {
-	s := fmt.Sprintf("seed %d, %d node(s) on %s, %v, %d kills, %d restarts: %v", r.Seed, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Kills, r.Restarts, r.Summary)
+	s := fmt.Sprintf("seed %d, %s workload, %d node(s) on %s, %v, %d kills, %d restarts: %v", r.Seed, r.Workload, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Kills, r.Restarts, r.Summary)
 	if len(r.Crashes) > 0 {
 		s += fmt.Sprintf("; %d crash(es): %v", len(r.Crashes), r.Crashes)
 	}
@@ -119,7 +121,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		nw.Close()
 		return nil, err
 	}
-	res := &Result{Seed: opts.Seed, Nodes: opts.Nodes, Network: nw.String()}
+	res := &Result{Seed: opts.Seed, Nodes: opts.Nodes, Network: nw.String(), Workload: "plain"}
+	if opts.Workload.Txn {
+		res.Workload = "txn"
+	}
 	defer func() {
 		if err := cluster.Close(); err != nil {
 			log.Warn("close cluster", "err", err)

@@ -4,6 +4,7 @@
 // its directory and exits 1 if it found any anomaly, 2 if the run could not start.
 //
 //	go run ./test/chaos/cmd/chaos -nodes 1 -duration 10m -seed 42
+//	go run ./test/chaos/cmd/chaos -workload txn -nodes 3 -durable -duration 10m -seed 42
 //	go run ./test/chaos/cmd/chaos -check dir/history.json
 package main
 
@@ -43,6 +44,11 @@ func run() int {
 		producers  = flag.Int("producers", 3, "producers")
 		consumers  = flag.Int("consumers", 2, "consumers (-1: none, only the final read)")
 		rate       = flag.Int("rate", 100, "records per second per producer")
+		workload   = flag.String("workload", "plain", "plain (sends and polls) or txn (transactions across partitions, consume-transform-produce processors)")
+		txnRate    = flag.Int("txn-rate", 5, "with -workload txn: transactions per second per producer")
+		txnWrites  = flag.Int("txn-writes", 4, "with -workload txn: the most records a producer's transaction writes (at least 2)")
+		abortRatio = flag.Float64("abort-ratio", 0.25, "with -workload txn: the share of transactions aborted on purpose")
+		processors = flag.Int("processors", 2, "with -workload txn: consume-transform-produce members of the group (-1: none)")
 		durable    = flag.Bool("durable", false, "flush.messages=1 on the topic: acknowledge after fsync")
 		validate   = flag.Bool("validate", true, "read back and check every partition's log after each restart")
 		dataSize   = flag.Int64("data-size", 0, "cap each node's data directory at this many bytes with a tmpfs (root only; needed by disk-full)")
@@ -59,6 +65,13 @@ func run() int {
 
 	if *check != "" {
 		return checkOnly(*check)
+	}
+	if *workload != "plain" && *workload != "txn" {
+		fmt.Fprintf(os.Stderr, "chaos: unknown workload %q: plain or txn\n", *workload)
+		return 2
+	}
+	if *abortRatio == 0 {
+		*abortRatio = -1 // the config's zero means its default
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -105,7 +118,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("chaos: seed %d, %d node(s), %v of faults %v; output in %s\n", *seed, *nodes, *duration, fs, *dir)
+	fmt.Printf("chaos: seed %d, %s workload, %d node(s), %v of faults %v; output in %s\n", *seed, *workload, *nodes, *duration, fs, *dir)
 	res, err := chaos.Run(ctx, chaos.Options{
 		Binary: absBin, Dir: *dir, Nodes: *nodes, Network: *network, Settings: settings,
 		Duration: *duration, Quiet: *quiet, Seed: *seed, DataSize: *dataSize,
@@ -116,6 +129,7 @@ func run() int {
 		Workload: chaos.WorkloadConfig{
 			Partitions: int32(*partitions), Producers: *producers, Consumers: *consumers,
 			Rate: *rate, Durable: *durable,
+			Txn: *workload == "txn", TxnRate: *txnRate, TxnWrites: *txnWrites, AbortRatio: *abortRatio, Processors: *processors,
 		},
 		Logger: logger,
 	})
@@ -134,8 +148,14 @@ func run() int {
 func report(res *chaos.Result) {
 	fmt.Println(res)
 	fmt.Println("anomalies:")
-	for _, name := range chaos.CheckedAnomalies {
+	for _, name := range res.Summary.Checked() {
 		fmt.Printf("  %-22s %d\n", name, res.Summary.Anomalies[name])
+	}
+	if len(res.Summary.Allowed) > 0 {
+		fmt.Println("allowed by Kafka's transactions, counted but not anomalies:")
+		for _, name := range chaos.AllowedAnomalies {
+			fmt.Printf("  %-22s %d\n", name, res.Summary.Allowed[name])
+		}
 	}
 	for name, why := range res.Summary.NotChecked {
 		fmt.Printf("  %-22s not checked: %s\n", name, why)
