@@ -86,6 +86,7 @@ type Broker struct {
 	GroupConsumerHeartbeatIntervalMs int32
 	GroupConsumerMaxSize             int32
 	GroupConsumerAssignors           []string
+	GroupConsumerMigrationPolicy     string
 	TransactionStateLogNumPartitions int32
 	TransactionStateLogReplication   int16
 	TransactionStateLogSegmentBytes  int32
@@ -459,6 +460,7 @@ func (b *Broker) fill() {
 	b.GroupConsumerHeartbeatIntervalMs = b.values.i32("group.consumer.heartbeat.interval.ms")
 	b.GroupConsumerMaxSize = b.values.i32("group.consumer.max.size")
 	b.GroupConsumerAssignors = b.values.list("group.consumer.assignors")
+	b.GroupConsumerMigrationPolicy = b.values.str("group.consumer.migration.policy")
 	b.TransactionStateLogNumPartitions = b.values.i32("transaction.state.log.num.partitions")
 	b.TransactionStateLogReplication = b.values.i16("transaction.state.log.replication.factor")
 	b.TransactionStateLogSegmentBytes = b.values.i32("transaction.state.log.segment.bytes")

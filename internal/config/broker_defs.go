@@ -307,6 +307,8 @@ var brokerDefs = []Def{
 		Doc: "Largest heartbeat interval of consumer-protocol members."},
 	{Name: "group.consumer.max.size", Type: Int, Default: maxInt, Validator: atLeast(1), Importance: Medium,
 		Doc: "Most members of one consumer-protocol group."},
+	{Name: "group.consumer.migration.policy", Type: String, Default: "bidirectional", Validator: oneOf{"disabled", "upgrade", "downgrade", "bidirectional"}, Importance: Medium,
+		Doc: "Whether a classic group with members upgrades to the consumer protocol when a consumer-protocol member joins, and a consumer group whose last consumer-protocol member left downgrades to the classic protocol."},
 	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", Validator: listOf{values: []string{"uniform", "range"}}, Importance: Medium,
 		Doc: "Server-side assignors of consumer-protocol groups; the first is the default."},
 

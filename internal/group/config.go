@@ -42,6 +42,10 @@ type Config struct {
 	// ConsumerAssignors are the server-side assignors offered; the first
 	// is the default.
 	ConsumerAssignors []string
+	// MigrationPolicy is group.consumer.migration.policy: whether classic
+	// groups upgrade to, and consumer groups downgrade from, the consumer
+	// protocol while they have members.
+	MigrationPolicy string
 }
 
 // DefaultConfig is Kafka's defaults.
@@ -62,6 +66,7 @@ func DefaultConfig() Config {
 		ConsumerHeartbeatInterval: 5 * time.Second,
 		ConsumerMaxSize:           1<<31 - 1,
 		ConsumerAssignors:         []string{"uniform", "range"},
+		MigrationPolicy:           MigrationBidirectional,
 	}
 }
 

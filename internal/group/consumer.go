@@ -90,6 +90,12 @@ type cmember struct {
 	assigned         assignment
 	revoking         assignment
 
+	// A classic member (consumer_classic.go) joined with JoinGroup: it has
+	// its own session timeout and its protocols.
+	classic        bool
+	sessionTimeout time.Duration
+	protocols      []Protocol
+
 	sessionDeadline time.Time
 	revokeDeadline  time.Time // set while unrevoked
 	timer           Timer
@@ -267,6 +273,9 @@ func (g *Group) asConsumerGroup(create bool) (*consumerGroup, []Record, error) {
 		return g.cg, nil, nil
 	}
 	if len(g.members) > 0 || len(g.pending) > 0 {
+		if create && g.upgradeClassic() {
+			return g.cg, []Record{{Key: groupKey(g.name)}}, nil
+		}
 		return nil, nil, hbErr(kerr.GroupIDNotFound, "Group %s is not a consumer group.", g.name)
 	}
 	if !create {
@@ -297,6 +306,12 @@ func (g *Group) consumerHeartbeat(req *ConsumerHeartbeatRequest, ch chan Consume
 		if err != nil {
 			ch <- heartbeatFail(err)
 			return
+		}
+		if req.MemberEpoch == leaveEpoch {
+			if down := g.maybeDowngrade(); down != nil {
+				g.persistConsumer(append(recs, down...), false, res, ch)
+				return
+			}
 		}
 		g.persistConsumer(recs, dirty || changed, res, ch)
 		return
@@ -329,7 +344,7 @@ func (g *Group) consumerHeartbeat(req *ConsumerHeartbeatRequest, ch chan Consume
 	changed := m.epoch != beforeEpoch || m.state != beforeState || !m.assigned.equal(before)
 	dirty = dirty || changed
 
-	m.sessionDeadline = g.now().Add(g.c.cfg.ConsumerSessionTimeout)
+	m.sessionDeadline = g.now().Add(g.sessionFor(m))
 	g.armConsumer(m)
 	g.syncState()
 
@@ -581,7 +596,9 @@ func (g *Group) fenceConsumerMember(m *cmember, why string) {
 	g.removeConsumerMember(m)
 	g.cg.epoch++
 	g.syncState()
-	if _, _, err := g.c.store.Append(g.partition, []Record{g.consumerRecord()}); err != nil {
+	recs := []Record{g.consumerRecord()}
+	recs = append(recs, g.maybeDowngrade()...)
+	if _, _, err := g.c.store.Append(g.partition, recs); err != nil {
 		g.c.logger.Warn("persisting a fenced member", "group", g.name, "err", err)
 	}
 }
@@ -915,7 +932,7 @@ func (g *Group) validateConsumerCommit(epoch int32, memberID string, transaction
 	switch {
 	case epoch == m.epoch:
 		return nil
-	case transactional:
+	case transactional || m.classic:
 		return kerr.IllegalGeneration
 	case epoch > m.epoch:
 		return kerr.FencedMemberEpoch
@@ -965,6 +982,7 @@ type ConsumerMemberDescription struct {
 	Assignment           []TopicIDPartitions
 	TargetAssignment     []TopicIDPartitions
 	State                string // its reconciliation state, for tools
+	Classic              bool   // joined with the classic protocol
 }
 
 // ConsumerGroupDescription answers ConsumerGroupDescribe for one group.
@@ -1027,6 +1045,7 @@ func (c *Coordinator) DescribeConsumerGroup(name string) ConsumerGroupDescriptio
 			Assignment:           toTopicIDPartitions(m.assigned, img),
 			TargetAssignment:     toTopicIDPartitions(cg.target[m.id], img),
 			State:                m.state.String(),
+			Classic:              m.classic,
 		})
 	}
 	return d
@@ -1046,14 +1065,13 @@ func (g *Group) consumerSubscribedTopics() map[string]bool {
 }
 
 // leaveConsumerToClassic turns an empty consumer group back into a classic
-// one for a JoinGroup, as Kafka does; a consumer group with members
-// refuses classic members (INCONSISTENT_GROUP_PROTOCOL).
+// one for a JoinGroup, as Kafka does. A consumer group with members takes
+// the joining member as a classic member (classicJoin) when the migration
+// policy allows a downgrade, which is what classic members in a consumer
+// group lead to; else it refuses it (INCONSISTENT_GROUP_PROTOCOL).
 func (g *Group) leaveConsumerToClassic() error {
-	if g.cg == nil {
+	if g.cg == nil || len(g.cg.members) > 0 {
 		return nil
-	}
-	if len(g.cg.members) > 0 {
-		return kerr.InconsistentGroupProtocol
 	}
 	if _, _, err := g.c.store.Append(g.partition, []Record{{Key: consumerKey(g.name)}}); err != nil {
 		return appendError(err, false)
@@ -1067,7 +1085,7 @@ func (g *Group) leaveConsumerToClassic() error {
 // loaded: every member gets a full session to heartbeat again.
 func (g *Group) startConsumerSessions() {
 	for _, m := range g.cg.members {
-		m.sessionDeadline = g.now().Add(g.c.cfg.ConsumerSessionTimeout)
+		m.sessionDeadline = g.now().Add(g.sessionFor(m))
 		if m.state == memberUnrevoked {
 			m.revokeDeadline = g.now().Add(m.rebalanceTimeout)
 		}

@@ -69,6 +69,9 @@ type consumerMemberSnap struct {
 	Assigned         []topicIDParts `json:"assigned,omitempty"`
 	Revoking         []topicIDParts `json:"revoking,omitempty"`
 	Target           []topicIDParts `json:"target,omitempty"`
+	Classic          bool           `json:"classic,omitempty"`
+	SessionTimeout   int64          `json:"session_timeout_ms,omitempty"`
+	Protocols        []Protocol     `json:"protocols,omitempty"`
 }
 
 type topicIDParts struct {
@@ -109,7 +112,8 @@ func (g *Group) consumerRecord() Record {
 			RebalanceTimeout: m.rebalanceTimeout.Milliseconds(),
 			Topics:           m.topicNames, Regex: m.regex, Assignor: m.assignor,
 			Assigned: snapAssignment(m.assigned), Revoking: snapAssignment(m.revoking),
-			Target: snapAssignment(cg.target[m.id]),
+			Target:  snapAssignment(cg.target[m.id]),
+			Classic: m.classic, SessionTimeout: m.sessionTimeout.Milliseconds(), Protocols: m.protocols,
 		})
 	}
 	body, err := json.Marshal(s)
@@ -146,6 +150,8 @@ func (g *Group) restoreConsumer(s *consumerSnapshot) {
 			rebalanceTimeout: time.Duration(ms.RebalanceTimeout) * time.Millisecond,
 			topicNames:       ms.Topics, regex: ms.Regex, assignor: ms.Assignor,
 			assigned: fromSnap(ms.Assigned), revoking: fromSnap(ms.Revoking),
+			classic: ms.Classic, sessionTimeout: time.Duration(ms.SessionTimeout) * time.Millisecond,
+			protocols: ms.Protocols,
 		}
 		cg.members[m.id] = m
 		if m.instanceID != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/metadata"
 )
@@ -232,7 +233,7 @@ func TestConsumerGroupJoinMovesOnlyWhatItMust(t *testing.T) {
 }
 
 func TestConsumerGroupHeartbeatErrors(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newHarness(t, func(c *Config) { c.MigrationPolicy = MigrationDisabled })
 	h.setTopics(map[string]int{"a": 2})
 	bad := "nope"
 	for _, tc := range []struct {
@@ -415,5 +416,139 @@ func TestConsumerGroupConvertsEmptyGroups(t *testing.T) {
 	h.start()
 	if ls, _ := h.c.ListGroups(nil, []string{"classic"}); len(ls) != 1 {
 		t.Fatalf("classic groups after the reload: %+v, want g", ls)
+	}
+}
+
+// classicMeta is a cooperative consumer's subscription to topics, owning
+// owned (topic -> partitions).
+func classicMeta(topics []string, owned map[string][]int32) []byte {
+	md := kmsg.NewConsumerMemberMetadata()
+	md.Version = 1
+	md.Topics = topics
+	for t, ps := range owned {
+		op := kmsg.NewConsumerMemberMetadataOwnedPartition()
+		op.Topic, op.Partitions = t, ps
+		md.OwnedPartitions = append(md.OwnedPartitions, op)
+	}
+	return md.AppendTo(nil)
+}
+
+func decodeAssignment(t *testing.T, b []byte) map[string][]int32 {
+	t.Helper()
+	var as kmsg.ConsumerMemberAssignment
+	if err := as.ReadFrom(b); err != nil {
+		t.Fatalf("assignment: %v", err)
+	}
+	out := make(map[string][]int32)
+	for _, at := range as.Topics {
+		out[at.Topic] = at.Partitions
+	}
+	return out
+}
+
+// TestConsumerGroupOnlineMigration upgrades a stable classic group when a
+// consumer-protocol member joins, moves half of the classic member's
+// partitions to it through revoke-then-assign, and downgrades the group
+// when the consumer-protocol member leaves.
+func TestConsumerGroupOnlineMigration(t *testing.T) {
+	h := newHarness(t, nil)
+	h.setTopics(map[string]int{"a": 4})
+	join := func(id string, owned map[string][]int32) JoinResult {
+		t.Helper()
+		req := joinReq("g", id)
+		req.RequireKnownMemberID = false
+		req.Protocols = []Protocol{{Name: "cooperative-sticky", Metadata: classicMeta([]string{"a"}, owned)}}
+		return eventually(t, h.c.JoinGroup(req))
+	}
+	sync := func(id string, gen int32, assign []Assignment) map[string][]int32 {
+		t.Helper()
+		r := eventually(t, h.c.SyncGroup(SyncRequest{Group: "g", Generation: gen, MemberID: id, Assignments: assign}))
+		if r.Err != nil {
+			t.Fatalf("sync of %s at %d: %v", id, gen, r.Err)
+		}
+		return decodeAssignment(t, r.Assignment)
+	}
+
+	// A classic group: one member consuming all four partitions.
+	j := join("", nil)
+	if j.Err != nil {
+		t.Fatalf("classic join: %v", j.Err)
+	}
+	a, gen := j.MemberID, j.Generation
+	all := kmsg.NewConsumerMemberAssignment()
+	all.Topics = []kmsg.ConsumerMemberAssignmentTopic{{Topic: "a", Partitions: []int32{0, 1, 2, 3}}}
+	if got := sync(a, gen, []Assignment{{MemberID: a, Assignment: all.AppendTo(nil)}}); len(got["a"]) != 4 {
+		t.Fatalf("classic assignment %v", got)
+	}
+
+	// A consumer-protocol member joins: the group is upgraded; the newcomer
+	// gets nothing the classic member still holds.
+	b := &client848{id: "b", topics: []string{"a"}, owned: make(assignment)}
+	if res := h.heartbeat848("g", b, true); res.Err != nil {
+		t.Fatalf("consumer join of the classic group: %v", res.Err)
+	}
+	if b.owned.count() != 0 {
+		t.Fatalf("newcomer got %v while the classic member holds everything", b.owned)
+	}
+	if ls, _ := h.c.ListGroups(nil, []string{"consumer"}); len(ls) != 1 {
+		t.Fatalf("consumer groups after the upgrade: %+v", ls)
+	}
+	// The classic member is asked to rejoin, keeps two, and revokes two.
+	if err := h.heartbeat("g", a, gen); !errors.Is(err, kerr.RebalanceInProgress) {
+		t.Fatalf("classic heartbeat after the upgrade: %v, want REBALANCE_IN_PROGRESS", err)
+	}
+	j = join(a, map[string][]int32{"a": {0, 1, 2, 3}})
+	if j.Err != nil || j.Generation != gen {
+		t.Fatalf("classic rejoin: %+v, want generation %d", j, gen)
+	}
+	kept := sync(a, j.Generation, nil)["a"]
+	if len(kept) != 2 {
+		t.Fatalf("classic member keeps %v, want two partitions", kept)
+	}
+	h.heartbeat848("g", b, false)
+	if b.owned.count() != 0 {
+		t.Fatalf("newcomer got %v before the classic member revoked", b.owned)
+	}
+	// It reports having let go; it moves to the new epoch, and the newcomer
+	// gets the two released partitions.
+	j = join(a, map[string][]int32{"a": kept})
+	if j.Err != nil || j.Generation <= gen {
+		t.Fatalf("classic rejoin after revoking: %+v", j)
+	}
+	if got := sync(a, j.Generation, nil)["a"]; !slices.Equal(got, kept) {
+		t.Fatalf("classic member holds %v, want %v", got, kept)
+	}
+	if err := h.heartbeat("g", a, j.Generation); err != nil {
+		t.Fatalf("classic heartbeat when reconciled: %v", err)
+	}
+	h.heartbeat848("g", b, false)
+	for _, p := range kept {
+		if b.owned.has(topicIDOf("a"), p) {
+			t.Fatalf("partition %d given to both members", p)
+		}
+	}
+	if b.owned.count() != 2 {
+		t.Fatalf("newcomer holds %v, want the two released partitions", b.owned)
+	}
+	d := h.c.DescribeConsumerGroup("g")
+	if d.State != "Stable" || len(d.Members) != 2 {
+		t.Fatalf("described %+v", d)
+	}
+
+	// The consumer-protocol member leaves: only a classic member is left,
+	// and the group goes back to the classic protocol, rebalancing.
+	b.epoch = leaveEpoch
+	if res := h.heartbeat848("g", b, false); res.Err != nil {
+		t.Fatalf("leave: %v", res.Err)
+	}
+	if err := h.heartbeat("g", a, j.Generation); !errors.Is(err, kerr.RebalanceInProgress) {
+		t.Fatalf("classic heartbeat after the downgrade: %v, want REBALANCE_IN_PROGRESS", err)
+	}
+	j = join(a, map[string][]int32{"a": kept})
+	if j.Err != nil || j.Leader != a {
+		t.Fatalf("classic rejoin after the downgrade: %+v", j)
+	}
+	if ls, _ := h.c.ListGroups(nil, []string{"classic"}); len(ls) != 1 {
+		t.Fatalf("classic groups after the downgrade: %+v", ls)
 	}
 }

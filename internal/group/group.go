@@ -392,6 +392,14 @@ func (g *Group) join(req *JoinRequest, ch chan JoinResult) {
 		ch <- joinError(req.MemberID, err)
 		return
 	}
+	if g.cg != nil {
+		if g.c.cfg.MigrationPolicy == MigrationDisabled {
+			ch <- joinError(req.MemberID, kerr.InconsistentGroupProtocol)
+			return
+		}
+		g.classicJoin(req, ch)
+		return
+	}
 	if !g.acceptJoining(req.MemberID) {
 		if m := g.members[req.MemberID]; m != nil {
 			g.removeMember(m, "the group is full")
@@ -902,6 +910,10 @@ func (c *Coordinator) SyncGroup(req SyncRequest) <-chan SyncResult {
 }
 
 func (g *Group) sync(req *SyncRequest, ch chan SyncResult) {
+	if g.cg != nil {
+		g.classicSync(req, ch)
+		return
+	}
 	fail := func(err error) { ch <- SyncResult{Err: err} }
 	if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
 		fail(err)
@@ -1043,6 +1055,9 @@ func (c *Coordinator) Heartbeat(req HeartbeatRequest) error {
 		return kerr.UnknownMemberID
 	}
 	defer g.mu.Unlock()
+	if g.cg != nil {
+		return g.classicHeartbeat(req)
+	}
 	if err := g.validateMember(req.MemberID, req.InstanceID); err != nil {
 		return err
 	}
@@ -1087,6 +1102,9 @@ func (c *Coordinator) LeaveGroup(group string, members []LeaveMember) (error, []
 }
 
 func (g *Group) leave(lm LeaveMember) error {
+	if g.cg != nil {
+		return g.classicLeave(lm)
+	}
 	reason := "left the group"
 	if lm.Reason != "" {
 		reason += ": " + lm.Reason

@@ -172,5 +172,6 @@ func ConfigFromBroker(b *config.Broker) Config {
 	c.ConsumerHeartbeatInterval = time.Duration(b.GroupConsumerHeartbeatIntervalMs) * time.Millisecond
 	c.ConsumerMaxSize = int(b.GroupConsumerMaxSize)
 	c.ConsumerAssignors = b.GroupConsumerAssignors
+	c.MigrationPolicy = b.GroupConsumerMigrationPolicy
 	return c
 }

@@ -4,8 +4,8 @@
 // Assigning, Reconciling, Stable), the group and target-assignment epochs,
 // the assignor in use, and every member with its epoch, subscription, and
 // current and target assignments. A classic group is GROUP_ID_NOT_FOUND
-// ("not a consumer group"), as in Kafka. v1 adds the member type (always 1,
-// consumer: classic members do not join consumer groups here).
+// ("not a consumer group"), as in Kafka. v1 adds the member type: 1 for a
+// consumer-protocol member, 0 for a classic member of a consumer group.
 // Errors: INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, GROUP_AUTHORIZATION_FAILED,
 // NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE.
 package api
@@ -45,6 +45,9 @@ func (h *handlers) consumerGroupDescribe(ctx context.Context, req *server.Reques
 				om.TargetAssignment = describedAssignment(m.TargetAssignment)
 				if r.Version >= 1 {
 					om.MemberType = 1
+					if m.Classic {
+						om.MemberType = 0
+					}
 				}
 				og.Members = append(og.Members, om)
 			}
