@@ -462,12 +462,12 @@ func (c *Coordinator) DescribeGroup(name string) (GroupDescription, error) {
 		return GroupDescription{Group: name}, err
 	}
 	if g == nil {
-		return GroupDescription{Group: name, State: Dead.String()}, kerr.GroupIDNotFound
+		return GroupDescription{Group: name, State: Dead.String(), NotClassic: true}, kerr.GroupIDNotFound
 	}
 	defer g.mu.Unlock()
 	if g.cg != nil {
 		// Kafka 4 describes consumer groups through ConsumerGroupDescribe.
-		return GroupDescription{Group: name, State: Dead.String()}, kerr.GroupIDNotFound
+		return GroupDescription{Group: name, State: Dead.String(), NotClassic: true}, kerr.GroupIDNotFound
 	}
 	return g.describe(), nil
 }

@@ -191,4 +191,7 @@ type GroupDescription struct {
 	ProtocolType string
 	Protocol     string
 	Members      []MemberDescription
+	// NotClassic is set (with GROUP_ID_NOT_FOUND) for a consumer-protocol
+	// group, which ConsumerGroupDescribe describes.
+	NotClassic bool
 }

@@ -4,7 +4,9 @@
 // with their client id and host; the chosen protocol, each member's metadata
 // and assignment only when the group is Stable (as Kafka). A group that does
 // not exist is described as Dead, and from v6 also answered
-// GROUP_ID_NOT_FOUND (KIP-1043). v3 can ask for the authorized operations
+// GROUP_ID_NOT_FOUND (KIP-1043); a consumer-protocol (KIP-848) group is
+// GROUP_ID_NOT_FOUND too, "not a classic group", as in Kafka 4: its type
+// shows in ListGroups and ConsumerGroupDescribe describes it. v3 can ask for the authorized operations
 // (every group operation until ACLs exist), v4 adds instance ids.
 // Errors: GROUP_ID_NOT_FOUND (v6), NOT_COORDINATOR,
 // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE.
@@ -37,6 +39,9 @@ func (h *handlers) describeGroups(ctx context.Context, req *server.Request) *ser
 			if r.Version >= 6 {
 				og.ErrorCode = kerr.GroupIDNotFound.Code
 				msg := fmt.Sprintf("Group %s not found.", name)
+				if d.NotClassic {
+					msg = fmt.Sprintf("Group %s is not a classic group.", name)
+				}
 				og.ErrorMessage = &msg
 			}
 		case err != nil:
