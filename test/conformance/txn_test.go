@@ -10,8 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// The transaction coordinator's APIs on a single node (protocol v1). Markers, the last
-// stable offset and transactional offset commits are checked in their own tests.
+// The transaction coordinator's APIs on a single node: protocol v1 (AddPartitionsToTxn
+// v0-3, EndTxn v0-4) and v2 (KIP-890: AddPartitionsToTxn v4-5 from partition leaders,
+// EndTxn v5 with its epoch bump). Markers, the last stable offset and transactional
+// offset commits are checked in their own tests.
 
 func init() {
 	covered[24] = "TestAddPartitionsToTxn"
@@ -50,8 +52,15 @@ func initTxn(t testing.TB, c *client, id string) (int64, int16) {
 	}
 }
 
+// clientAdd is the highest AddPartitionsToTxn version a producer sends: v4+ is the
+// brokers' form.
+func clientAdd(t testing.TB) int16 { return min(maxVersion(t, 24), 3) }
+
 func addPartitions(t testing.TB, c *client, v int16, id string, pid int64, epoch int16, topic string, parts ...int32) kmsg.AddPartitionsToTxnResponse {
 	t.Helper()
+	if v >= 4 {
+		t.Fatalf("addPartitions sends the producer's form (v0-3), not v%d", v)
+	}
 	req := versioned(kmsg.NewPtrAddPartitionsToTxnRequest(), v)
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch = id, pid, epoch
 	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
@@ -75,6 +84,10 @@ func TestAddPartitionsToTxn(t *testing.T) {
 		c := dial(t, shared.addr)
 		id := fmt.Sprintf("%s-v%d", topic, v)
 		pid, epoch := initTxn(t, c, id)
+		if v >= 4 {
+			brokerAddPartitions(t, c, v, id, pid, epoch, topic)
+			return
+		}
 		resp := addPartitions(t, c, v, id, pid, epoch, topic, 0, 1)
 		for _, p := range resp.Topics[0].Partitions {
 			wantCode(t, "AddPartitionsToTxn", p.ErrorCode, nil)
@@ -101,6 +114,63 @@ func TestAddPartitionsToTxn(t *testing.T) {
 	})
 }
 
+// brokerAdd sends the brokers' form (v4+) for one transaction and returns its
+// partitions' codes in request order, or the top-level code.
+func brokerAdd(t testing.TB, c *client, v int16, verifyOnly bool, id string, pid int64, epoch int16, topic string, parts ...int32) (int16, []int16) {
+	t.Helper()
+	req := versioned(kmsg.NewPtrAddPartitionsToTxnRequest(), v)
+	tx := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, tx.VerifyOnly = id, pid, epoch, verifyOnly
+	rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+	rt.Topic, rt.Partitions = topic, parts
+	tx.Topics = append(tx.Topics, rt)
+	req.Transactions = append(req.Transactions, tx)
+	resp := c.do(req).(*kmsg.AddPartitionsToTxnResponse)
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode, nil
+	}
+	if len(resp.Transactions) != 1 || resp.Transactions[0].TransactionalID != id || len(resp.Transactions[0].Topics) != 1 {
+		t.Fatalf("AddPartitionsToTxn v%d answer %+v", v, resp.Transactions)
+	}
+	var codes []int16
+	for _, p := range resp.Transactions[0].Topics[0].Partitions {
+		codes = append(codes, p.ErrorCode)
+	}
+	if len(codes) != len(parts) {
+		t.Fatalf("AddPartitionsToTxn v%d: %d answers for %d partitions", v, len(codes), len(parts))
+	}
+	return 0, codes
+}
+
+// brokerAddPartitions: the brokers' form. VerifyOnly says whether the partitions are in
+// the producer's transaction (TRANSACTION_ABORTABLE when not, INVALID_TXN_STATE at v4);
+// without it the partitions are added, as a partition leader does for a Produce v12+
+// write of transactions v2.
+func brokerAddPartitions(t *testing.T, c *client, v int16, id string, pid int64, epoch int16, topic string) {
+	notIn := kerr.TransactionAbortable
+	if v < 5 {
+		notIn = kerr.InvalidTxnState
+	}
+	_, codes := brokerAdd(t, c, v, true, id, pid, epoch, topic, 0, 1)
+	wantCode(t, "verify before any add", codes[0], notIn)
+	_, codes = brokerAdd(t, c, v, false, id, pid, epoch, topic, 0)
+	wantCode(t, "add", codes[0], nil)
+	_, codes = brokerAdd(t, c, v, true, id, pid, epoch, topic, 0, 1)
+	wantCode(t, "verify the added partition", codes[0], nil)
+	wantCode(t, "verify the other", codes[1], notIn)
+	_, codes = brokerAdd(t, c, v, true, id, pid+1, epoch, topic, 0)
+	wantCode(t, "verify another producer id", codes[0], kerr.InvalidProducerIDMapping)
+	_, codes = brokerAdd(t, c, v, false, id, pid, epoch, topic+"-missing", 0)
+	wantCode(t, "add to an unknown topic", codes[0], kerr.UnknownTopicOrPartition)
+	if _, epoch2 := initTxn(t, c, id); epoch2 <= epoch {
+		t.Fatalf("a second InitProducerId gave epoch %d, want more than %d", epoch2, epoch)
+	}
+	_, codes = brokerAdd(t, c, v, true, id, pid, epoch, topic, 0)
+	wantCode(t, "verify the fenced epoch", codes[0], kerr.ProducerFenced)
+	_, codes = brokerAdd(t, c, v, false, id, pid, epoch, topic, 0)
+	wantCode(t, "add with the fenced epoch", codes[0], kerr.ProducerFenced)
+}
+
 func TestAddOffsetsToTxn(t *testing.T) {
 	forVersions(t, 25, func(t *testing.T, v int16) {
 		c := dial(t, shared.addr)
@@ -123,7 +193,7 @@ func TestEndTxn(t *testing.T) {
 		id := fmt.Sprintf("%s-v%d", topic, v)
 		pid, epoch := initTxn(t, c, id)
 		wantCode(t, "EndTxn with no transaction", endTxn(t, c, v, id, pid, epoch, true), kerr.InvalidTxnState)
-		addPartitions(t, c, maxVersion(t, 24), id, pid, epoch, topic, 0)
+		addPartitions(t, c, clientAdd(t), id, pid, epoch, topic, 0)
 		wantCode(t, "commit", endTxn(t, c, v, id, pid, epoch, true), nil)
 		// Until its markers are written the transaction is not complete: a retry
 		// answers CONCURRENT_TRANSACTIONS or, once complete, success.
@@ -139,8 +209,79 @@ func TestEndTxn(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 		wantCode(t, "abort after commit", endTxn(t, c, v, id, pid, epoch, false), kerr.InvalidTxnState)
+		if v >= 5 {
+			// Transactions v2: the commit moved the producer to the next epoch,
+			// which aborts with nothing open, to the one after.
+			req := versioned(kmsg.NewPtrEndTxnRequest(), v)
+			req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, pid, epoch+1, false
+			resp := c.do(req).(*kmsg.EndTxnResponse)
+			wantCode(t, "an empty abort at the next epoch", resp.ErrorCode, nil)
+			if resp.ProducerID != pid || resp.ProducerEpoch != epoch+2 {
+				t.Errorf("empty abort answered producer %d epoch %d, want %d epoch %d", resp.ProducerID, resp.ProducerEpoch, pid, epoch+2)
+			}
+			wantCode(t, "the epoch before the commit", endTxn(t, c, v, id, pid, epoch-1, false), kerr.ProducerFenced)
+			return
+		}
 		wantCode(t, "a fenced epoch", endTxn(t, c, v, id, pid, epoch-1, false), kerr.ProducerFenced)
 	})
+}
+
+// TestEndTxnV5BumpsTheEpoch: EndTxn v5 answers the producer's next epoch; the partition
+// leader's add for the old epoch is fenced, for the new one it starts the next
+// transaction.
+func TestEndTxnV5BumpsTheEpoch(t *testing.T) {
+	if maxVersion(t, 26) < 5 {
+		t.Fatal("EndTxn v5 is not advertised")
+	}
+	c := dial(t, shared.addr)
+	topic := topicName(t, "endtxn5")
+	createTopic(t, c, topic, 1, nil)
+	id := topic
+	pid, epoch := initTxn(t, c, id)
+	_, codes := brokerAdd(t, c, 5, false, id, pid, epoch, topic, 0)
+	wantCode(t, "implicit add", codes[0], nil)
+	req := versioned(kmsg.NewPtrEndTxnRequest(), 5)
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, pid, epoch, true
+	resp := c.do(req).(*kmsg.EndTxnResponse)
+	wantCode(t, "commit", resp.ErrorCode, nil)
+	if resp.ProducerID != pid || resp.ProducerEpoch != epoch+1 {
+		t.Fatalf("EndTxn v5 answered producer %d epoch %d, want %d epoch %d", resp.ProducerID, resp.ProducerEpoch, pid, epoch+1)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, codes = brokerAdd(t, c, 5, false, id, pid, epoch+1, topic, 0)
+		if codes[0] != kerr.ConcurrentTransactions.Code || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	wantCode(t, "the next transaction's add", codes[0], nil)
+	_, codes = brokerAdd(t, c, 5, false, id, pid, epoch, topic, 0)
+	wantCode(t, "an add of the committed epoch", codes[0], kerr.ProducerFenced)
+}
+
+// TestTransactionVersionFeature: ApiVersions v3+ finalizes transaction.version at 2, and
+// from v4 lists its supported levels 0-2 (a v3 response leaves out the supported
+// features whose minimum level is 0, KAFKA-17492).
+func TestTransactionVersionFeature(t *testing.T) {
+	c := dial(t, shared.addr)
+	for v := int16(3); v <= maxVersion(t, 18); v++ {
+		req := versioned(kmsg.NewPtrApiVersionsRequest(), v)
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "sluice-conformance", "1"
+		resp := c.do(req).(*kmsg.ApiVersionsResponse)
+		wantCode(t, "ApiVersions", resp.ErrorCode, nil)
+		if resp.FinalizedFeaturesEpoch < 0 || !slices.ContainsFunc(resp.FinalizedFeatures, func(f kmsg.ApiVersionsResponseFinalizedFeature) bool {
+			return f.Name == "transaction.version" && f.MinVersionLevel == 2 && f.MaxVersionLevel == 2
+		}) {
+			t.Errorf("v%d: finalized features %+v (epoch %d), want transaction.version at level 2", v, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch)
+		}
+		supported := slices.ContainsFunc(resp.SupportedFeatures, func(f kmsg.ApiVersionsResponseSupportedFeature) bool {
+			return f.Name == "transaction.version" && f.MinVersion == 0 && f.MaxVersion == 2
+		})
+		if supported != (v >= 4) {
+			t.Errorf("v%d: supported features %+v; transaction.version 0-2 listed: %v, want %v", v, resp.SupportedFeatures, supported, v >= 4)
+		}
+	}
 }
 
 func TestDescribeTransactions(t *testing.T) {
@@ -151,7 +292,7 @@ func TestDescribeTransactions(t *testing.T) {
 		c := dial(t, shared.addr)
 		id := fmt.Sprintf("%s-v%d", topic, v)
 		pid, epoch := initTxn(t, c, id)
-		addPartitions(t, c, maxVersion(t, 24), id, pid, epoch, topic, 1, 0)
+		addPartitions(t, c, clientAdd(t), id, pid, epoch, topic, 1, 0)
 		req := versioned(kmsg.NewPtrDescribeTransactionsRequest(), v)
 		req.TransactionalIDs = []string{id, id + "-unknown"}
 		resp := c.do(req).(*kmsg.DescribeTransactionsResponse)
@@ -176,7 +317,7 @@ func TestListTransactions(t *testing.T) {
 		c := dial(t, shared.addr)
 		id := fmt.Sprintf("%s-v%d", topic, v)
 		pid, epoch := initTxn(t, c, id)
-		addPartitions(t, c, maxVersion(t, 24), id, pid, epoch, topic, 0)
+		addPartitions(t, c, clientAdd(t), id, pid, epoch, topic, 0)
 		list := func(states ...string) *kmsg.ListTransactionsResponse {
 			req := versioned(kmsg.NewPtrListTransactionsRequest(), v)
 			req.StateFilters = states

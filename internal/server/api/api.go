@@ -57,7 +57,10 @@ type handlers struct{ Deps }
 // Register adds every API this package serves to mux.
 func Register(mux *server.Mux, d Deps) {
 	h := &handlers{d}
-	RegisterApiVersions(mux)
+	av := RegisterApiVersions(mux)
+	if d.Txns != nil {
+		av.AddFeature(TransactionVersion) // transactions v2 (KIP-890)
+	}
 	// Produce advertises v0 so that librdkafka keeps compression on
 	// (KAFKA-18659), but v0-2 requests are refused as in Kafka 4.
 	mux.Register(0, 0, 13, h.produce)
@@ -79,9 +82,9 @@ func Register(mux *server.Mux, d Deps) {
 
 // registerTxn adds the transaction APIs of the coordinator (internal/txn).
 func registerTxn(mux *server.Mux, h *handlers) {
-	mux.Register(24, 0, 3, h.addPartitionsToTxn)
+	mux.Register(24, 0, 5, h.addPartitionsToTxn)
 	mux.Register(25, 0, 3, h.addOffsetsToTxn)
-	mux.Register(26, 0, 3, h.endTxn)
+	mux.Register(26, 0, 5, h.endTxn)
 	mux.Register(65, 0, 0, h.describeTransactions)
 	mux.Register(66, 0, 1, h.listTransactions)
 }

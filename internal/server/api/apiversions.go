@@ -10,9 +10,13 @@
 // Errors: UNSUPPORTED_VERSION as above; INVALID_REQUEST (v3+) when
 // ClientSoftwareName or ClientSoftwareVersion does not match Kafka's pattern
 // [a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])? (the reply then has no ApiKeys).
-// Features (KIP-584, v3+): SupportedFeatures and FinalizedFeatures come from
-// ApiVersions.Features, empty until a feature such as transaction.version is
-// built. v5 (ClusterId and NodeId in the request) is not served yet.
+// Features (KIP-584, v3+): SupportedFeatures and FinalizedFeatures list the
+// features added with AddFeature (transaction.version: levels 0-2, finalized
+// at 2, so that clients use transactions v2) and those ApiVersions.Features
+// reports. As Kafka does since KAFKA-17492, a v3 response leaves out the
+// supported features whose minimum level is 0 (older clients fail to parse
+// them), and a finalized level of 0 is never listed. v5 (ClusterId and NodeId
+// in the request) is not served yet.
 package api
 
 import (
@@ -39,14 +43,32 @@ type Features struct {
 	Finalized      []kmsg.ApiVersionsResponseFinalizedFeature
 }
 
+// Feature is one KIP-584 feature flag of this broker: the levels it supports,
+// and the level finalized for the cluster (0: the feature is off).
+type Feature struct {
+	Name                   string
+	MinVersion, MaxVersion int16
+	Level                  int16
+}
+
+// TransactionVersion is transaction.version (KIP-890): levels 0-2 supported as
+// in Kafka 4.0, level 2 finalized. Clients that know transactions v2 (franz-go
+// 1.19+, the Java client 4.0+) use them when they see level 2; the others keep
+// to v1, which the broker serves beside it.
+var TransactionVersion = Feature{Name: "transaction.version", MinVersion: 0, MaxVersion: 2, Level: 2}
+
 // ApiVersions answers ApiVersions requests from a Mux's registered ranges.
 type ApiVersions struct {
 	Mux *server.Mux
-	// Features, if set, is called for every v3+ request.
-	// When it starts reporting features, check KAFKA-17011: v3 clients
-	// reject a SupportedFeatures MinVersion of 0.
+	// Features, if set, is called for every v3+ request; what it reports is
+	// added to the features of AddFeature.
 	Features func() Features
+
+	static []Feature
 }
+
+// AddFeature makes every v3+ response report f.
+func (a *ApiVersions) AddFeature(f Feature) { a.static = append(a.static, f) }
 
 // RegisterApiVersions registers ApiVersions on m, answering from m itself
 // (ranges registered later are included), and returns the handler so that
@@ -83,13 +105,41 @@ func (a *ApiVersions) Handle(_ context.Context, req *server.Request) *server.Rep
 		return &server.Reply{Msg: resp}
 	}
 	resp.ApiKeys = a.Mux.ApiKeys()
-	if req.Version >= 3 && a.Features != nil {
-		f := a.Features()
-		resp.SupportedFeatures = f.Supported
-		resp.FinalizedFeaturesEpoch = f.FinalizedEpoch
-		resp.FinalizedFeatures = f.Finalized
+	if req.Version >= 3 {
+		a.features(req.Version, resp)
 	}
 	return &server.Reply{Msg: resp}
+}
+
+// features fills a v3+ response's features.
+func (a *ApiVersions) features(version int16, resp *kmsg.ApiVersionsResponse) {
+	var f Features
+	if a.Features != nil {
+		f = a.Features()
+	} else {
+		f.FinalizedEpoch = -1
+	}
+	for _, s := range a.static {
+		sf := kmsg.NewApiVersionsResponseSupportedFeature()
+		sf.Name, sf.MinVersion, sf.MaxVersion = s.Name, s.MinVersion, s.MaxVersion
+		f.Supported = append(f.Supported, sf)
+		if s.Level > 0 {
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = s.Name, s.Level, s.Level
+			f.Finalized = append(f.Finalized, ff)
+			// The levels are fixed in the binary: any epoch will do, but
+			// there must be one for clients to read the finalized levels.
+			f.FinalizedEpoch = max(f.FinalizedEpoch, 0)
+		}
+	}
+	for _, sf := range f.Supported {
+		if version < 4 && sf.MinVersion == 0 {
+			continue // KAFKA-17492
+		}
+		resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+	}
+	resp.FinalizedFeaturesEpoch = f.FinalizedEpoch
+	resp.FinalizedFeatures = f.Finalized
 }
 
 // validSoftwareName reports whether s matches Kafka's KIP-511 pattern

@@ -113,3 +113,34 @@ func TestApiVersionsClientSoftware(t *testing.T) {
 		}
 	}
 }
+
+func TestApiVersionsTransactionVersionFeature(t *testing.T) {
+	m := server.NewMux()
+	a := RegisterApiVersions(m)
+	a.AddFeature(TransactionVersion)
+	for v := int16(0); v <= 4; v++ {
+		resp := a.Handle(context.Background(), apiVersionsRequest(v, "franz-go", "1.22.2")).Msg.(*kmsg.ApiVersionsResponse)
+		if v < 3 {
+			if len(resp.SupportedFeatures)+len(resp.FinalizedFeatures) != 0 {
+				t.Errorf("v%d: features %+v %+v in a version without them", v, resp.SupportedFeatures, resp.FinalizedFeatures)
+			}
+			continue
+		}
+		wantFinal := []kmsg.ApiVersionsResponseFinalizedFeature{{Name: "transaction.version", MinVersionLevel: 2, MaxVersionLevel: 2}}
+		if !reflect.DeepEqual(resp.FinalizedFeatures, wantFinal) || resp.FinalizedFeaturesEpoch < 0 {
+			t.Errorf("v%d: finalized %+v at epoch %d, want %+v at an epoch >= 0", v, resp.FinalizedFeatures, resp.FinalizedFeaturesEpoch, wantFinal)
+		}
+		var wantSupported []kmsg.ApiVersionsResponseSupportedFeature
+		if v >= 4 { // KAFKA-17492: v3 leaves out minimum level 0
+			wantSupported = []kmsg.ApiVersionsResponseSupportedFeature{{Name: "transaction.version", MinVersion: 0, MaxVersion: 2}}
+		}
+		if !reflect.DeepEqual(resp.SupportedFeatures, wantSupported) {
+			t.Errorf("v%d: supported %+v, want %+v", v, resp.SupportedFeatures, wantSupported)
+		}
+		back := kmsg.NewPtrApiVersionsResponse()
+		back.SetVersion(v)
+		if err := back.ReadFrom(resp.AppendTo(nil)); err != nil || !reflect.DeepEqual(back.FinalizedFeatures, wantFinal) {
+			t.Errorf("v%d: round trip: %v %+v", v, err, back.FinalizedFeatures)
+		}
+	}
+}

@@ -25,7 +25,13 @@
 // and TRANSACTIONAL_ID_AUTHORIZATION_FAILED for transactional producers on a
 // broker without a transaction coordinator. Transactional batches are appended like
 // others; the partition's producer state opens the producer's transaction, and the
-// coordinator's marker closes it (WriteTxnMarkers).
+// coordinator's marker closes it (WriteTxnMarkers). A producer's first
+// transactional write to a partition in a transaction is first put to the
+// transaction coordinator (KIP-890, txnverify.go): from v12 (transactions v2) it
+// adds the partition to the transaction; below, it verifies that the producer added
+// it, and the write is refused with INVALID_TXN_STATE (TRANSACTION_ABORTABLE from
+// v11) when it did not, or INVALID_PRODUCER_EPOCH when the coordinator has fenced
+// the epoch; NOT_ENOUGH_REPLICAS while the coordinator cannot answer.
 package api
 
 import (
@@ -51,6 +57,9 @@ type produceJob struct {
 	records []byte
 	res     storage.AppendResult
 	err     error
+	// verify is the verification guard of a producer's first transactional write
+	// to the partition in its transaction (txnverify.go).
+	verify *verification
 }
 
 func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Reply {
@@ -113,6 +122,9 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 		}
 	}
 
+	if r.TransactionID != nil && jobErr == nil {
+		h.verifyTransactional(ctx, *r.TransactionID, r.Version, jobs)
+	}
 	appendAll(jobs)
 
 	if r.Acks == 0 {
@@ -169,6 +181,13 @@ const parallelAppendBytes = 256 << 10
 func appendAll(jobs []*produceJob) {
 	run := func(j *produceJob) {
 		if j.err != nil {
+			return
+		}
+		if j.verify != nil {
+			j.err = j.verify.appendGuarded(func() (err error) {
+				j.res, err = appendOne(j.part, j.records)
+				return err
+			})
 			return
 		}
 		j.res, j.err = appendOne(j.part, j.records)

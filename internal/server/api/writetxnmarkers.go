@@ -140,6 +140,8 @@ func (h *handlers) writeMarker(j *markerJob) {
 		return
 	}
 	m := j.marker
+	unlock := lockForMarker(h.Replicas, j.topic, j.partition, m.ProducerID)
+	defer unlock()
 	j.offset, j.err = j.part.WriteMarker(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed)
 }
 
