@@ -55,6 +55,12 @@ func (c *grpConn) admin() (*kgo.Client, *kadm.Client, error) {
 
 // run builds a client, bounds ctx by --timeout and calls fn.
 func (c *grpConn) run(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm.Client) error) error {
+	return c.runClient(cmd, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error { return fn(ctx, adm) })
+}
+
+// runClient is run for commands that also send requests kadm has no call
+// for.
+func (c *grpConn) runClient(cmd *cobra.Command, fn func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error) error {
 	cl, adm, err := c.admin()
 	if err != nil {
 		return err
@@ -62,7 +68,7 @@ func (c *grpConn) run(cmd *cobra.Command, fn func(ctx context.Context, adm *kadm
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
 	defer cancel()
-	return fn(ctx, adm)
+	return fn(ctx, cl, adm)
 }
 
 func (a *app) groupsCmd() *cobra.Command {
@@ -95,27 +101,28 @@ func (a *app) groupsCmd() *cobra.Command {
 func newTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
 func (a *app) groupsListCmd(conn *grpConn) *cobra.Command {
-	var states []string
+	var states, types []string
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the consumer groups with their state and protocol type",
+		Short: "List the groups with their state, protocol type and group type (classic or consumer)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return conn.run(cmd, func(ctx context.Context, adm *kadm.Client) error {
-				groups, err := adm.ListGroups(ctx, states...)
+			return conn.runClient(cmd, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+				groups, err := listGroups(ctx, cl, states, types)
 				if err != nil {
 					return fmt.Errorf("list groups: %w", err)
 				}
 				tw := newTable(a.stdout)
-				fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE")
-				for _, g := range groups.Sorted() {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", g.Group, g.State, dash(g.ProtocolType))
+				fmt.Fprintln(tw, "GROUP\tSTATE\tPROTOCOL-TYPE\tTYPE")
+				for _, g := range groups {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Group, dash(g.GroupState), dash(g.ProtocolType), dash(g.GroupType))
 				}
 				return tw.Flush()
 			})
 		},
 	}
-	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states (Empty, Stable, PreparingRebalance, CompletingRebalance)")
+	cmd.Flags().StringSliceVar(&states, "state", nil, "only groups in these states (classic: Empty, Stable, PreparingRebalance, CompletingRebalance; consumer: Empty, Assigning, Reconciling, Stable)")
+	cmd.Flags().StringSliceVar(&types, "type", nil, "only groups of these types (classic, consumer)")
 	return cmd
 }
 
@@ -131,10 +138,15 @@ func (a *app) groupsDescribeCmd(conn *grpConn) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "describe [GROUP...]",
 		Short: "Describe groups: per partition the committed offset, log end, lag and owner",
-		Long: `Describe consumer groups. By default, one line per partition with a committed
-offset or an owner: the committed offset, the log end offset, the lag, and the
-member that owns it (id, host, client id). --members lists the members with
-their assignments instead, --state the group's state, protocol and size.`,
+		Long: `Describe groups. By default, one line per partition with a committed offset or
+an owner: the committed offset, the log end offset, the lag, and the member that
+owns it (id, host, client id). --members lists the members with their
+assignments instead, --state the group's state, protocol and size.
+
+A consumer-protocol group (KIP-848) is described with its state, assignor,
+group epoch and target assignment epoch, and each member with its member epoch
+and its current and target assignment (ASSIGNMENT and TARGET-ASSIGNMENT differ
+while the member reconciles); by default these come before the offsets.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) > 0) {
 				return errors.New("name the groups to describe, or give --all-groups")
@@ -149,14 +161,30 @@ their assignments instead, --state the group's state, protocol and size.`,
 					names = listed.Groups()
 					sort.Strings(names)
 				}
-				lags, err := adm.Lag(ctx, names...)
-				if err != nil {
-					return fmt.Errorf("describe groups: %w", err)
+				consumer := describeConsumerGroups(ctx, adm, names)
+				var classic []string
+				for _, name := range names {
+					if _, ok := consumer[name]; !ok {
+						classic = append(classic, name)
+					}
+				}
+				var lags kadm.DescribedGroupLags
+				if len(classic) > 0 {
+					var err error
+					if lags, err = adm.Lag(ctx, classic...); err != nil {
+						return fmt.Errorf("describe groups: %w", err)
+					}
 				}
 				var errs []error
 				for i, name := range names {
 					if i > 0 {
 						fmt.Fprintln(a.stdout)
+					}
+					if g, ok := consumer[name]; ok {
+						if err := a.printConsumerGroup(ctx, adm, &g, state, members); err != nil {
+							errs = append(errs, fmt.Errorf("group %s: %w", name, err))
+						}
+						continue
 					}
 					l, ok := lags[name]
 					if !ok {
@@ -209,18 +237,11 @@ func printGroupMembers(w io.Writer, l *kadm.DescribedGroupLag) {
 		}
 		n, assignment := 0, "-"
 		if c, ok := m.Assigned.AsConsumer(); ok {
-			var parts []string
+			set := make(kadm.TopicsSet)
 			for _, t := range c.Topics {
-				n += len(t.Partitions)
-				ps := make([]string, len(t.Partitions))
-				for i, p := range t.Partitions {
-					ps[i] = strconv.Itoa(int(p))
-				}
-				parts = append(parts, t.Topic+"("+strings.Join(ps, ",")+")")
+				set.Add(t.Topic, t.Partitions...)
 			}
-			if len(parts) > 0 {
-				assignment = strings.Join(parts, " ")
-			}
+			n, assignment = countPartitions(set), formatAssignment(set)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", l.Group, m.MemberID, inst, m.ClientHost, m.ClientID, n, assignment)
 	}

@@ -142,8 +142,12 @@ func TestGroupsCommands(t *testing.T) {
 	}
 
 	out := grpMustRun(t, addr, "list")
-	if row := grpRow(out, "g1"); row == nil || row[1] != "Stable" || row[2] != "consumer" {
+	// GROUP STATE PROTOCOL-TYPE TYPE
+	if row := grpRow(out, "g1"); row == nil || row[1] != "Stable" || row[2] != "consumer" || row[3] != "classic" {
 		t.Fatalf("list:\n%s", out)
+	}
+	if out := grpMustRun(t, addr, "list", "--type", "consumer"); grpRow(out, "g1") != nil {
+		t.Fatalf("list --type consumer lists a classic group:\n%s", out)
 	}
 	out = grpMustRun(t, addr, "describe", "g1")
 	for p := range 3 {
