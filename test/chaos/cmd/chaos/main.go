@@ -151,14 +151,14 @@ func report(res *chaos.Result) {
 	for _, name := range res.Summary.Checked() {
 		fmt.Printf("  %-22s %d\n", name, res.Summary.Anomalies[name])
 	}
+	for name, why := range res.Summary.NotChecked {
+		fmt.Printf("  %-22s not checked: %s\n", name, why)
+	}
 	if len(res.Summary.Allowed) > 0 {
 		fmt.Println("allowed by Kafka's transactions, counted but not anomalies:")
 		for _, name := range chaos.AllowedAnomalies {
 			fmt.Printf("  %-22s %d\n", name, res.Summary.Allowed[name])
 		}
-	}
-	for name, why := range res.Summary.NotChecked {
-		fmt.Printf("  %-22s not checked: %s\n", name, why)
 	}
 	fmt.Printf("faults: %v\n", res.Summary.Stats.Faults)
 	fmt.Printf("linearizability per partition: %v\n", res.Summary.Linearizability)
