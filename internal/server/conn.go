@@ -37,6 +37,9 @@ type conn struct {
 	// noMoreReads is set when a reply asked to close the connection, so the
 	// reader stops before handling anything after it.
 	noMoreReads atomic.Bool
+	// stopRead is closed by stopReading, to wake a reader held by Mute.
+	stopRead     chan struct{}
+	stopReadOnce sync.Once
 }
 
 // pending is one handled request whose reply has not been written yet.
@@ -66,12 +69,13 @@ func newConn(s *Server, listener string, nc net.Conn) *conn {
 		tlsConn:  asTLS(nc),
 	}
 	c := &conn{
-		s:     s,
-		nc:    nc,
-		info:  info,
-		log:   s.log.With("listener", listener, "remote", info.Remote.String(), "conn", info.ID),
-		br:    bufio.NewReaderSize(nc, 64<<10),
-		queue: make(chan *pending, s.cfg.MaxInFlight),
+		s:        s,
+		nc:       nc,
+		info:     info,
+		log:      s.log.With("listener", listener, "remote", info.Remote.String(), "conn", info.ID),
+		br:       bufio.NewReaderSize(nc, 64<<10),
+		queue:    make(chan *pending, s.cfg.MaxInFlight),
+		stopRead: make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	return c
@@ -103,7 +107,29 @@ func (c *conn) shutdown() {
 // a partly read frame) during a graceful shutdown. Replies in flight are
 // still written.
 func (c *conn) stopReading() {
+	c.stopReadOnce.Do(func() { close(c.stopRead) })
 	c.nc.SetReadDeadline(time.Unix(1, 0))
+}
+
+// waitUnmuted holds the reader while the connection is muted (ConnInfo.Mute),
+// and reports whether it may go on reading.
+func (c *conn) waitUnmuted() bool {
+	for {
+		d := c.info.MutedFor()
+		if d <= 0 {
+			return true
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-c.stopRead:
+			t.Stop()
+			return false
+		case <-c.ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
 }
 
 func (c *conn) stopped() bool {
@@ -136,6 +162,14 @@ func (c *conn) read() {
 			c.readFailed(err)
 			return
 		}
+		// A throttled client's next request waits here until the mute has
+		// passed; so do the requests after it, in the socket. The check comes
+		// after the read because a reply resolved meanwhile (a Then) may
+		// have muted the connection while the reader waited for this frame.
+		if !c.waitUnmuted() {
+			c.s.frames.put(fb)
+			return
+		}
 		received := time.Now()
 		req, err := decodeRequest(frame, c.s.ranger)
 		if err != nil {
@@ -153,6 +187,7 @@ func (c *conn) read() {
 			return
 		}
 		req.Conn = c.info
+		req.Size = len(frame)
 		reply, ok := c.handle(req)
 		if !ok {
 			// fb is not put back: a handler that panicked may have left

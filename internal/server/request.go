@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -26,6 +27,36 @@ type ConnInfo struct {
 	tlsConn *tls.Conn
 	// security is the security layer's per-connection state.
 	security atomic.Value
+	// mutedUntil (Unix nanoseconds) is when the reader may read the
+	// connection's next request again (Mute).
+	mutedUntil atomic.Int64
+}
+
+// Mute holds back the connection's next requests for d from now: the reader
+// reads nothing more from the socket until then, which is how Kafka mutes
+// the channel of a client it throttles (KIP-219). Requests already read are
+// still handled and answered; a later Mute that ends sooner does not shorten
+// the hold. It is safe to call from any goroutine (a Then continuation, say).
+func (c *ConnInfo) Mute(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := c.mutedUntil.Load()
+		if cur >= until || c.mutedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// MutedFor is how much longer the connection stays muted (0 when it is not).
+func (c *ConnInfo) MutedFor() time.Duration {
+	until := c.mutedUntil.Load()
+	if until == 0 {
+		return 0
+	}
+	return max(time.Until(time.Unix(0, until)), 0)
 }
 
 // asTLS returns nc's TLS layer, or nil.
@@ -77,6 +108,10 @@ type Request struct {
 	Msg kmsg.Request
 	// Conn is the connection the request came from.
 	Conn *ConnInfo
+	// Size is the request's size on the wire: its frame (header and body)
+	// without the 4-byte size prefix, as Kafka's request.sizeInBytes, which
+	// producer_byte_rate counts.
+	Size int
 }
 
 // Reply is a handler's answer to one request. Exactly one of the following

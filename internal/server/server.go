@@ -12,6 +12,14 @@
 // the waits of pipelined requests overlap while their replies still leave
 // in order.
 //
+// Quotas reach the connection in two ways. A handler that throttles a
+// client mutes its connection (ConnInfo.Mute): the reader handles nothing
+// more from it until the throttle time has passed, as Kafka mutes a
+// throttled channel (KIP-219), so a client that ignores throttle_time_ms is
+// held to its rate anyway. And the accept loops apply Kafka's connection
+// limits (Config.Limits: max.connections, max.connections.per.ip and its
+// overrides; limits.go).
+//
 // Bad input never panics the broker: frames that Kafka refuses close the
 // connection with a log line, as Kafka's SocketServer does, and a panic in
 // a handler is recovered, logged with its stack and closes only that
@@ -24,6 +32,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +85,8 @@ type Config struct {
 	Logger          *slog.Logger
 	Handler         Handler
 	Metrics         Metrics
+	// Limits bounds the connections the server keeps open (nil: no bound).
+	Limits *ConnectionLimits
 }
 
 // Server accepts Kafka connections and serves them with a Handler.
@@ -107,6 +118,12 @@ type Server struct {
 
 	// frames recycles the frames of Produce requests (framepool.go).
 	frames framePool
+
+	// counts are the open connections, for Config.Limits (limits.go).
+	counts connCounts
+	// quit is closed when Shutdown begins, to wake accept loops waiting
+	// for a connection slot.
+	quit chan struct{}
 }
 
 type boundListener struct {
@@ -155,7 +172,9 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		metrics: cfg.Metrics,
 		conns:   make(map[*conn]struct{}),
+		quit:    make(chan struct{}),
 	}
+	s.counts.init()
 	s.ranger, _ = cfg.Handler.(VersionRanger)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
@@ -240,6 +259,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closed = true
 	s.stopping.Store(true)
+	close(s.quit)
 	for _, b := range s.listeners {
 		b.ln.Close()
 	}
@@ -303,15 +323,20 @@ func (s *Server) accept(b boundListener) {
 			continue
 		}
 		backoff = 0
-		s.serveConn(b.name, nc)
+		ip, ok := s.admit(b.name, nc)
+		if !ok {
+			continue
+		}
+		s.serveConn(b.name, nc, ip)
 	}
 }
 
-func (s *Server) serveConn(listener string, nc net.Conn) {
+func (s *Server) serveConn(listener string, nc net.Conn, ip netip.Addr) {
 	c := newConn(s, listener, nc)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		s.counts.dec(ip)
 		nc.Close()
 		return
 	}
@@ -325,6 +350,7 @@ func (s *Server) serveConn(listener string, nc net.Conn) {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.counts.dec(ip)
 		s.metrics.ConnectionClosed(listener)
 	}()
 }
