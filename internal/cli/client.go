@@ -27,10 +27,12 @@ type clientFlags struct {
 	brokers  string
 	clientID string
 	timeout  time.Duration
+	security securityFlags
 }
 
 // addClientFlags registers --brokers (also spelled --bootstrap-server, as in
-// Kafka's tools, and -b, as in kcat), --client-id and --timeout.
+// Kafka's tools, and -b, as in kcat), --client-id, --timeout, and the TLS and
+// SASL flags (clientauth.go).
 func (a *app) addClientFlags(cmd *cobra.Command) *clientFlags {
 	f := &clientFlags{}
 	fl := cmd.Flags()
@@ -40,6 +42,7 @@ func (a *app) addClientFlags(cmd *cobra.Command) *clientFlags {
 		"the same as --brokers, as Kafka's tools spell it")
 	fl.StringVar(&f.clientID, "client-id", "sluice-cli", "client id sent to the brokers")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "give up on a broker request after this long")
+	f.security.register(fl, a.environ)
 	return f
 }
 
@@ -62,10 +65,15 @@ func (f *clientFlags) seeds() ([]string, error) {
 	return out, nil
 }
 
-// client builds a kgo client and an admin client on it. The caller closes
-// the kgo client.
+// client builds a kgo client, speaking TLS and SASL as the flags ask, and an
+// admin client on it. It is the one place the client commands build their
+// clients. The caller closes the kgo client.
 func (f *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, *kadm.Client, error) {
 	seeds, err := f.seeds()
+	if err != nil {
+		return nil, nil, err
+	}
+	sec, err := f.security.opts()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,6 +84,7 @@ func (f *clientFlags) client(opts ...kgo.Opt) (*kgo.Client, *kadm.Client, error)
 		kgo.RetryTimeout(f.timeout),
 		kgo.DialTimeout(10 * time.Second),
 	}
+	base = append(base, sec...)
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("client: %w", err)
@@ -110,6 +119,9 @@ func (f *clientFlags) explain(err error) error {
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
 		return err // kerr's text is "NAME: description", as Kafka's tools print it
+	}
+	if tlsErr := f.security.explainTLS(f.brokers, err); tlsErr != nil {
+		return tlsErr
 	}
 	var ne net.Error
 	var oe *net.OpError
