@@ -76,6 +76,7 @@ Start a single-node broker on 127.0.0.1:9092 with data in ./sluice-data:
 		a.partitionsCmd(),
 		a.brokersCmd(),
 		a.transactionsCmd(), a.producersCmd(),
+		a.aclsCmd(), a.usersCmd(), a.quotasCmd(),
 		// Later command groups, one file each: topics, produce, consume, groups, perf.
 	)
 	return root
