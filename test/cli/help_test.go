@@ -46,6 +46,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 	client := []string{
 		"topics create", "topics list", "topics describe", "topics delete", "topics alter-config", "topics add-partitions",
 		"produce", "consume", "configs describe", "configs alter", "records delete", "cluster info",
+		"acls create", "acls list", "acls delete", "users create", "users list", "users delete",
+		"quotas describe", "quotas alter",
 	}
 	for _, c := range client {
 		if !seen[c] {
@@ -53,7 +55,8 @@ func TestHelpForEveryCommand(t *testing.T) {
 			continue
 		}
 		r := ok(t, "", nil, append(strings.Fields(c), "--help")...)
-		for _, flag := range []string{"--brokers", "--bootstrap-server", "SLUICE_BROKERS"} {
+		for _, flag := range []string{"--brokers", "--bootstrap-server", "SLUICE_BROKERS",
+			"--tls-ca", "--tls-cert", "--tls-key", "--tls-insecure-skip-verify", "--sasl-mechanism", "--user", "SLUICE_PASSWORD"} {
 			if !strings.Contains(r.stdout, flag) {
 				t.Errorf("sluice %s --help does not mention %s", c, flag)
 			}

@@ -58,14 +58,22 @@ func clip(s string) string {
 // with stdin, and returns what it printed and its exit code.
 func run(t testing.TB, addr string, stdin []byte, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, sluiceBin(t), args...)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	var env []string
 	if addr != "" {
 		env = append(env, "SLUICE_BROKERS="+addr)
 	}
-	cmd.Env = env
+	return runEnv(t, env, stdin, args...)
+}
+
+// runEnv runs sluice with args and the variables of env (NAME=value) on
+// top of PATH and HOME, with stdin, and returns what it printed and its
+// exit code.
+func runEnv(t testing.TB, env []string, stdin []byte, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, sluiceBin(t), args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != nil {
