@@ -588,6 +588,11 @@ func (c *Coordinator) endTxn(ctx context.Context, id string, pid int64, epoch in
 	case m.state == kmsg.TransactionStateOngoing:
 	case m.state == prepared:
 		return -1, -1, kerr.ConcurrentTransactions
+	case v2 && (m.completing || m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort):
+		// The end of the next transaction (its epoch is the bumped one), or an
+		// abort with nothing written, while the previous one's markers are
+		// still being written: the producer retries.
+		return -1, -1, kerr.ConcurrentTransactions
 	case m.state == completed && !v2:
 		return m.pid, m.epoch, nil // a retry of a decision already carried out
 	case v2 && !commit && (m.state == kmsg.TransactionStateEmpty ||

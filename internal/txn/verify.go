@@ -18,7 +18,7 @@ type Forwarder interface {
 // concurrentWait bounds how long LeaderAdd waits out CONCURRENT_TRANSACTIONS (the
 // previous transaction's markers still being written) before answering it. Kafka's
 // partition leaders retry it too (add.partitions.to.txn.retry.backoff.max.ms).
-const concurrentWait = time.Second
+const concurrentWait = 3 * time.Second
 
 // LeaderAdd is a partition leader's side of a producer's first transactional write to
 // parts in a transaction (Kafka's AddPartitionsToTxnManager). With add (Produce v12+,
@@ -26,7 +26,7 @@ const concurrentWait = time.Second
 // without (older produce versions, KIP-890 part 1) it only verifies that they are in
 // its ongoing transaction. The coordinator of id answers, on this broker or another.
 // It returns one error per partition: nil lets the write go ahead. While the previous
-// transaction is being completed, the call waits a little (up to a second) before
+// transaction is being completed, the call waits a little (up to 3 s) before
 // answering CONCURRENT_TRANSACTIONS.
 func (c *Coordinator) LeaderAdd(ctx context.Context, id string, pid int64, epoch int16, parts []TopicPartition, add bool) []error {
 	backoff := 5 * time.Millisecond
