@@ -57,49 +57,71 @@ func TestV2EpochBumpPerTransaction(t *testing.T) {
 	if _, err := c.Verify("t", pid, 0, []TopicPartition{{"a", 0}}); !errors.Is(err, kerr.ProducerFenced) {
 		t.Fatalf("verifying a late write: %v, want PRODUCER_FENCED", err)
 	}
+	// The delayed EndTxn Jepsen reproduced: a retry of the commit that arrives once
+	// the next transaction is open would, under v1, end that one. Its epoch is the
+	// one before the bump, so it is fenced and the next transaction stays open.
+	if err := c.AddImplicit(ctx, "t", pid, 1, []TopicPartition{{"a", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, commit := range []bool{true, false} {
+		if _, _, err := c.EndTxnV2(ctx, "t", pid, 0, commit); !errors.Is(err, kerr.ProducerFenced) {
+			t.Fatalf("a delayed EndTxn (commit %v) of the previous transaction: %v, want PRODUCER_FENCED", commit, err)
+		}
+	}
+	if d, _ := c.DescribeTxn("t"); d.State != kmsg.TransactionStateOngoing || d.Epoch != 1 {
+		t.Fatalf("the next transaction after a delayed EndTxn: %+v, want it ongoing at epoch 1", d)
+	}
+	if _, e, err := c.EndTxnV2(ctx, "t", pid, 1, false); err != nil || e != 2 {
+		t.Fatalf("abort of the next transaction: epoch %d %v, want 2", e, err)
+	}
+	<-markers.sent
+	waitFor(t, "the abort to complete", func() bool { return state(t, c, "t") == kmsg.TransactionStateCompleteAbort })
+	if got := markers.got[1]; got != (marker{pid, 2, false, 1}) {
+		t.Fatalf("abort markers %+v, want epoch 2 in 1 partition", got)
+	}
+
 	// A commit with nothing open is refused; an abort is allowed and bumps the epoch.
-	if _, _, err := c.EndTxnV2(ctx, "t", pid, 1, true); !errors.Is(err, kerr.InvalidTxnState) {
+	if _, _, err := c.EndTxnV2(ctx, "t", pid, 2, true); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("an empty commit: %v, want INVALID_TXN_STATE", err)
 	}
-	if p, e, err := c.EndTxnV2(ctx, "t", pid, 1, false); err != nil || p != pid || e != 2 {
-		t.Fatalf("an empty abort: %d %d %v, want epoch 2", p, e, err)
+	if p, e, err := c.EndTxnV2(ctx, "t", pid, 2, false); err != nil || p != pid || e != 3 {
+		t.Fatalf("an empty abort: %d %d %v, want epoch 3", p, e, err)
 	}
 	if s := state(t, c, "t"); s != kmsg.TransactionStateCompleteAbort {
 		t.Fatalf("after an empty abort: %v", s)
 	}
 
 	// A v1 EndTxn of the same producer keeps its epoch.
-	if err := c.AddPartitions(ctx, "t", pid, 2, []TopicPartition{{"a", 0}}); err != nil {
+	if err := c.AddPartitions(ctx, "t", pid, 3, []TopicPartition{{"a", 0}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.EndTxn(ctx, "t", pid, 2, false); err != nil {
+	if err := c.EndTxn(ctx, "t", pid, 3, false); err != nil {
 		t.Fatal(err)
 	}
 	<-markers.sent
 	waitFor(t, "the v1 abort to complete", func() bool { return state(t, c, "t") == kmsg.TransactionStateCompleteAbort })
-	if got := markers.got[1]; got != (marker{pid, 2, false, 1}) {
-		t.Fatalf("v1 markers %+v, want an abort at the unchanged epoch 2", got)
+	if got := markers.got[2]; got != (marker{pid, 3, false, 1}) {
+		t.Fatalf("v1 markers %+v, want an abort at the unchanged epoch 3", got)
 	}
 
 	// Another v2 transaction, then a reload: the state records the protocol, so a
 	// retried EndTxn is still recognised.
-	if err := c.AddImplicit(ctx, "t", pid, 2, []TopicPartition{{"b", 0}}); err != nil {
+	if err := c.AddImplicit(ctx, "t", pid, 3, []TopicPartition{{"b", 0}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, e, err := c.EndTxnV2(ctx, "t", pid, 2, false); err != nil || e != 3 {
-		t.Fatalf("abort: epoch %d %v, want 3", e, err)
+	if _, e, err := c.EndTxnV2(ctx, "t", pid, 3, false); err != nil || e != 4 {
+		t.Fatalf("abort: epoch %d %v, want 4", e, err)
 	}
 	<-markers.sent
 	waitFor(t, "the abort to complete", func() bool { return state(t, c, "t") == kmsg.TransactionStateCompleteAbort })
 	c2 := newTestCoordinator(t, store, markers)
-	if p, e, err := c2.EndTxnV2(ctx, "t", pid, 2, false); err != nil || p != pid || e != 3 {
-		t.Fatalf("a retried EndTxn after a reload: %d %d %v, want success with epoch 3", p, e, err)
+	if p, e, err := c2.EndTxnV2(ctx, "t", pid, 3, false); err != nil || p != pid || e != 4 {
+		t.Fatalf("a retried EndTxn after a reload: %d %d %v, want success with epoch 4", p, e, err)
 	}
-	if err := c2.AddImplicit(ctx, "t", pid, 2, []TopicPartition{{"b", 0}}); !errors.Is(err, kerr.ProducerFenced) {
+	if err := c2.AddImplicit(ctx, "t", pid, 3, []TopicPartition{{"b", 0}}); !errors.Is(err, kerr.ProducerFenced) {
 		t.Fatalf("a late write after a reload: %v, want PRODUCER_FENCED", err)
 	}
 }
-
 func TestV2VerifyAndConcurrentTransactions(t *testing.T) {
 	store, markers := &memStorage{}, &memMarkers{sent: make(chan struct{}, 8)}
 	c := newTestCoordinator(t, store, markers)

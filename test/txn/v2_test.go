@@ -206,8 +206,10 @@ func filterPrefix(vs []string, prefix string) []string {
 // is the one before the bump, so it is refused wherever it lands: in partition 0,
 // whose marker carries the bumped epoch, and in partition 2, which the transaction
 // never wrote to (the coordinator refuses to add it for a fenced epoch), at Produce
-// v12+ (v2) and at v11 (verification). Nothing of it is visible, no transaction is
-// left hanging, and the producer's next transaction commits.
+// v12+ (v2) and at v11 (verification). A delayed EndTxn of the committed transaction,
+// arriving while the next one is open, is fenced too rather than ending that one.
+// Nothing of the late requests is visible, no transaction is left hanging, and the
+// producer's next transaction commits whole.
 func TestTxnV2LateWriteRefused(t *testing.T) {
 	b := startBroker(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -279,6 +281,17 @@ func TestTxnV2LateWriteRefused(t *testing.T) {
 	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte("t2-0")}, &kgo.Record{Partition: 2, Value: []byte("t2-2")}).FirstErr(); err != nil {
 		t.Fatalf("the next transaction's writes: %v", err)
+	}
+	// The delayed EndTxn of the Jepsen report: the first transaction's end (an
+	// abort, as a client retrying a timed-out commit sends) arrives while the next
+	// one is open. Under v1 it would end that one; here its epoch is fenced.
+	for _, v := range []int16{5, 4} {
+		req := kmsg.NewPtrEndTxnRequest()
+		req.SetVersion(v)
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = txnID, pid, epoch, false
+		if err := kerr.ErrorForCode(c.do(t, req).(*kmsg.EndTxnResponse).ErrorCode); err != kerr.ProducerFenced {
+			t.Errorf("a delayed EndTxn v%d of the committed transaction: %v, want PRODUCER_FENCED", v, err)
+		}
 	}
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
