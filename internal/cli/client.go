@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,8 +35,13 @@ type clientFlags struct {
 // Kafka's tools, and -b, as in kcat), --client-id, --timeout, and the TLS and
 // SASL flags (clientauth.go).
 func (a *app) addClientFlags(cmd *cobra.Command) *clientFlags {
+	return a.clientFlagsOn(cmd.Flags())
+}
+
+// clientFlagsOn registers the client flags on fl: a command's own flags, or
+// the persistent flags a command group shares with its subcommands.
+func (a *app) clientFlagsOn(fl *pflag.FlagSet) *clientFlags {
 	f := &clientFlags{}
-	fl := cmd.Flags()
 	fl.StringVarP(&f.brokers, "brokers", "b", envOr(a.environ, "SLUICE_BROKERS", defaultBrokers),
 		"host:port,... of brokers to bootstrap from (env SLUICE_BROKERS)")
 	fl.StringVar(&f.brokers, "bootstrap-server", envOr(a.environ, "SLUICE_BROKERS", defaultBrokers),

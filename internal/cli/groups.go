@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,36 +20,14 @@ import (
 // describe (members, assignments, committed offsets, log ends and lag),
 // delete, reset-offsets and delete-offsets, through kadm.
 
-// grpConn holds the connection flags of the groups commands.
+// grpConn holds the connection flags of the groups commands, shared by
+// every subcommand.
 type grpConn struct {
-	brokers string
-	timeout time.Duration
+	cf *clientFlags
 }
 
 func (c *grpConn) admin() (*kgo.Client, *kadm.Client, error) {
-	var seeds []string
-	for _, s := range strings.Split(c.brokers, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		if _, port, err := net.SplitHostPort(s); err != nil || port == "" {
-			return nil, nil, fmt.Errorf("--brokers %q: %q is not host:port", c.brokers, s)
-		}
-		seeds = append(seeds, s)
-	}
-	if len(seeds) == 0 {
-		return nil, nil, errors.New("--brokers is empty: give host:port of at least one broker")
-	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(seeds...),
-		kgo.ClientID("sluice-groups"),
-		kgo.RetryTimeout(c.timeout),
-		kgo.DialTimeout(10*time.Second),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("client: %w", err)
-	}
-	return cl, kadm.NewClient(cl), nil
+	return c.cf.client()
 }
 
 // run builds a client, bounds ctx by --timeout and calls fn.
@@ -66,7 +43,7 @@ func (c *grpConn) runClient(cmd *cobra.Command, fn func(ctx context.Context, cl 
 		return err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(cmd.Context(), c.timeout)
+	ctx, cancel := context.WithTimeout(cmd.Context(), c.cf.timeout)
 	defer cancel()
 	return fn(ctx, cl, adm)
 }
@@ -84,10 +61,7 @@ func (a *app) groupsCmd() *cobra.Command {
   sluice groups delete-offsets --group my-group --topic old-topic
   sluice groups delete my-group`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVarP(&conn.brokers, "brokers", "b", envOr(a.environ, "SLUICE_BROKERS", "127.0.0.1:9092"),
-		"host:port,... of brokers to bootstrap from (env SLUICE_BROKERS)")
-	pf.DurationVar(&conn.timeout, "timeout", 30*time.Second, "give up after this long")
+	conn.cf = a.clientFlagsOn(cmd.PersistentFlags())
 	cmd.AddCommand(
 		a.groupsListCmd(conn),
 		a.groupsDescribeCmd(conn),
