@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // The transactional workload (WorkloadConfig.Txn).
@@ -71,6 +72,7 @@ func (w *Workload) txnProducer(ctx context.Context, i int, rng *rand.Rand) {
 		if cl != nil {
 			cl.Close()
 		}
+		w.fence(process, txnID)
 	}()
 	tick := time.NewTicker(time.Second / time.Duration(w.cfg.TxnRate))
 	defer tick.Stop()
@@ -219,6 +221,35 @@ func (w *Workload) processor(ctx context.Context, m int, rng *rand.Rand) {
 			}
 		}
 		sess.Close()
+	}
+	w.fence(process, txnID)
+}
+
+// fence initialises txnID's producer once more, as a restarted application would:
+// the coordinator bumps the epoch and aborts a transaction the last client left
+// open (one whose end failed), which would otherwise hold back the last stable
+// offset, and so every read_committed reader, until its timeout.
+func (w *Workload) fence(process, txnID string) {
+	cl, err := w.client(process)
+	if err != nil {
+		w.logger.Warn("fence", "transactional_id", txnID, "err", err)
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = WaitFor(ctx, "InitProducerId of "+txnID, func(ctx context.Context) (bool, error) {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID = kmsg.StringPtr(txnID)
+		req.TransactionTimeoutMillis = int32(w.cfg.TxnTimeout.Milliseconds())
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		return err == nil, err
+	})
+	if err != nil {
+		w.logger.Warn("fence", "transactional_id", txnID, "err", err)
 	}
 }
 
