@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,25 +46,25 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 	for _, addr := range seeds {
 		requireKIP848(t, addr)
 	}
-	admCl := newClient(t, seeds)
+	admCl := newClient(t, seeds, failoverClientOpts...)
 	adm := kadm.NewClient(admCl)
 	createTopic(t, adm, topic, partitions, 3, nil)
 
 	prod := startProducer(t, seeds, topic, partitions, produceInterval)
 	h := newHistory(topic)
 
-	// The first members hold their first revocation until gate opens.
+	// Once armed, the first members hold their revocations until gate opens.
+	var armed atomic.Bool
 	gate := make(chan struct{})
+	var openGate sync.Once
 	blocked := make(chan int, 8)
 	cfg := memberConfig{
 		seeds: seeds, group: group, protocol: protoConsumer, commitEvery: 250 * time.Millisecond,
 	}
 	gated := cfg
 	gated.beforeRevokeCommit = func(m *member, ps []int32) {
-		select {
-		case <-gate:
+		if !armed.Load() {
 			return
-		default:
 		}
 		select {
 		case blocked <- m.id:
@@ -77,6 +78,8 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 	for id := 1; id <= 3; id++ {
 		all = append(all, startMemberRetrying(t, id, h, gated))
 	}
+	// (Registered after the members, so run before they are closed.)
+	t.Cleanup(func() { openGate.Do(func() { close(gate) }) })
 	waitConverged(t, adm, h, group, partitions, all, 30*time.Second)
 	waitFlow(t, prod, h, 20*time.Second)
 	requireConsumerGroup(t, admCl, group, all)
@@ -94,6 +97,7 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 	}
 	t.Logf("coordinator of %s: node %d; group epoch %d", group, coord, before.Epoch)
 
+	armed.Store(true)
 	for id := 4; id <= 6; id++ {
 		all = append(all, startMemberRetrying(t, id, h, cfg))
 	}
@@ -120,9 +124,13 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("killed node %d (SIGKILL)", coord)
-	close(gate)
+	openGate.Do(func() { close(gate) })
 
-	recovered := waitConverged(t, adm, h, group, partitions, all, 90*time.Second)
+	recovered := waitConvergedOr(t, adm, h, group, partitions, all, 90*time.Second, func() {
+		logState(t, adm, h, group)
+		logCoordinatorViews(t, c, group)
+		logGroupLines(t, c, group, 40)
+	})
 	newCoord := coordinatorOf(t, adm, group)
 	t.Logf("group converged on node %d %v after the kill", newCoord, recovered.Sub(killedAt).Round(time.Millisecond))
 	if newCoord == coord {
@@ -168,7 +176,7 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 		}
 	}
 	problems = append(problems, mon.backwards()...)
-	t.Logf("commit monitor: %d reads of the committed offsets, %d failed", mon.reads, mon.failures)
+	t.Logf("commit monitor: %d reads of the committed offsets, %d failed %q", mon.reads, mon.failures, mon.errs)
 
 	cbs, cons, commits, errs := h.snapshot()
 	for _, e := range errs {
@@ -196,14 +204,29 @@ func TestCoordinatorFailoverMidRebalance(t *testing.T) {
 }
 
 // startMemberRetrying starts a member whose requests retry, backing off up to a
-// second, for about a minute.
+// second, for about a minute, and that refreshes its metadata every second (see
+// failoverClientOpts).
 func startMemberRetrying(t testing.TB, id int, h *history, cfg memberConfig) *member {
 	t.Helper()
-	cfg.extra = append(cfg.extra,
+	cfg.extra = append(append(cfg.extra, failoverClientOpts...),
 		kgo.RequestRetries(60),
 		kgo.RetryBackoffFn(func(n int) time.Duration { return min(time.Duration(n)*100*time.Millisecond, time.Second) }),
 	)
 	return startMember(t, id, h, cfg)
+}
+
+// failoverClientOpts make a franz-go client forget a dead coordinator within about a
+// second of the cluster fencing it. franz-go v1.22.2 keeps a group's coordinator
+// cached while ConsumerGroupHeartbeats (and sharded requests such as
+// ConsumerGroupDescribe) fail to dial it; only a NOT_COORDINATOR-like error, a failed
+// OffsetCommit or similar, or a metadata refresh that no longer lists the broker makes
+// it ask FindCoordinator again (Kafka's Java client marks the coordinator unknown on a
+// disconnect). A member that owns no partitions commits nothing and triggers no
+// refresh, so without these options it heartbeats the dead broker until the default
+// metadata max age (5 minutes) while the new coordinator expires its session.
+var failoverClientOpts = []kgo.Opt{
+	kgo.MetadataMaxAge(time.Second),
+	kgo.MetadataMinAge(250 * time.Millisecond),
 }
 
 // maxAckedCommits returns, per partition, the highest commit acknowledged so far.
@@ -229,6 +252,7 @@ type commitMonitor struct {
 	samples  []commitSample
 	reads    int
 	failures int
+	errs     []string // the first failures
 }
 
 type commitSample struct {
@@ -250,6 +274,9 @@ func startCommitMonitor(adm *kadm.Client, group, topic string) *commitMonitor {
 			m.reads++
 			if err != nil {
 				m.failures++
+				if len(m.errs) < 5 {
+					m.errs = append(m.errs, time.Now().Format("15:04:05.000 ")+err.Error())
+				}
 			} else {
 				m.samples = append(m.samples, commitSample{at: time.Now(), offsets: offs})
 			}

@@ -156,6 +156,12 @@ func memberIDs(ms []*member) []int {
 // by ConsumerGroupDescribe, and returns when it saw that.
 func waitConverged(t testing.TB, adm *kadm.Client, h *history, group string, partitions int32, members []*member, within time.Duration) time.Time {
 	t.Helper()
+	return waitConvergedOr(t, adm, h, group, partitions, members, within, nil)
+}
+
+// waitConvergedOr is waitConverged, calling onFail (if set) before failing the test.
+func waitConvergedOr(t testing.TB, adm *kadm.Client, h *history, group string, partitions int32, members []*member, within time.Duration, onFail func()) time.Time {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
 	ids := memberIDs(members)
@@ -180,6 +186,9 @@ func waitConverged(t testing.TB, adm *kadm.Client, h *history, group string, par
 		return true, nil
 	})
 	if err != nil {
+		if onFail != nil {
+			onFail()
+		}
 		t.Fatal(err)
 	}
 	return time.Now()

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -159,6 +162,115 @@ func createTopic(t testing.TB, adm *kadm.Client, topic string, n int32, rf int16
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// logGroupLines logs, for each node, the last lines of its log that mention group (a
+// failure's diagnosis: what the coordinators did with the group).
+func logGroupLines(t testing.TB, c *chaos.Cluster, group string, last int) {
+	t.Helper()
+	for _, n := range c.Nodes() {
+		data, err := os.ReadFile(n.LogPath)
+		if err != nil {
+			t.Logf("node %d: %v", n.ID, err)
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, group) {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > last {
+			lines = lines[len(lines)-last:]
+		}
+		t.Logf("node %d, the last %d lines about %s:\n%s", n.ID, len(lines), group, strings.Join(lines, "\n"))
+	}
+}
+
+// logState logs what the members own by their callbacks, what they reported going
+// wrong, and the group as ConsumerGroupDescribe shows it.
+func logState(t testing.TB, adm *kadm.Client, h *history, group string) {
+	t.Helper()
+	t.Logf("owned by the members' callbacks: %v", h.ownership())
+	_, _, _, errs := h.snapshot()
+	if len(errs) > 20 {
+		errs = errs[len(errs)-20:]
+	}
+	for _, e := range errs {
+		t.Logf("seen by a member: %s", e)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := describeGroup(ctx, adm, group)
+	if err != nil {
+		t.Logf("describe: %v", err)
+		return
+	}
+	t.Logf("described by node %d: state %s, epoch %d, assignment epoch %d", d.Coordinator.NodeID, d.State, d.Epoch, d.AssignmentEpoch)
+	for _, m := range d.Members {
+		t.Logf("  member %s (%s) epoch %d: assigned %v, target %v", m.MemberID, m.ClientID, m.MemberEpoch, m.Assignment, m.TargetAssignment)
+	}
+}
+
+// logCoordinatorViews logs, as each running broker sees it, the group's coordinator
+// (FindCoordinator) and the leader and ISR of the __consumer_offsets partition that
+// holds the group.
+func logCoordinatorViews(t testing.TB, c *chaos.Cluster, group string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, n := range c.Nodes() {
+		if n.State() != chaos.Running || !n.IsBroker() {
+			continue
+		}
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.SetVersion(3)
+		req.CoordinatorKey = group
+		coord := "?"
+		if resp, err := chaos.RoundTrip(ctx, n.Addr, req); err != nil {
+			coord = err.Error()
+		} else {
+			r := resp.(*kmsg.FindCoordinatorResponse)
+			coord = fmt.Sprintf("node %d (error code %d)", r.NodeID, r.ErrorCode)
+		}
+		state := "?"
+		if ps, err := chaos.TopicState(ctx, n.Addr, "__consumer_offsets"); err != nil {
+			state = err.Error()
+		} else if len(ps) > 0 {
+			p := partitionFor(group, int32(len(ps)))
+			state = fmt.Sprintf("__consumer_offsets-%d %+v", p, ps[p])
+		}
+		brokers := "?"
+		mreq := kmsg.NewPtrMetadataRequest()
+		mreq.SetVersion(1)
+		mreq.Topics = []kmsg.MetadataRequestTopic{}
+		if resp, err := chaos.RoundTrip(ctx, n.Addr, mreq); err != nil {
+			brokers = err.Error()
+		} else {
+			var ids []int32
+			for _, b := range resp.(*kmsg.MetadataResponse).Brokers {
+				ids = append(ids, b.NodeID)
+			}
+			brokers = fmt.Sprint(ids)
+		}
+		t.Logf("node %d: FindCoordinator(%s) = %s; %s; Metadata lists brokers %s", n.ID, group, coord, state, brokers)
+	}
+}
+
+// partitionFor is Kafka's __consumer_offsets partition of a group: the absolute value
+// of the group id's Java String.hashCode modulo the partition count.
+func partitionFor(group string, partitions int32) int32 {
+	var h int32
+	for _, r := range utf16.Encode([]rune(group)) {
+		h = 31*h + int32(r)
+	}
+	if h == math.MinInt32 {
+		return 0
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % partitions
 }
 
 type tWriter struct{ t testing.TB }

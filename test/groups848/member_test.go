@@ -179,6 +179,7 @@ type memberConfig struct {
 
 // member is one group consumer of the test's topic.
 type member struct {
+	t    testing.TB
 	id   int
 	cfg  memberConfig
 	h    *history
@@ -193,7 +194,7 @@ type member struct {
 // (leaving the group) if the test has not.
 func startMember(t testing.TB, id int, h *history, cfg memberConfig) *member {
 	t.Helper()
-	m := &member{id: id, cfg: cfg, h: h, done: make(chan struct{})}
+	m := &member{t: t, id: id, cfg: cfg, h: h, done: make(chan struct{})}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.seeds...),
 		kgo.ClientID(fmt.Sprintf("member-%d", id)),
@@ -333,12 +334,25 @@ func (m *member) commit(ctx context.Context, why string) {
 	})
 }
 
+// leaveTimeout bounds a member's leave.
+const leaveTimeout = 30 * time.Second
+
 // close leaves the group (revoking, and so committing, everything the member owns)
-// and waits for the poll loop to end.
+// and waits for the poll loop to end; a member that has not left within leaveTimeout
+// fails the test, and is left behind.
 func (m *member) close() {
 	m.closeOnce.Do(func() {
-		m.cl.Close()
-		<-m.done
+		closed := make(chan struct{})
+		go func() {
+			m.cl.Close()
+			<-m.done
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(leaveTimeout):
+			m.t.Errorf("member %d has not left the group %v after being closed", m.id, leaveTimeout)
+		}
 	})
 }
 
