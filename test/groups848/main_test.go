@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,8 +78,43 @@ func startCluster(t testing.TB, nodes int, settings ...string) *chaos.Cluster {
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A node is ready once it serves and is registered; the controller may not yet count
+	// every broker as available (topics of replication factor 3 would be refused), so
+	// wait until every node's Metadata lists them all.
+	err = chaos.WaitFor(ctx, "every node to list every broker", func(ctx context.Context) (bool, error) {
+		for _, n := range c.Nodes() {
+			ids, err := brokersOf(ctx, n.Addr)
+			if err != nil {
+				return false, err
+			}
+			if len(ids) != nodes {
+				return false, fmt.Errorf("node %d lists brokers %v", n.ID, ids)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d node(s) ready after %v", nodes, time.Since(start).Round(time.Millisecond))
 	return c
+}
+
+// brokersOf returns the broker ids a node's Metadata lists.
+func brokersOf(ctx context.Context, addr string) ([]int32, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(1)
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := chaos.RoundTrip(ctx, addr, req)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int32
+	for _, b := range resp.(*kmsg.MetadataResponse).Brokers {
+		ids = append(ids, b.NodeID)
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
 // requireKIP848 fails the test unless the broker at addr advertises
@@ -241,16 +277,9 @@ func logCoordinatorViews(t testing.TB, c *chaos.Cluster, group string) {
 			state = fmt.Sprintf("__consumer_offsets-%d %+v", p, ps[p])
 		}
 		brokers := "?"
-		mreq := kmsg.NewPtrMetadataRequest()
-		mreq.SetVersion(1)
-		mreq.Topics = []kmsg.MetadataRequestTopic{}
-		if resp, err := chaos.RoundTrip(ctx, n.Addr, mreq); err != nil {
+		if ids, err := brokersOf(ctx, n.Addr); err != nil {
 			brokers = err.Error()
 		} else {
-			var ids []int32
-			for _, b := range resp.(*kmsg.MetadataResponse).Brokers {
-				ids = append(ids, b.NodeID)
-			}
 			brokers = fmt.Sprint(ids)
 		}
 		t.Logf("node %d: FindCoordinator(%s) = %s; %s; Metadata lists brokers %s", n.ID, group, coord, state, brokers)

@@ -101,6 +101,13 @@ func (h *history) addError(format string, args ...any) {
 
 // ownership returns what each member owns now, by its callbacks.
 func (h *history) ownership() map[int][]int32 {
+	owned, _ := h.ownershipAndLast()
+	return owned
+}
+
+// ownershipAndLast returns what each member owns now, by its callbacks, and when the
+// latest callback ended.
+func (h *history) ownershipAndLast() (map[int][]int32, time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	out := map[int][]int32{}
@@ -110,7 +117,7 @@ func (h *history) ownership() map[int][]int32 {
 		}
 		slices.Sort(out[m])
 	}
-	return out
+	return out, h.lastCB
 }
 
 // consumedUpTo returns, per partition, the highest offset consumed so far.
