@@ -53,9 +53,11 @@ type Storage interface {
 
 // Markers writes a transaction's markers to the leaders of its partitions: Write
 // returns once every partition has its commit or abort marker, retrying as leaders move,
-// or with ctx's error.
+// or with ctx's error. tv is the transaction's client version: 2 when the markers'
+// epoch is above the epoch of the transaction's data (transactions v2), which lets a
+// partition refuse a marker delivered late, after the next transaction wrote there.
 type Markers interface {
-	Write(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, parts []TopicPartition) error
+	Write(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, tv int16, commit bool, parts []TopicPartition) error
 }
 
 // Coordinator is Kafka's transaction coordinator: it gives transactional producers their
@@ -675,7 +677,7 @@ func (c *Coordinator) emptyAbort(ctx context.Context, p int32, m *txnMeta) (int6
 func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 	m.mu.Lock()
 	commit := m.state == kmsg.TransactionStatePrepareCommit
-	pid, epoch := m.pid, m.epoch
+	pid, epoch, tv := m.pid, m.epoch, m.tv
 	parts := make([]TopicPartition, 0, len(m.partitions))
 	for tp := range m.partitions {
 		parts = append(parts, tp)
@@ -690,7 +692,7 @@ func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, 30*time.Second)
-		err := c.markers.Write(ctx, pid, epoch, cepoch, commit, parts)
+		err := c.markers.Write(ctx, pid, epoch, cepoch, tv, commit, parts)
 		if err == nil {
 			m.mu.Lock()
 			saved := m.txnFields

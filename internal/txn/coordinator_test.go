@@ -52,11 +52,12 @@ type marker struct {
 type memMarkers struct {
 	mu   sync.Mutex
 	got  []marker
+	tvs  []int16 // the transaction version of each of got
 	fail int
 	sent chan struct{}
 }
 
-func (m *memMarkers) Write(_ context.Context, pid int64, epoch int16, _ int32, commit bool, parts []TopicPartition) error {
+func (m *memMarkers) Write(_ context.Context, pid int64, epoch int16, _ int32, tv int16, commit bool, parts []TopicPartition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail > 0 {
@@ -64,6 +65,7 @@ func (m *memMarkers) Write(_ context.Context, pid int64, epoch int16, _ int32, c
 		return kerr.NotLeaderForPartition
 	}
 	m.got = append(m.got, marker{pid, epoch, commit, len(parts)})
+	m.tvs = append(m.tvs, tv)
 	select {
 	case m.sent <- struct{}{}:
 	default:

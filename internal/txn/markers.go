@@ -32,8 +32,10 @@ func NewBrokerMarkers(client *brokerclient.Client, image func() *metadata.Image,
 
 // Write sends the markers and returns once every partition has one; a partition whose
 // leader is unknown, or that answers an error, fails the call (the coordinator retries
-// it whole: a second marker for a closed transaction changes nothing).
-func (b *BrokerMarkers) Write(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, commit bool, parts []TopicPartition) error {
+// it whole: a second marker for a closed transaction changes nothing, and under
+// transactions v2 the leader answers it without writing it again). Markers of v2
+// transactions go as WriteTxnMarkers v2 with their TransactionVersion (KIP-1228).
+func (b *BrokerMarkers) Write(ctx context.Context, pid int64, epoch int16, coordinatorEpoch int32, tv int16, commit bool, parts []TopicPartition) error {
 	img := b.image()
 	byLeader := map[int32]map[string][]int32{}
 	for _, tp := range parts {
@@ -60,6 +62,9 @@ func (b *BrokerMarkers) Write(ctx context.Context, pid int64, epoch int16, coord
 		req.Version = 1
 		m := kmsg.NewWriteTxnMarkersRequestMarker()
 		m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch = pid, epoch, commit, coordinatorEpoch
+		if tv >= 2 {
+			req.Version, m.TransactionVersion = 2, int8(tv)
+		}
 		for t, ps := range topics {
 			mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
 			mt.Topic = t

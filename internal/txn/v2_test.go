@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -102,6 +103,10 @@ func TestV2EpochBumpPerTransaction(t *testing.T) {
 	waitFor(t, "the v1 abort to complete", func() bool { return state(t, c, "t") == kmsg.TransactionStateCompleteAbort })
 	if got := markers.got[2]; got != (marker{pid, 3, false, 1}) {
 		t.Fatalf("v1 markers %+v, want an abort at the unchanged epoch 3", got)
+	}
+	// The markers say which protocol they close (WriteTxnMarkers v2, KIP-1228).
+	if want := []int16{2, 2, 0}; !slices.Equal(markers.tvs, want) {
+		t.Fatalf("markers' transaction versions %v, want %v", markers.tvs, want)
 	}
 
 	// Another v2 transaction, then a reload: the state records the protocol, so a

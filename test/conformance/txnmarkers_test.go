@@ -189,3 +189,70 @@ func countRecords(t *testing.T, b []byte) int {
 	}
 	return n
 }
+
+// TestWriteTxnMarkersV2: a marker of transactions v2 (WriteTxnMarkers v2,
+// TransactionVersion 2, KIP-1228) carries an epoch above its transaction's data. It
+// closes that transaction; sent again it is answered without a second marker; and
+// delivered late, after the next transaction (at the marker's epoch) wrote to the
+// partition, it is refused with INVALID_PRODUCER_EPOCH instead of ending that one.
+func TestWriteTxnMarkersV2(t *testing.T) {
+	if maxVersion(t, 27) < 2 {
+		t.Fatal("WriteTxnMarkers v2 is not advertised")
+	}
+	c := dial(t, shared.addr)
+	topic := topicName(t, "txnv2")
+	createTopic(t, c, topic, 1, nil)
+	const pid = 7900
+	data := func(epoch int16, prefix string) []byte {
+		s := batchSpec{firstTS: nowMs(), attributes: 0x10, producerID: pid, epoch: epoch, idempotent: true}
+		s.recs = append(s.recs, rec{key: []byte(prefix), value: []byte(prefix)})
+		return s.encode()
+	}
+	mark := func(epoch int16, commit bool) *kerr.Error {
+		req := versioned(kmsg.NewPtrWriteTxnMarkersRequest(), 2)
+		m := kmsg.NewWriteTxnMarkersRequestMarker()
+		m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch, m.TransactionVersion = pid, epoch, commit, 3, 2
+		mt := kmsg.NewWriteTxnMarkersRequestMarkerTopic()
+		mt.Topic, mt.Partitions = topic, []int32{0}
+		m.Topics = append(m.Topics, mt)
+		req.Markers = append(req.Markers, m)
+		resp := c.do(req).(*kmsg.WriteTxnMarkersResponse)
+		if len(resp.Markers) != 1 || len(resp.Markers[0].Topics) != 1 || len(resp.Markers[0].Topics[0].Partitions) != 1 {
+			t.Fatalf("WriteTxnMarkers v2 answer %+v", resp.Markers)
+		}
+		err, _ := kerr.ErrorForCode(resp.Markers[0].Topics[0].Partitions[0].ErrorCode).(*kerr.Error)
+		return err
+	}
+	lso := func() int64 {
+		p, code := listOffset(t, c, maxVersion(t, 2), topic, 0, -1, 1)
+		wantCode(t, "read_committed latest", code, nil)
+		return p.Offset
+	}
+
+	mustProduce(t, c, topic, 0, data(0, "k")) // 0: transaction k at epoch 0
+	if err := mark(1, true); err != nil {     // 1: its commit at the bumped epoch
+		t.Fatalf("the marker of transaction k: %v", err)
+	}
+	if got := latest(t, c, topic, 0); got != 2 || lso() != 2 {
+		t.Fatalf("after the marker: end %d, last stable %d; want 2 and 2", got, lso())
+	}
+	if err := mark(1, true); err != nil {
+		t.Fatalf("the same marker again: %v", err)
+	}
+	if got := latest(t, c, topic, 0); got != 2 {
+		t.Fatalf("a resent marker was written again: end %d, want 2", got)
+	}
+	mustProduce(t, c, topic, 0, data(1, "k+1")) // 2: transaction k+1 at epoch 1
+	if err := mark(1, false); err != kerr.InvalidProducerEpoch {
+		t.Fatalf("transaction k's marker delivered late: %v, want INVALID_PRODUCER_EPOCH", err)
+	}
+	if got := latest(t, c, topic, 0); got != 3 || lso() != 2 {
+		t.Fatalf("after the late marker: end %d, last stable %d; want 3 and 2 (k+1 still open)", got, lso())
+	}
+	if err := mark(2, true); err != nil {
+		t.Fatalf("transaction k+1's marker: %v", err)
+	}
+	if got := latest(t, c, topic, 0); got != 4 || lso() != 4 {
+		t.Fatalf("after k+1's marker: end %d, last stable %d; want 4 and 4", got, lso())
+	}
+}

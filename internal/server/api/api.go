@@ -70,7 +70,7 @@ func Register(mux *server.Mux, d Deps) {
 	mux.Register(19, 2, 7, h.createTopics)
 	mux.Register(20, 1, 6, h.deleteTopics)
 	mux.Register(22, 0, 5, h.initProducerID)
-	mux.Register(27, 0, 1, h.writeTxnMarkers)
+	mux.Register(27, 0, 2, h.writeTxnMarkers)
 	mux.Register(55, 0, 2, h.describeQuorum)
 	registerSecurity(mux, h)
 	registerAdmin(mux, h)

@@ -1,4 +1,4 @@
-// WriteTxnMarkers (key 27), versions 0-1.
+// WriteTxnMarkers (key 27), versions 0-2.
 //
 // Behaviour: a transaction coordinator, on this broker or another, asks the leader of
 // every partition of an ended transaction to write its commit or abort marker. For each
@@ -10,7 +10,14 @@
 // drops them; should it no longer lead the partition, whichever broker does finds the
 // marker in the log when it loads, so that is no error. Markers of one request for the
 // same partition are written in request order.
-// Version 2 (KIP-890's TransactionVersion) is not served.
+// v2 (KIP-1228) carries each marker's TransactionVersion. A marker of transactions v2
+// has an epoch above the epoch of the transaction's data, so it is refused
+// (INVALID_PRODUCER_EPOCH) where the producer's current epoch already equals it with a
+// transaction open: that is the next transaction's data, and the marker a delayed one.
+// Where the producer is at that epoch with nothing open, the marker is already written:
+// it is answered, once the log up to its end is committed, without writing it again
+// (Kafka refuses it; Sluice's coordinator resends a whole marker set after any failure,
+// so the answer must be idempotent).
 // Errors, per partition: CLUSTER_AUTHORIZATION_FAILED without ClusterAction on the
 // cluster, UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS,
 // NOT_ENOUGH_REPLICAS_AFTER_APPEND, INVALID_PRODUCER_EPOCH (an epoch older than the
@@ -21,6 +28,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -28,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/internal/group"
+	"github.com/sluicehq/sluice/internal/producerstate"
 	"github.com/sluicehq/sluice/internal/replica"
 	"github.com/sluicehq/sluice/internal/server"
 )
@@ -142,6 +151,22 @@ func (h *handlers) writeMarker(j *markerJob) {
 	m := j.marker
 	unlock := lockForMarker(h.Replicas, j.topic, j.partition, m.ProducerID)
 	defer unlock()
+	if m.TransactionVersion >= 2 {
+		var epoch int16
+		var open, known bool
+		j.part.Log().ProducerState(func(ps *producerstate.State) { epoch, open, known = ps.Txn(m.ProducerID) })
+		switch {
+		case known && epoch == m.ProducerEpoch && open:
+			j.err = fmt.Errorf("a marker of producer %d at epoch %d, which the next transaction's data in %s-%d already has: %w",
+				m.ProducerID, m.ProducerEpoch, j.topic, j.partition, kerr.InvalidProducerEpoch)
+			return
+		case known && epoch == m.ProducerEpoch:
+			// Written before: the answer waits until it is committed, as the
+			// first one's did.
+			j.offset = j.part.Log().LogEndOffset() - 1
+			return
+		}
+	}
 	j.offset, j.err = j.part.WriteMarker(m.ProducerID, m.ProducerEpoch, m.CoordinatorEpoch, m.Committed)
 }
 
