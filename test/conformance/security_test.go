@@ -701,7 +701,8 @@ func TestDescribeClientQuotas(t *testing.T) {
 }
 
 // TestProduceThrottle: a client id over its producer_byte_rate gets a throttle time in its
-// Produce responses; another client beside it does not.
+// Produce responses, and its connection is muted for that long (KIP-219); another client
+// beside it, on its own connection, is not throttled.
 func TestProduceThrottle(t *testing.T) {
 	c := dial(t, shared.addr)
 	topic := topicName(t, "t")
@@ -712,7 +713,7 @@ func TestProduceThrottle(t *testing.T) {
 		alterQuotas(t, dial(t, shared.addr), maxVersion(t, 49), false, quotaEntry(slow, "producer_byte_rate", 0, true))
 	})
 	value := bytes.Repeat([]byte("x"), 64<<10)
-	send := func(id string) int32 {
+	send := func(c *client, id string) int32 {
 		req := produceReq(maxVersion(t, 0)-1, topic, [16]byte{}, 0, -1, batchSpec{firstTS: nowMs(), recs: []rec{{value: value}}}.encode())
 		c.corr++
 		c.write(appendRequest(nil, req, c.corr, &id))
@@ -720,10 +721,10 @@ func TestProduceThrottle(t *testing.T) {
 		wantCode(t, "produce as "+id, resp.Topics[0].Partitions[0].ErrorCode, nil)
 		return resp.ThrottleMillis
 	}
-	if ms := send(slow); ms <= 0 {
+	if ms := send(dial(t, shared.addr), slow); ms <= 0 {
 		t.Errorf("64 KiB against a 1 KiB/s quota: throttle %d ms, want > 0", ms)
 	}
-	if ms := send(topicName(t, "free")); ms != 0 {
+	if ms := send(dial(t, shared.addr), topicName(t, "free")); ms != 0 {
 		t.Errorf("a client without a quota: throttle %d ms", ms)
 	}
 }

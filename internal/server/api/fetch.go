@@ -19,6 +19,8 @@
 // follower has the log (which moves the high watermark and the ISR), and, from v12,
 // answers DivergingEpoch instead of records when the follower's last fetched epoch ends
 // before its fetch offset on the leader (KIP-320), so that it truncates.
+// A consumer over its consumer_byte_rate or request_percentage gets an empty
+// response carrying the throttle time, and its connection is muted (quotas.go).
 // Errors: UNKNOWN_TOPIC_OR_PARTITION / UNKNOWN_TOPIC_ID, NOT_LEADER_OR_FOLLOWER,
 // OFFSET_OUT_OF_RANGE, FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH (v9+).
 package api
@@ -59,8 +61,10 @@ func fetchReplicaID(r *kmsg.FetchRequest) int32 {
 }
 
 func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply {
+	start := time.Now()
 	r := req.Msg.(*kmsg.FetchRequest)
 	resp := r.ResponseKind().(*kmsg.FetchResponse)
+	h.Security.capFetchBytes(req, r)
 
 	if r.Version >= 7 {
 		switch {
@@ -105,7 +109,7 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 
 	ready := h.readFetch(r, parts, follower >= 0)
 	if ready >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || anyFetchError(parts) {
-		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
+		return h.fetchReply(req, r, resp, parts, time.Since(start))
 	}
 
 	// Long poll: wait for any partition to grow, or for MaxWaitMs. The
@@ -125,6 +129,8 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 	}
 	releaseFetch(parts)
 	maxWait := time.Duration(r.MaxWaitMillis) * time.Millisecond
+	// request_percentage counts the time spent here and in the last read, not the wait.
+	busy := time.Since(start)
 	return &server.Reply{Then: func(ctx context.Context) *server.Reply {
 		deadline := time.Now().Add(maxWait)
 		for {
@@ -137,13 +143,15 @@ func (h *handlers) fetch(ctx context.Context, req *server.Request) *server.Reply
 					waits = append(waits, grown(fp.part.Log()))
 				}
 			}
+			read := time.Now()
 			if h.readFetch(r, parts, follower >= 0) >= int(r.MinBytes) || anyFetchError(parts) {
-				return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
+				return h.fetchReply(req, r, resp, parts, busy+time.Since(read))
 			}
 			releaseFetch(parts)
 		}
+		read := time.Now()
 		h.readFetch(r, parts, follower >= 0)
-		return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
+		return h.fetchReply(req, r, resp, parts, busy+time.Since(read))
 	}}
 }
 
@@ -282,6 +290,36 @@ func waitAny(ctx context.Context, chans []<-chan struct{}, d time.Duration) bool
 	case <-ctx.Done():
 	}
 	return false
+}
+
+// fetchReply answers with what was read, or, when a consumer is over its
+// consumer_byte_rate or request_percentage, with an empty response that carries the
+// throttle time (quotas.go). took is the time the request kept the broker busy.
+func (h *handlers) fetchReply(req *server.Request, r *kmsg.FetchRequest, resp *kmsg.FetchResponse, parts []*fetchPart, took time.Duration) *server.Reply {
+	if t := h.Security.throttleFetch(req, r, fetchResponseSize(r, parts), took); t > 0 {
+		releaseFetch(parts)
+		empty := r.ResponseKind().(*kmsg.FetchResponse)
+		empty.ThrottleMillis = throttleMillis(t)
+		return &server.Reply{Msg: empty}
+	}
+	return &server.Reply{Body: h.encodeFetch(req, r, resp, parts)}
+}
+
+// fetchResponseSize is about the size of the response the reads make: their bytes, and
+// the fields around them.
+func fetchResponseSize(r *kmsg.FetchRequest, parts []*fetchPart) int {
+	const header, perTopic, perPartition = 16, 24, 48
+	n := header + perTopic*len(r.Topics)
+	for _, t := range r.Topics {
+		n += len(t.Topic)
+	}
+	for _, fp := range parts {
+		n += perPartition
+		if fp.read != nil {
+			n += fp.read.Size()
+		}
+	}
+	return n
 }
 
 // encodeFetch fills the response's partition headers and frames it around

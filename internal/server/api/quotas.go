@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -11,12 +12,23 @@ import (
 	"github.com/sluicehq/sluice/internal/server"
 )
 
-// Client quotas: the broker keeps a quota.Manager whose settings follow the metadata
-// image (QuotasFromImage), and the gate records each Produce request's bytes against
-// producer_byte_rate; over the quota, the response carries the throttle time, which
-// clients honour by holding their next request back (KIP-219). Sluice does not yet mute
-// the connection itself, nor throttle fetches (consumer_byte_rate) or request time
-// (request_percentage).
+// Client quotas, enforced as Kafka enforces them. The broker keeps a quota.Manager whose
+// settings follow the metadata image (QuotasFromImage); the quota package resolves which
+// entity's quota applies to a (user, client id) and keeps the usage. Here:
+//
+//   - producer_byte_rate: each Produce request's size is recorded (withQuotas);
+//   - consumer_byte_rate: a consumer's Fetch response size is recorded before it is sent;
+//     over the quota, the bytes are taken back and the answer is an empty response with
+//     the throttle time (fetchReply); a request's max bytes are capped to what one quota
+//     window allows (capFetchBytes), so a single response cannot always be over;
+//   - request_percentage: the time a request kept the broker busy (its handler's time, not
+//     the time it waited for an fsync, the ISR or a long poll) is recorded as a percentage
+//     of one thread; follower fetches, WriteTxnMarkers and client ids starting with "__"
+//     are exempt;
+//   - over any quota, the response carries the throttle time (the larger when two apply)
+//     and the connection is muted for that long (server.ConnInfo.Mute): its next request
+//     is not handled before then, so a client that ignores throttle_time_ms is held to its
+//     quota too (KIP-219). An acks=0 Produce has no response: it is only muted.
 
 // QuotasFromImage is the image's client quotas in the quota package's form.
 func QuotasFromImage(img *metadata.Image) *quota.Quotas {
@@ -51,33 +63,126 @@ func quotaUser(principal string) string {
 	return principal
 }
 
-// throttle records a Produce request's bytes against producer_byte_rate and, when the
-// client is over its quota, puts the throttle time in the response.
-func (s *Security) throttle(req *server.Request, reply *server.Reply) *server.Reply {
-	r, ok := req.Msg.(*kmsg.ProduceRequest)
-	if !ok || s.Quotas == nil || !s.Quotas.Quotas().Has(quota.ProducerByteRate) {
-		return reply
-	}
-	size := 0
-	for _, t := range r.Topics {
-		for _, p := range t.Partitions {
-			size += len(p.Records)
-		}
-	}
-	clientID := ""
+// quotaClient is who a request counts for: the user its principal names and its client id.
+func quotaClient(req *server.Request) (user, clientID string) {
 	if req.ClientID != nil {
 		clientID = *req.ClientID
 	}
-	d := s.Quotas.Record(quota.ProducerByteRate, quotaUser(principalOf(req)), clientID, float64(size))
-	if d <= 0 {
+	return quotaUser(principalOf(req)), clientID
+}
+
+// API keys that request_percentage leaves alone: inter-broker requests (CLUSTER_ACTION).
+const keyWriteTxnMarkers = 27
+
+// withQuotas handles req with handle and applies producer_byte_rate and request_percentage
+// to it. Fetch applies its own (fetchReply), where the response size is known.
+func (s *Security) withQuotas(req *server.Request, handle func() *server.Reply) *server.Reply {
+	m := s.Quotas
+	if m == nil || req.Key == 1 || req.Key == keyWriteTxnMarkers {
+		return handle()
+	}
+	q := m.Quotas()
+	produce, _ := req.Msg.(*kmsg.ProduceRequest)
+	bytes := produce != nil && q.Has(quota.ProducerByteRate)
+	busy := q.Has(quota.RequestPercentage)
+	if !bytes && !busy {
+		return handle()
+	}
+	start := time.Now()
+	reply := handle()
+	took := time.Since(start)
+	user, clientID := quotaClient(req)
+	var bw, rt time.Duration
+	if bytes {
+		bw = m.Record(quota.ProducerByteRate, user, clientID, float64(req.Size))
+	}
+	if busy && (produce == nil || produce.Acks != 0) {
+		rt = m.Record(quota.RequestPercentage, user, clientID, quota.RequestTimeUsage(took))
+	}
+	t, key := bw, quota.ProducerByteRate
+	if rt > bw {
+		t, key = rt, quota.RequestPercentage
+	}
+	if t <= 0 {
 		return reply
 	}
-	ms := int32(min(d.Milliseconds(), int64(1<<31-1)))
+	// Muted now rather than when the reply is sent: Kafka's throttle, too, starts
+	// when it is decided, and the mute holds only the requests after this one.
+	req.Conn.Mute(t)
+	s.throttled(key, t)
+	ms := throttleMillis(t)
 	return after(reply, func(m kmsg.Response) {
-		if resp, ok := m.(*kmsg.ProduceResponse); ok && resp.ThrottleMillis < ms {
-			resp.ThrottleMillis = ms
+		if tr, ok := m.(interface {
+			kmsg.ThrottleResponse
+			kmsg.SetThrottleResponse
+		}); ok {
+			if cur, _ := tr.Throttle(); cur < ms {
+				tr.SetThrottle(ms)
+			}
 		}
 	})
+}
+
+// throttled tells the metrics of a throttle.
+func (s *Security) throttled(key string, t time.Duration) {
+	if s.Throttled != nil {
+		s.Throttled(key, t)
+	}
+}
+
+func throttleMillis(t time.Duration) int32 {
+	return int32(min(t.Milliseconds(), math.MaxInt32))
+}
+
+// capFetchBytes bounds a consumer's fetch to what its consumer_byte_rate allows in the
+// quota windows, as Kafka does, so that one response is not always over the quota.
+func (s *Security) capFetchBytes(req *server.Request, r *kmsg.FetchRequest) {
+	if s == nil || s.Quotas == nil || fetchReplicaID(r) >= 0 || !s.Quotas.Quotas().Has(quota.ConsumerByteRate) {
+		return
+	}
+	user, clientID := quotaClient(req)
+	if most, ok := s.Quotas.MaxValueInWindow(quota.ConsumerByteRate, user, clientID); ok {
+		if most < float64(r.MaxBytes) || r.MaxBytes <= 0 {
+			r.MaxBytes = int32(max(min(most, math.MaxInt32), 1))
+		}
+	}
+}
+
+// throttleFetch records a consumer's fetch response of size bytes against its
+// consumer_byte_rate, and the busy time against its request_percentage, and returns the
+// throttle time (0: send the response). When it is throttled the bytes are taken back,
+// as the response goes out empty, and the connection is muted.
+func (s *Security) throttleFetch(req *server.Request, r *kmsg.FetchRequest, size int, took time.Duration) time.Duration {
+	if s == nil || s.Quotas == nil || fetchReplicaID(r) >= 0 {
+		return 0
+	}
+	m := s.Quotas
+	q := m.Quotas()
+	bytes, busy := q.Has(quota.ConsumerByteRate), q.Has(quota.RequestPercentage)
+	if !bytes && !busy {
+		return 0
+	}
+	user, clientID := quotaClient(req)
+	var bw, rt time.Duration
+	if busy {
+		rt = m.Record(quota.RequestPercentage, user, clientID, quota.RequestTimeUsage(took))
+	}
+	if bytes {
+		bw = m.Record(quota.ConsumerByteRate, user, clientID, float64(size))
+	}
+	t, key := bw, quota.ConsumerByteRate
+	if rt > bw {
+		t, key = rt, quota.RequestPercentage
+	}
+	if t <= 0 {
+		return 0
+	}
+	if bytes {
+		m.Unrecord(quota.ConsumerByteRate, user, clientID, float64(size))
+	}
+	req.Conn.Mute(t)
+	s.throttled(key, t)
+	return t
 }
 
 // QuotaManager makes the quota manager of quota.window.num samples of window.

@@ -48,6 +48,9 @@ type Security struct {
 	FailedAuthDelay time.Duration
 	// Quotas throttles clients over their quotas (quotas.go); nil throttles nothing.
 	Quotas *quota.Manager
+	// Throttled, when set, is told of each throttled response: the quota (producer_byte_rate,
+	// consumer_byte_rate or request_percentage) and the throttle time.
+	Throttled func(key string, t time.Duration)
 	// TopicName names a topic by its ID ("" when unknown), for the APIs that name topics
 	// by ID; nil knows no topic.
 	TopicName func(id [16]byte) string
@@ -211,7 +214,7 @@ func (g *gate) Handle(ctx context.Context, req *server.Request) *server.Reply {
 	if !expires.IsZero() && !g.s.now().Before(expires) {
 		return closeConn("closing connection: SASL session expired without re-authentication (connections.max.reauth.ms)")
 	}
-	return g.s.throttle(req, g.s.preAuthorize(ctx, req, g.next))
+	return g.s.withQuotas(req, func() *server.Reply { return g.s.preAuthorize(ctx, req, g.next) })
 }
 
 // scramStore reads SCRAM credentials from the current metadata image, for the SASL
