@@ -257,12 +257,18 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	}
 	api.Register(mux, deps)
 
+	limits, err := connectionLimits(cfg)
+	if err != nil {
+		return err
+	}
+	sec.api.Throttled = obs.metrics.QuotaThrottled
 	srv, err := server.New(server.Config{
 		Listeners:       nl.clientListeners(sec.tls),
 		MaxRequestBytes: int(cfg.SocketRequestMaxBytes),
 		Logger:          logger.With("subsystem", "server"),
 		Handler:         obs.handler(sec.api.Gate(mux)),
 		Metrics:         obs.metrics,
+		Limits:          limits,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server"
 	"github.com/sluicehq/sluice/internal/server/api"
 )
 
@@ -109,6 +112,45 @@ func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) 
 	}
 	s.api = sec
 	return s, nil
+}
+
+// connectionLimits is max.connections, max.connections.per.ip and its overrides (host
+// names resolved now, as Kafka resolves them when it reads the setting), with the
+// inter-broker listener exempt from max.connections.
+func connectionLimits(cfg *config.Broker) (*server.ConnectionLimits, error) {
+	lim := &server.ConnectionLimits{
+		Max:       int(cfg.MaxConnections),
+		PerIP:     int(cfg.MaxConnectionsPerIP),
+		Protected: cfg.InterBrokerListenerName,
+	}
+	raw, _ := cfg.Setting("max.connections.per.ip.overrides")
+	hosts, err := config.ParseConnectionOverrides(raw)
+	if err != nil {
+		return nil, fmt.Errorf("max.connections.per.ip.overrides: %w", err)
+	}
+	for host, n := range hosts {
+		ips := []netip.Addr{}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			ips = append(ips, ip.Unmap())
+		} else {
+			addrs, err := net.LookupIP(host)
+			if err != nil {
+				return nil, fmt.Errorf("max.connections.per.ip.overrides: resolve %s: %w", host, err)
+			}
+			for _, a := range addrs {
+				if ip, ok := netip.AddrFromSlice(a); ok {
+					ips = append(ips, ip.Unmap())
+				}
+			}
+		}
+		if lim.PerIPOverrides == nil {
+			lim.PerIPOverrides = map[netip.Addr]int{}
+		}
+		for _, ip := range ips {
+			lim.PerIPOverrides[ip] = n
+		}
+	}
+	return lim, nil
 }
 
 // aclSnapshot indexes the image's ACL bindings for the authorizer.

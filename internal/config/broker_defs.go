@@ -116,6 +116,8 @@ var brokerDefs = []Def{
 		Doc: "Most connections the broker keeps open."},
 	{Name: "max.connections.per.ip", Type: Int, Default: maxInt, Validator: atLeast(0), Importance: Medium,
 		Doc: "Most connections from one IP address."},
+	{Name: "max.connections.per.ip.overrides", Type: String, Default: "", Validator: connectionOverrides, Importance: Medium,
+		Doc: "Per-IP or host name overrides of max.connections.per.ip, as host:count pairs (hostName:100,127.0.0.1:200)."},
 	{Name: "fetch.max.bytes", Type: Int, Default: "57671680", Validator: atLeast(1024), Importance: Medium,
 		Doc: "Most bytes one Fetch response carries."},
 	{Name: "max.incremental.fetch.session.cache.slots", Type: Int, Default: "1000", Validator: atLeast(0), Importance: Medium,

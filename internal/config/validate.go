@@ -175,6 +175,39 @@ var listenerList = funcValidator{
 	},
 }
 
+// connectionOverrides validates max.connections.per.ip.overrides.
+var connectionOverrides = funcValidator{
+	doc: "comma-separated host:count",
+	fn: func(v any) string {
+		s, _ := v.(string)
+		if _, err := ParseConnectionOverrides(s); err != nil {
+			return err.Error()
+		}
+		return ""
+	},
+}
+
+// ParseConnectionOverrides parses max.connections.per.ip.overrides: comma-separated
+// host:count pairs, a host being an IP address or a name ("hostName:100,127.0.0.1:200").
+func ParseConnectionOverrides(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, e := range strings.Split(s, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		i := strings.LastIndexByte(e, ':')
+		if i <= 0 {
+			return nil, fmt.Errorf("%q is not host:count", e)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(e[i+1:]))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: the count must be a whole number >= 0", e)
+		}
+		out[strings.TrimSpace(e[:i])] = n
+	}
+	return out, nil
+}
+
 // protocolMap validates listener.security.protocol.map.
 var protocolMap = funcValidator{
 	doc: "comma-separated NAME:PROTOCOL",

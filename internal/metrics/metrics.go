@@ -56,6 +56,9 @@ type Metrics struct {
 	bytesIn         *prometheus.CounterVec
 	recordsIn       *prometheus.CounterVec
 	bytesOut        *prometheus.CounterVec
+	refused         *prometheus.CounterVec
+	throttled       *prometheus.CounterVec
+	throttleTime    *prometheus.CounterVec
 
 	// names caches the label value of each (key, version) pair, so that
 	// the per-request path does not format numbers.
@@ -111,8 +114,21 @@ func New(opts Options) *Metrics {
 		Name: "sluice_topic_bytes_out_total",
 		Help: "Bytes of record batches sent to consumers and followers, by topic.",
 	}, []string{"topic"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_connections_refused_total",
+		Help: "Client connections closed as soon as accepted, by listener and the limit that refused them (max.connections.per.ip).",
+	}, []string{"listener", "reason"})
+	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_quota_throttled_responses_total",
+		Help: "Responses throttled for a client quota (their connection muted for the throttle time), by the quota that throttled them.",
+	}, []string{"quota"})
+	m.throttleTime = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_quota_throttle_time_seconds_total",
+		Help: "Throttle time given to clients over their quotas, by quota.",
+	}, []string{"quota"})
 	m.reg.MustRegister(m.requests, m.requestDuration, m.requestBytes, m.responseBytes, m.rejected,
 		m.connections, m.accepted, m.purgatory, m.bytesIn, m.recordsIn, m.bytesOut,
+		m.refused, m.throttled, m.throttleTime,
 		&partitionCollector{src: opts.Partitions},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -180,6 +196,18 @@ func (m *Metrics) RequestRejected(listener string, key int16) {
 		api = apiName(key)
 	}
 	m.rejected.WithLabelValues(listener, api).Inc()
+}
+
+// ConnectionRefused implements server.ConnectionRefusedMetrics.
+func (m *Metrics) ConnectionRefused(listener, reason string) {
+	m.refused.WithLabelValues(listener, reason).Inc()
+}
+
+// QuotaThrottled counts a response throttled for quota key (producer_byte_rate,
+// consumer_byte_rate, request_percentage) and its throttle time.
+func (m *Metrics) QuotaThrottled(key string, t time.Duration) {
+	m.throttled.WithLabelValues(key).Inc()
+	m.throttleTime.WithLabelValues(key).Add(t.Seconds())
 }
 
 // TopicFetched counts bytes of a topic's record batches sent in a Fetch
