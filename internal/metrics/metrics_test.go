@@ -247,3 +247,14 @@ func TestWrapKeepsVersionRanges(t *testing.T) {
 		t.Fatal("a plain handler gained version ranges")
 	}
 }
+
+func TestQuotaAndConnectionLimitCounters(t *testing.T) {
+	m := New(Options{})
+	var _ server.ConnectionRefusedMetrics = m
+	m.QuotaThrottled("consumer_byte_rate", 1500*time.Millisecond)
+	m.QuotaThrottled("consumer_byte_rate", 500*time.Millisecond)
+	m.ConnectionRefused("PLAINTEXT", "max.connections.per.ip")
+	want(t, m, "sluice_quota_throttled_responses_total", map[string]string{"quota": "consumer_byte_rate"}, 2)
+	want(t, m, "sluice_quota_throttle_time_seconds_total", map[string]string{"quota": "consumer_byte_rate"}, 2)
+	want(t, m, "sluice_connections_refused_total", map[string]string{"listener": "PLAINTEXT", "reason": "max.connections.per.ip"}, 1)
+}
