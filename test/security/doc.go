@@ -7,5 +7,11 @@
 // listener, the certificate's subject is the principal, and ACLs deny until CreateAcls
 // allows.
 //
+// The quota tests (quota_test.go, about 25 s) start brokers of their own and measure
+// what clients get: a consumer held to consumer_byte_rate while an unthrottled one beside
+// it is not, a raw producer that ignores throttle_time_ms held to producer_byte_rate by
+// the muted connection, request_percentage slowing a Metadata hammer, and
+// max.connections.per.ip closing the extra connection.
+//
 // The package has no code of its own; everything is in the _test.go files.
 package security
