@@ -316,10 +316,7 @@ func (c *Coordinator) persist(ctx context.Context, p int32, m *txnMeta) error {
 		v.Topics = append(v.Topics, vt)
 	}
 	if err := c.store.Append(ctx, p, key, v.AppendTo(nil)); err != nil {
-		if errors.Is(err, kerr.NotLeaderForPartition) {
-			return kerr.NotCoordinator
-		}
-		return err
+		return appendError(err)
 	}
 	return nil
 }
@@ -828,4 +825,23 @@ func (c *Coordinator) List() []Describe {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// appendError is the error a client gets when the state record could not be
+// written, as Kafka's transaction state manager maps it: the coordinator's
+// partition cannot take writes now (retry: COORDINATOR_NOT_AVAILABLE), or
+// this node no longer leads it (NOT_COORDINATOR: find the coordinator again).
+func appendError(err error) error {
+	switch {
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.NotEnoughReplicas),
+		errors.Is(err, kerr.NotEnoughReplicasAfterAppend), errors.Is(err, kerr.RequestTimedOut),
+		errors.Is(err, context.DeadlineExceeded):
+		return kerr.CoordinatorNotAvailable
+	case errors.Is(err, kerr.NotLeaderForPartition), errors.Is(err, kerr.KafkaStorageError),
+		errors.Is(err, context.Canceled):
+		return kerr.NotCoordinator
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
+		return kerr.UnknownServerError
+	}
+	return err
 }
