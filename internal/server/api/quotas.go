@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"strings"
 	"time"
@@ -106,13 +107,13 @@ func (s *Security) withQuotas(req *server.Request, handle func() *server.Reply) 
 	if t <= 0 {
 		return reply
 	}
-	// Muted now rather than when the reply is sent: Kafka's throttle, too, starts
-	// when it is decided, and the mute holds only the requests after this one.
-	req.Conn.Mute(t)
 	s.throttled(key, t)
 	ms := throttleMillis(t)
-	return after(reply, func(m kmsg.Response) {
-		if tr, ok := m.(interface {
+	return whenAnswered(reply, func(r *server.Reply) {
+		// Muted from the answer on, as Kafka starts the throttle when it answers (for
+		// acks=all, once the ISR has the batch).
+		req.Conn.Mute(t)
+		if tr, ok := r.Msg.(interface {
 			kmsg.ThrottleResponse
 			kmsg.SetThrottleResponse
 		}); ok {
@@ -121,6 +122,20 @@ func (s *Security) withQuotas(req *server.Request, handle func() *server.Reply) 
 			}
 		}
 	})
+}
+
+// whenAnswered calls f with the reply a request is finally answered with: r itself, or
+// what its Then chain resolves to.
+func whenAnswered(r *server.Reply, f func(*server.Reply)) *server.Reply {
+	switch {
+	case r == nil:
+		return nil
+	case r.Then != nil:
+		then := r.Then
+		return &server.Reply{Then: func(ctx context.Context) *server.Reply { return whenAnswered(then(ctx), f) }}
+	}
+	f(r)
+	return r
 }
 
 // throttled tells the metrics of a throttle.
