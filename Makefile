@@ -71,9 +71,11 @@ compat: build deps
 	SLUICE_LONG=$(SLUICE_LONG) SLUICE_COMPAT_RECORDS=$(SLUICE_COMPAT_RECORDS) \
 		$(GO) test -count=1 -v -timeout $(COMPAT_TIMEOUT) ./test/compat
 
-# franz-go's own integration suite against a broker this target starts and always stops.
+# franz-go's own integration suite against a broker this target starts and always stops,
+# over TLS (KGO_TEST_TLS), with its SCRAM tests against a SASL listener of the same broker
+# (WITH_BROKER_SECURE in scripts/with-broker.sh). kgo-suite-cluster runs it in plaintext.
 kgo-suite: build deps
-	KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) scripts/with-broker.sh test/kgo/run.sh
+	WITH_BROKER_SECURE=1 KGO_TEST_RECORDS=$(KGO_TEST_RECORDS) scripts/with-broker.sh test/kgo/run.sh
 
 # franz-go's suite again, against a local 3-node cluster (sluice dev cluster) with every
 # partition replicated 3 times (KGO_TEST_RF=3).

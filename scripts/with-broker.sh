@@ -27,6 +27,38 @@ port="$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.
 addr="127.0.0.1:$port"
 pid=""
 
+free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# WITH_BROKER_SECURE=1 adds an SSL and a SASL_PLAINTEXT listener beside the PLAINTEXT one, with
+# a fresh CA and broker certificate (openssl) and a SCRAM-SHA-256 user made with `sluice users
+# create`, and points franz-go's suite at them: KGO_SEEDS is the SSL listener (KGO_TEST_TLS
+# names the CA), KGO_TEST_SCRAM_SEEDS the SASL one (KGO_TEST_SCRAM the user).
+secure="${WITH_BROKER_SECURE:-}"
+secure_args=()
+if [[ -n "$secure" ]]; then
+	ssl_addr="127.0.0.1:$(free_port)"
+	sasl_addr="127.0.0.1:$(free_port)"
+	pki="$work/pki"
+	mkdir -p "$pki"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$pki/ca.key" -out "$pki/ca.pem" -days 2 \
+		-subj /CN=sluice-test-ca >/dev/null 2>&1
+	openssl req -newkey rsa:2048 -nodes -keyout "$pki/server.key" -out "$pki/server.csr" \
+		-subj /CN=localhost >/dev/null 2>&1
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$pki/san.ext"
+	openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+		-out "$pki/server.crt" -days 2 -extfile "$pki/san.ext" >/dev/null 2>&1
+	cat "$pki/server.key" "$pki/server.crt" >"$pki/server.pem"
+	secure_args=(
+		--set "listeners=PLAINTEXT://$addr,SSL://$ssl_addr,SASL_PLAINTEXT://$sasl_addr"
+		--set "inter.broker.listener.name=PLAINTEXT"
+		--set "ssl.keystore.location=$pki/server.pem"
+		--set "ssl.truststore.location=$pki/ca.pem"
+		--set "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512"
+	)
+fi
+
 # start_broker is the one place this script starts a broker: keep its flags in step with
 # brokerCommand in test/compat/broker_test.go.
 start_broker() {
@@ -35,6 +67,7 @@ start_broker() {
 		--set "listeners=PLAINTEXT://$addr" \
 		--set node.id=1 \
 		--set http.addr=127.0.0.1:0 \
+		"${secure_args[@]}" \
 		>"$log" 2>&1 </dev/null &
 	pid=$!
 }
@@ -89,4 +122,10 @@ until kcat -L -b "$addr" -m 1 >/dev/null 2>&1; do
 done
 echo "with-broker: broker pid $pid answers on $addr" >&2
 
+if [[ -n "$secure" ]]; then
+	"$bin" users create --brokers "$addr" --mechanism SCRAM-SHA-256 --scram-password kgo-secret kgo >&2
+	KGO_SEEDS="$ssl_addr" KGO_TEST_TLS="ca:$pki/ca.pem" KGO_TEST_SCRAM_SEEDS="$sasl_addr" \
+		KGO_TEST_SCRAM="kgo:kgo-secret:256" SLUICE_BROKER="$addr" "$@"
+	exit
+fi
 KGO_SEEDS="$addr" SLUICE_BROKER="$addr" "$@"

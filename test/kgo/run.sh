@@ -32,6 +32,21 @@ while IFS= read -r line || [[ -n "$line" ]]; do
 	skipped+=("${BASH_REMATCH[1]}")
 done <skip.txt
 
+# Over TLS (KGO_TEST_TLS set), skip-tls.txt adds the tests the suite itself cannot run so:
+# "TestName  # upstream: why". They still run in the plaintext run of `make test`.
+if [[ -n "${KGO_TEST_TLS:-}" ]]; then
+	lineno=0
+	while IFS= read -r line || [[ -n "$line" ]]; do
+		lineno=$((lineno + 1))
+		[[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+		if [[ ! "$line" =~ ^[[:space:]]*(Test[A-Za-z0-9_]*)[[:space:]]+#[[:space:]]*upstream:[[:space:]]*[^[:space:]] ]]; then
+			echo "run.sh: skip-tls.txt:$lineno: want 'TestName  # upstream: <reason>', got: $line" >&2
+			exit 2
+		fi
+		skipped+=("${BASH_REMATCH[1]}")
+	done <skip-tls.txt
+fi
+
 args=(-count=1 -timeout "$timeout")
 if ((${#skipped[@]} > 0)); then
 	args+=(-skip "^($(IFS='|'; echo "${skipped[*]}"))\$")
@@ -39,5 +54,6 @@ fi
 
 echo "run.sh: franz-go $(go list -m -f '{{.Version}}' github.com/twmb/franz-go) suite against" \
 	"KGO_SEEDS=$KGO_SEEDS, KGO_TEST_RF=$KGO_TEST_RF, KGO_TEST_RECORDS=$KGO_TEST_RECORDS," \
+	"TLS ${KGO_TEST_TLS:+on (}${KGO_TEST_TLS:-off}${KGO_TEST_TLS:+)}, SCRAM seeds ${KGO_TEST_SCRAM_SEEDS:-none}," \
 	"skipping ${#skipped[@]}: ${skipped[*]:-none}" >&2
 exec go test "${args[@]}" "$@" github.com/twmb/franz-go/pkg/kgo
