@@ -3,6 +3,7 @@ package groups848
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -27,7 +28,8 @@ const (
 // after 10 more join at once, on the classic protocol (franz-go's cooperative-sticky
 // balancer, two rebalances) and on KIP-848 (the broker's "uniform" assignor), against
 // one broker. Each iteration builds a new group of 100 members on a 220-partition topic
-// and waits until it has converged (untimed), then starts 10 more members; converged
+// and waits until it has converged and every member has heartbeated twice more, and
+// for a random part of a heartbeat interval (untimed), then starts 10 more members; converged
 // means every member owns, by its own callbacks, exactly its final share (two
 // partitions), and every partition is owned once. The figure is the time from starting
 // the 10 clients to the end of the last partition callback that made it so
@@ -98,6 +100,17 @@ func convergeOnce(b *testing.B, adm *kadm.Client, admCl *kgo.Client, seeds []str
 		requireConsumerGroup(b, admCl, group, members)
 	}
 	b.Logf("%s: %d members converged %v after starting", group, convergeMembers, time.Since(setup).Round(time.Millisecond))
+	// Let every member heartbeat twice more before the joins, so that the joins land at
+	// a random point of each member's heartbeat cycle, as in a group that has been
+	// stable for a while. (Right after a rebalance a classic franz-go member heartbeats
+	// 500 ms into its new session whatever its interval, which would favour classic.)
+	waitHeartbeats(b, members, 2, 4*hb+30*time.Second)
+	// Members that converged together heartbeat in step, and the wait above ends just
+	// after a heartbeat of theirs: the joins would always land at the start of the
+	// cycle. Draw their moment in the cycle at random instead, as for members started
+	// whenever an operator starts them. (A scenario's parameter, not a wait for a
+	// condition.)
+	time.Sleep(rand.N(hb))
 
 	b.StartTimer()
 	start := time.Now()
@@ -135,4 +148,26 @@ func closeAll(members *[]*member) {
 		wg.Go(m.close)
 	}
 	wg.Wait()
+}
+
+// waitHeartbeats waits until every member has sent n more heartbeats.
+func waitHeartbeats(b *testing.B, members []*member, n int64, within time.Duration) {
+	b.Helper()
+	base := make([]int64, len(members))
+	for i, m := range members {
+		base[i] = m.reqs.heartbeats()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	err := chaos.WaitFor(ctx, fmt.Sprintf("every member to heartbeat %d more times", n), func(context.Context) (bool, error) {
+		for i, m := range members {
+			if got := m.reqs.heartbeats() - base[i]; got < n {
+				return false, fmt.Errorf("member %d heartbeated %d more times", m.id, got)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 }

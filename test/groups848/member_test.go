@@ -143,7 +143,12 @@ func (h *history) snapshot() (cbs []callback, cons []consumption, commits []comm
 // requestCounter counts the group requests a client wrote: a KIP-848 member sends
 // ConsumerGroupHeartbeat (68) and never JoinGroup (11).
 type requestCounter struct {
-	joinGroup, consumerHeartbeat atomic.Int64
+	joinGroup, consumerHeartbeat, classicHeartbeat atomic.Int64
+}
+
+// heartbeats counts the heartbeats of either protocol.
+func (c *requestCounter) heartbeats() int64 {
+	return c.consumerHeartbeat.Load() + c.classicHeartbeat.Load()
 }
 
 func (c *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
@@ -153,6 +158,8 @@ func (c *requestCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _
 	switch key {
 	case 11:
 		c.joinGroup.Add(1)
+	case 12:
+		c.classicHeartbeat.Add(1)
 	case 68:
 		c.consumerHeartbeat.Add(1)
 	}
