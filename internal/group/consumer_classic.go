@@ -253,7 +253,9 @@ func (g *Group) classicJoin(req *JoinRequest, ch chan JoinResult) {
 			}
 		}
 	}
-	g.advanceConsumer(m, bump, owned)
+	g.advanceConsumer(m, bump)
+	g.reconcile(m, owned)
+	g.syncState()
 	res := JoinResult{
 		MemberID:     id,
 		Generation:   m.epoch,
@@ -271,9 +273,10 @@ func (g *Group) classicJoin(req *JoinRequest, ch chan JoinResult) {
 }
 
 // advanceConsumer moves the group epoch when bump is set or the subscribed
-// topics changed, computes a new target when the epoch moved, reconciles m
-// with what it owns, and restarts its session.
-func (g *Group) advanceConsumer(m *cmember, bump bool, owned []TopicIDPartitions) {
+// topics changed, computes a new target when the epoch moved, and restarts
+// m's session. It does not reconcile m: a classic member learns of a new
+// assignment only in SyncGroup, so only its JoinGroup may change it.
+func (g *Group) advanceConsumer(m *cmember, bump bool) {
 	cg := g.cg
 	img := g.c.image()
 	if sig := cg.subscriptionSignature(img); sig != cg.subsSig {
@@ -285,10 +288,8 @@ func (g *Group) advanceConsumer(m *cmember, bump bool, owned []TopicIDPartitions
 	if cg.assignmentEpoch < cg.epoch {
 		g.computeTarget(img)
 	}
-	g.reconcile(m, owned)
 	m.sessionDeadline = g.now().Add(g.sessionFor(m))
 	g.armConsumer(m)
-	g.syncState()
 }
 
 // classicMember finds the classic member of a request into a consumer
@@ -339,13 +340,15 @@ func (g *Group) classicHeartbeat(req HeartbeatRequest) error {
 	cg := g.cg
 	before := cg.epoch
 	target := cg.assignmentEpoch
-	g.advanceConsumer(m, false, nil)
+	g.advanceConsumer(m, false)
 	if cg.epoch != before || cg.assignmentEpoch != target {
 		if _, _, err := g.c.store.Append(g.partition, []Record{g.consumerRecord()}); err != nil {
 			g.c.logger.Warn("persisting a consumer group", "group", g.name, "err", err)
 		}
 	}
 	if m.state != memberStable || m.epoch != cg.assignmentEpoch || !m.assigned.equal(cg.target[m.id]) {
+		// Its assignment must change: it learns how by joining again,
+		// reporting what it owns, and syncing.
 		return kerr.RebalanceInProgress
 	}
 	return nil

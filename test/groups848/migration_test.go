@@ -62,6 +62,13 @@ func TestOnlineMigration(t *testing.T) {
 			return true, nil
 		})
 		if err != nil {
+			t.Logf("owned by the members' callbacks: %v", h.ownership())
+			if d, derr := describeGroup(context.Background(), adm, group); derr == nil {
+				t.Logf("group %s epoch %d assignment epoch %d", d.State, d.Epoch, d.AssignmentEpoch)
+				for _, dm := range d.Members {
+					t.Logf("  member %s epoch %d assigned %v target %v", dm.MemberID, dm.MemberEpoch, dm.Assignment[topic], dm.TargetAssignment[topic])
+				}
+			}
 			t.Fatalf("%s: %v", what, err)
 		}
 		waitFlow(t, prod, h, 20*time.Second)
