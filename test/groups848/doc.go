@@ -12,6 +12,8 @@
 //     where its previous owner stopped, that only the partitions a join or leave needs to
 //     move move, and how long the partitions that did not move went without being
 //     consumed while the group reconciled.
+//   - TestJoinLeaveClassicControl: the same on the classic protocol (cooperative-sticky),
+//     which promises the same: a control for the checks, and figures to compare.
 //   - TestCoordinatorFailoverMidRebalance: on three nodes, the group's coordinator is
 //     killed with SIGKILL while members are revoking partitions after a join; the group
 //     must recover on another broker with its members and assignments, and no committed
