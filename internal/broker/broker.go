@@ -38,7 +38,8 @@ type Broker struct {
 
 	ready     chan struct{} // closed once clients can connect
 	endpoints []metadata.Endpoint
-	ops       *ops // metrics and the HTTP listener; set before ready
+	ops       *ops        // metrics and the HTTP listener; set before ready
+	peers     *peerDialer // connections to other nodes
 }
 
 // New checks the configuration and returns a broker ready to Run.
@@ -49,7 +50,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	if len(cfg.Listeners) == 0 {
 		return nil, errors.New("listeners is empty")
 	}
-	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{})}, nil
+	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{}), peers: newPeerDialer(cfg)}, nil
 }
 
 // Ready is closed once the broker serves clients; Endpoints is valid then.
@@ -119,8 +120,9 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 			return err
 		}
 		if c := nl.controller(); c != nil {
-			mcfg.ControlListener = c.Prefixed(demux.ControlPrefix)
+			mcfg.ControlListener = c.prefixed(demux.ControlPrefix)
 		}
+		mcfg.Dial = b.peers.Dial
 	}
 	meta, err := metadata.Open(ctx, mcfg)
 	if err != nil {
@@ -196,6 +198,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 		},
 		AlterPartition: meta.AlterPartition,
 		Listener:       cfg.InterBrokerListenerName,
+		Dial:           b.peers.DialBroker,
 		LagTimeMax:     time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,
 		FetchMaxWait:   time.Duration(cfg.ReplicaFetchWaitMaxMs) * time.Millisecond,
 		FetchBackoff:   time.Duration(cfg.ReplicaFetchBackoffMs) * time.Millisecond,
@@ -219,7 +222,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 	groups.Start()
 	defer groups.Stop()
 
-	peers := brokerclient.New(fmt.Sprintf("sluice-broker-%d", cfg.NodeID))
+	peers := brokerclient.NewWithDial(fmt.Sprintf("sluice-broker-%d", cfg.NodeID), b.peers.DialBroker)
 	defer peers.Close()
 	pids := txn.NewProducerIDs(meta.AllocateProducerIDs)
 	txns := txn.New(txn.Config{

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/demux"
 	"github.com/sluicehq/sluice/internal/metadata"
@@ -27,6 +28,20 @@ type nodeListener struct {
 	ctrl  bool
 	ln    net.Listener    // the bound listener
 	split *demux.Listener // nil on a single node
+	// tls is the listener's server configuration when it takes TLS on a node of a
+	// cluster: its Raft and controller RPC shares then take only mutual TLS (demux.TLS),
+	// and the CONTROLLER listener's Kafka share takes TLS too.
+	tls *tls.Config
+}
+
+// prefixed is the share of connections that open with prefix, behind mutual TLS when
+// the listener takes TLS.
+func (e *nodeListener) prefixed(prefix byte) net.Listener {
+	l := e.split.Prefixed(prefix)
+	if e.tls != nil {
+		l = demux.TLS(l, e.tls)
+	}
+	return l
 }
 
 func (b *Broker) listen() (*nodeListeners, error) {
@@ -45,6 +60,13 @@ func (b *Broker) listen() (*nodeListeners, error) {
 		}
 		e := nodeListener{name: l.Name, ctrl: ctrl, ln: ln}
 		if multi {
+			if l.SecurityProtocol == "SSL" || l.SecurityProtocol == "SASL_SSL" {
+				if e.tls, err = tlsconfig.ServerConfig(tlsconfig.FromProperties(cfg.Setting, l.Name)); err != nil {
+					ln.Close()
+					nl.close()
+					return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+				}
+			}
 			e.split = demux.New(ln, b.logger.With("listener", l.Name), demux.RaftPrefix, demux.ControlPrefix)
 		}
 		nl.entries = append(nl.entries, e)
@@ -85,10 +107,10 @@ func (nl *nodeListeners) clientListeners(tlsConfigs map[string]*tls.Config) []se
 }
 
 // controller returns the split CONTROLLER listener, or nil.
-func (nl *nodeListeners) controller() *demux.Listener {
-	for _, e := range nl.entries {
-		if e.ctrl && e.split != nil {
-			return e.split
+func (nl *nodeListeners) controller() *nodeListener {
+	for i := range nl.entries {
+		if e := &nl.entries[i]; e.ctrl && e.split != nil {
+			return e
 		}
 	}
 	return nil
@@ -113,16 +135,16 @@ func (nl *nodeListeners) raft(cfg *config.Broker, endpoints []metadata.Endpoint)
 			if c == nil {
 				return nil, "", fmt.Errorf("node %d is a voter but has no controller listener (%v)", cfg.NodeID, cfg.ControllerListenerNames)
 			}
-			return c.Prefixed(demux.RaftPrefix), net.JoinHostPort(v.Host, strconv.Itoa(v.Port)), nil
+			return c.prefixed(demux.RaftPrefix), net.JoinHostPort(v.Host, strconv.Itoa(v.Port)), nil
 		}
 	}
 	for _, ep := range endpoints {
 		if ep.Listener != cfg.InterBrokerListenerName {
 			continue
 		}
-		for _, e := range nl.entries {
-			if e.name == ep.Listener && e.split != nil {
-				return e.split.Prefixed(demux.RaftPrefix), net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
+		for i := range nl.entries {
+			if e := &nl.entries[i]; e.name == ep.Listener && e.split != nil {
+				return e.prefixed(demux.RaftPrefix), net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), nil
 			}
 		}
 	}
@@ -144,8 +166,12 @@ func (b *Broker) serveController(meta *metadata.Store, nl *nodeListeners) (*serv
 	mux := server.NewMux()
 	api.RegisterController(mux, api.Deps{NodeID: b.cfg.NodeID, Config: b.cfg, Meta: meta, Logger: b.logger.With("subsystem", "api")})
 	c := nl.controller()
+	kafka := c.split.Kafka()
+	if c.tls != nil {
+		kafka = tls.NewListener(kafka, c.tls)
+	}
 	srv, err := server.New(server.Config{
-		Listeners:       []server.Listener{{Name: nl.controllerName(), Addr: c.Addr().String(), Listener: c.Kafka()}},
+		Listeners:       []server.Listener{{Name: nl.controllerName(), Addr: c.split.Addr().String(), Listener: kafka}},
 		MaxRequestBytes: int(b.cfg.SocketRequestMaxBytes),
 		Logger:          b.logger.With("subsystem", "controller-server"),
 		Handler:         mux,

@@ -22,7 +22,8 @@ import (
 
 // Client sends requests to brokers by address.
 type Client struct {
-	fmt *kmsg.RequestFormatter
+	fmt  *kmsg.RequestFormatter
+	dial DialFunc
 
 	mu    sync.Mutex
 	conns map[string]*conn
@@ -35,10 +36,29 @@ type conn struct {
 	corr int32
 }
 
-// New returns a client that names itself clientID in request headers.
-func New(clientID string) *Client {
-	return &Client{fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)), conns: map[string]*conn{}}
+// DialFunc opens a connection to the inter-broker listener of the broker at addr: TCP,
+// with TLS over it when that listener takes TLS, authenticated with SASL when it takes
+// SASL, ready for Kafka requests.
+type DialFunc func(ctx context.Context, addr string) (net.Conn, error)
+
+// New returns a client that names itself clientID in request headers and dials plain
+// TCP.
+func New(clientID string) *Client { return NewWithDial(clientID, nil) }
+
+// NewWithDial is New with dial opening its connections (nil: plain TCP).
+func NewWithDial(clientID string, dial DialFunc) *Client {
+	if dial == nil {
+		dial = func(ctx context.Context, addr string) (net.Conn, error) {
+			d := net.Dialer{Timeout: 5 * time.Second}
+			return d.DialContext(ctx, "tcp", addr)
+		}
+	}
+	return &Client{fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)), dial: dial, conns: map[string]*conn{}}
 }
+
+// Dial is how the client opens its connections, for another client to the same
+// brokers.
+func (c *Client) Dial() DialFunc { return c.dial }
 
 // Close closes every connection.
 func (c *Client) Close() {
@@ -67,8 +87,7 @@ func (c *Client) Request(ctx context.Context, addr string, req kmsg.Request) (km
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
 	if cn.raw == nil {
-		d := net.Dialer{Timeout: 5 * time.Second}
-		raw, err := d.DialContext(ctx, "tcp", addr)
+		raw, err := c.dial(ctx, addr)
 		if err != nil {
 			return nil, err
 		}

@@ -146,14 +146,26 @@ func (b *Broker) checkSecurity() error {
 		for _, n := range b.ControllerListenerNames {
 			ctrl = ctrl || n == l.Name
 		}
-		if (inter || ctrl) && l.SecurityProtocol != "PLAINTEXT" {
+		if (inter || ctrl) && l.SecurityProtocol != "PLAINTEXT" && l.SecurityProtocol != "SSL" {
 			role := "inter-broker"
 			if ctrl {
 				role = "controller"
 			}
-			return fmt.Errorf("listener %s is the %s listener and maps to %s: Sluice's nodes talk to each other in plaintext only for now; map it to PLAINTEXT in %s and secure the client listeners",
+			return fmt.Errorf("listener %s is the %s listener and maps to %s: Sluice's nodes talk to each other over PLAINTEXT or SSL (mutual TLS) only for now; map it to one of them in %s and use SASL on the client listeners",
 				l.Name, role, l.SecurityProtocol, KeyListenerSecurityProtocol)
 		}
 	}
 	return nil
+}
+
+// ListenerProtocol is the security protocol listener.security.protocol.map gives a
+// listener name, whether or not this node binds it: a broker-only node reaches the
+// controllers' CONTROLLER listener without one of its own.
+func (b *Broker) ListenerProtocol(name string) (string, bool) {
+	protos, err := parseProtocolMap(b.values.str(KeyListenerSecurityProtocol))
+	if err != nil {
+		return "", false
+	}
+	p, ok := protos[name]
+	return p, ok
 }

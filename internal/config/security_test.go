@@ -83,11 +83,11 @@ func TestSecurityErrors(t *testing.T) {
 		{"unsupported per-listener mechanism", []string{"listener.name.plaintext.sasl.enabled.mechanisms=OAUTHBEARER"}, "OAUTHBEARER"},
 		{"protocol list", []string{"ssl.enabled.protocols=SSLv3"}, "SSLv3"},
 		{"super user without type", []string{"super.users=admin"}, "Type:Name"},
-		{"TLS between nodes", []string{
-			"listeners=SSL://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
-			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SSL",
-			"listener.security.protocol.map=SSL:SSL,CONTROLLER:PLAINTEXT",
-		}, "plaintext only"},
+		{"SASL between nodes", []string{
+			"listeners=SASL_SSL://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
+			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_SSL",
+			"listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+		}, "PLAINTEXT or SSL"},
 		{"SASL controller listener", []string{
 			"listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
 			"controller.quorum.voters=1@localhost:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
@@ -100,8 +100,20 @@ func TestSecurityErrors(t *testing.T) {
 			}
 		})
 	}
+	// TLS between nodes is fine.
+	b, _, err := load("", []string{
+		"listeners=SSL://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
+		"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SSL",
+		"listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL",
+	}, nil, fixedHost)
+	if err != nil {
+		t.Fatalf("SSL between nodes: %v", err)
+	}
+	if p, ok := b.ListenerProtocol("CONTROLLER"); !ok || p != "SSL" {
+		t.Errorf("ListenerProtocol(CONTROLLER) = %q, %v; want SSL", p, ok)
+	}
 	// A cluster whose client listener alone is secured is fine.
-	_, _, err := load("", []string{
+	_, _, err = load("", []string{
 		"listeners=PLAINTEXT://localhost:9092,SASL_SSL://localhost:9094,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
 		"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=PLAINTEXT",
 		"listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",

@@ -11,9 +11,17 @@
 //
 // The first byte is peeked, not read, on a Kafka connection: the server gets the
 // original *net.TCPConn, so sendfile and its other fast paths stay in place.
+//
+// On a listener that takes TLS (SSL, SASL_SSL) the prefix still travels in the clear, as
+// the first byte of the TCP stream, and TLS follows it (DialTLS, TLS): a Kafka client's
+// ClientHello opens with 0x16, never a prefix, so Kafka connections are told apart before
+// any handshake and keep going to the Kafka share untouched, for the server to wrap. The
+// prefix says only which protocol follows, as a port number would.
 package demux
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,4 +208,47 @@ func Dial(network, addr string, prefix byte, timeout time.Duration) (net.Conn, e
 	}
 	_ = c.SetWriteDeadline(time.Time{})
 	return c, nil
+}
+
+// DialTLS is Dial for a listener that takes TLS: the prefix goes first, in the clear, and
+// TLS with config (the node's own certificate, mutual TLS) then carries every byte of the
+// connection. The handshake completes within timeout.
+func DialTLS(network, addr string, prefix byte, timeout time.Duration, config *tls.Config) (net.Conn, error) {
+	c, err := Dial(network, addr, prefix, timeout)
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(c, config)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("TLS handshake of %q connection to %s: %w", prefix, addr, err)
+	}
+	return tc, nil
+}
+
+// TLS wraps a prefixed share of a listener that takes TLS (SSL, SASL_SSL): each
+// connection accepted, its prefix already consumed in the clear, continues as the server
+// side of TLS with config, and must present a client certificate the listener's
+// truststore verifies, whatever ssl.client.auth says: Raft and controller RPCs are
+// accepted only from authenticated nodes. The handshake runs on the connection's first
+// read or write, in the goroutine that serves it, so a silent peer never holds up Accept.
+func TLS(share net.Listener, config *tls.Config) net.Listener {
+	c := config.Clone()
+	c.ClientAuth = tls.RequireAndVerifyClientCert
+	return &tlsShare{Listener: share, config: c}
+}
+
+type tlsShare struct {
+	net.Listener
+	config *tls.Config
+}
+
+func (l *tlsShare) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return tls.Server(c, l.config), nil
 }

@@ -281,7 +281,7 @@ func (s *Store) client(addr string) (*rpc.Client, error) {
 	if cl != nil {
 		return cl, nil
 	}
-	c, err := demux.Dial("tcp", addr, demux.ControlPrefix, 3*time.Second)
+	c, err := dialer(s.cfg)(addr, demux.ControlPrefix, 3*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,10 @@ type Config struct {
 	// ControlListener accepts controller RPCs (the control share of the CONTROLLER
 	// listener). Voters only.
 	ControlListener net.Listener
+	// Dial opens a Raft (demux.RaftPrefix) or controller RPC (demux.ControlPrefix)
+	// connection to another node's listener at addr: with TLS when that listener takes
+	// it (demux.DialTLS). nil dials in the clear (demux.Dial).
+	Dial func(addr string, prefix byte, timeout time.Duration) (net.Conn, error)
 	// ElectionTimeout is controller.quorum.election.timeout.ms: how long a voter waits
 	// without hearing from a leader before it campaigns (0: 1s).
 	ElectionTimeout time.Duration
@@ -250,7 +254,7 @@ func (s *Store) start() error {
 	switch {
 	case s.trans != nil:
 	case s.multi():
-		s.trans = newNetworkTransport(s.cfg.RaftListener, s.cfg.RaftAddr, Config{Logger: s.log})
+		s.trans = newNetworkTransport(s.cfg.RaftListener, s.cfg.RaftAddr, Config{Logger: s.log, Dial: s.cfg.Dial})
 	default:
 		_, s.trans = raft.NewInmemTransport(raft.ServerAddress("sluice-node-" + strconv.Itoa(int(s.cfg.NodeID))))
 	}

@@ -44,7 +44,7 @@ func newFetcher(m *Manager, leader int32) *fetcher {
 		parts:  map[storage.TopicPartition]*Partition{},
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
-		client: brokerclient.New("sluice-replica-fetcher-" + strconv.Itoa(int(m.nodeID))),
+		client: brokerclient.NewWithDial("sluice-replica-fetcher-"+strconv.Itoa(int(m.nodeID)), m.repl.Dial),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/metadata"
 	"github.com/sluicehq/sluice/internal/storage"
 )
@@ -61,6 +62,9 @@ type Replication struct {
 	// Listener names the inter-broker listener: followers fetch from the leader's
 	// endpoint on it.
 	Listener string
+	// Dial opens a follower's connection to the leader's inter-broker listener (TLS and
+	// SASL as that listener takes them); nil dials plain TCP.
+	Dial brokerclient.DialFunc
 	// LagTimeMax is replica.lag.time.max.ms (0: 30s).
 	LagTimeMax time.Duration
 	// FetchMaxWait, FetchMaxBytes and FetchPartitionMaxBytes are

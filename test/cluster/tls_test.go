@@ -1,0 +1,380 @@
+package cluster
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/internal/demux"
+)
+
+// TestTLSBetweenNodes runs three combined nodes whose listeners are all SSL, the
+// inter-broker and CONTROLLER listeners too: Raft, the controller RPCs and replication
+// all run over mutual TLS. The cluster elects a
+// controller, replicates an RF=3 topic (acks=all), fails over to a follower whose log
+// holds every acknowledged record, and refuses Raft and controller RPC connections that
+// do not bring TLS with a trusted certificate.
+func TestTLSBetweenNodes(t *testing.T) {
+	dir := t.TempDir()
+	pki := newNodePKI(t, dir)
+
+	const n = 3
+	type node struct {
+		id         int
+		addr, ctrl string
+		cmd        *exec.Cmd
+		exited     chan struct{}
+		log        *os.File
+	}
+	nodes := make([]*node, n)
+	var voters []string
+	for i := range nodes {
+		nodes[i] = &node{id: i + 1, addr: freeAddr(t), ctrl: freeAddr(t)}
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
+	}
+	for _, nd := range nodes {
+		settings := append([]string{
+			"node.id=" + strconv.Itoa(nd.id),
+			"log.dirs=" + filepath.Join(dir, "node"+strconv.Itoa(nd.id)),
+			"http.addr=",
+			"process.roles=broker,controller",
+			"listeners=SSL://" + nd.addr + ",CONTROLLER://" + nd.ctrl,
+			"listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL",
+			"controller.listener.names=CONTROLLER",
+			"inter.broker.listener.name=SSL",
+			"controller.quorum.voters=" + strings.Join(voters, ","),
+			"cluster.id=c2x1aWNlLXRscy1ub2Rlcw",
+			"ssl.keystore.location=" + pki.node,
+			"ssl.truststore.location=" + pki.ca,
+			"ssl.client.auth=required",
+			// The CONTROLLER listener's Kafka share (ApiVersions, DescribeQuorum) takes
+			// clients without certificates; its Raft and RPC shares still require one.
+			"listener.name.controller.ssl.client.auth=none",
+		}, clusterSettings...)
+		args := []string{"server"}
+		for _, kv := range settings {
+			args = append(args, "--set", kv)
+		}
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", nd.id)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.log = logf
+		nd.cmd = exec.Command(testBinary, args...)
+		nd.cmd.Stdout, nd.cmd.Stderr = logf, logf
+		if err := nd.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		nd.exited = make(chan struct{})
+		go func() { _ = nd.cmd.Wait(); close(nd.exited) }()
+	}
+	t.Cleanup(func() {
+		for _, nd := range nodes {
+			_ = nd.cmd.Process.Kill()
+			<-nd.exited
+			nd.log.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(nd.log.Name())
+				t.Logf("node %d log tail:\n%s", nd.id, tailLines(string(b), 400))
+			}
+		}
+	})
+
+	seeds := func(except int) []string {
+		var s []string
+		for _, nd := range nodes {
+			if nd.id != except {
+				s = append(s, nd.addr)
+			}
+		}
+		return s
+	}
+	newClient := func(seeds []string, opts ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.clientTLS())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cl := newClient(seeds(0))
+	adm := kadm.NewClient(cl)
+	// metadata asks afresh, with a new client: kadm answers from the client's cached
+	// metadata, which may predate the last brokers' registrations.
+	metadata := func(seeds []string, topics ...string) (kadm.Metadata, error) {
+		c := newClient(seeds)
+		defer c.Close()
+		return kadm.NewClient(c).Metadata(ctx, topics...)
+	}
+
+	// Every broker registers (its controller RPCs and Raft go over mutual TLS), and the
+	// quorum has a leader.
+	waitFor(t, ctx, "3 brokers registered and a controller elected", func() error {
+		for _, nd := range nodes {
+			select {
+			case <-nd.exited:
+				t.Fatalf("node %d exited", nd.id)
+			default:
+			}
+		}
+		md, err := metadata(seeds(0))
+		if err != nil {
+			return err
+		}
+		if len(md.Brokers) != n {
+			return fmt.Errorf("%d brokers: %v", len(md.Brokers), md.Brokers)
+		}
+		req := kmsg.NewPtrDescribeQuorumRequest()
+		rt := kmsg.NewDescribeQuorumRequestTopic()
+		rt.Topic = "__cluster_metadata"
+		rp := kmsg.NewDescribeQuorumRequestTopicPartition()
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return errors.New("DescribeQuorum answered no partition")
+		}
+		if p := resp.Topics[0].Partitions[0]; p.LeaderID < 0 {
+			return fmt.Errorf("no controller (error %d)", p.ErrorCode)
+		}
+		return nil
+	})
+
+	// An RF=3 topic whose followers join the ISR through Fetch over TLS.
+	const topic = "tls-replicated"
+	if _, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": kadm.StringPtr("3")}, topic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	var leader int32
+	waitFor(t, ctx, "all 3 replicas in the ISR", func() error {
+		md, err := metadata(seeds(0), topic)
+		if err != nil {
+			return err
+		}
+		p, ok := md.Topics[topic].Partitions[0]
+		if !ok || p.Err != nil {
+			return fmt.Errorf("partition 0: %v", p.Err)
+		}
+		if len(p.ISR) != 3 {
+			return fmt.Errorf("ISR %v", p.ISR)
+		}
+		leader = p.Leader
+		return nil
+	})
+
+	// acks=all with min.insync.replicas=3: every record is on every replica when acked.
+	prod := newClient(seeds(0), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	const count = 200
+	var want []string
+	for i := range count {
+		v := fmt.Sprintf("record-%03d", i)
+		want = append(want, v)
+		r := &kgo.Record{Value: []byte(v), Partition: 0}
+		if err := prod.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", v, err)
+		}
+	}
+
+	// Kill the leader: a follower takes over, with every acknowledged record.
+	for _, nd := range nodes {
+		if int32(nd.id) == leader {
+			if err := nd.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			<-nd.exited
+		}
+	}
+	cl2 := newClient(seeds(int(leader)))
+	adm2 := kadm.NewClient(cl2)
+	waitFor(t, ctx, "a new leader", func() error {
+		md, err := metadata(seeds(int(leader)), topic)
+		if err != nil {
+			return err
+		}
+		p := md.Topics[topic].Partitions[0]
+		if p.Leader < 0 || p.Leader == leader {
+			return fmt.Errorf("leader %d", p.Leader)
+		}
+		return nil
+	})
+	cons := newClient(seeds(int(leader)), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	var got []string
+	for len(got) < count && ctx.Err() == nil {
+		fs := cons.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("the new leader has %d records, want the %d acknowledged ones in order:\n got %v", len(got), count, got)
+	}
+	t.Logf("leader %d killed; the new leader serves all %d acknowledged records", leader, count)
+
+	// Raft and controller RPC connections are refused unless they bring TLS with a
+	// certificate the listener trusts, though the listener's ssl.client.auth is none;
+	// a Kafka client without one is served there.
+	var ctrl string
+	for _, nd := range nodes {
+		if int32(nd.id) != leader {
+			ctrl = nd.ctrl
+		}
+	}
+	noCert := newClient([]string{ctrl}, kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"}))
+	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, noCert); err != nil {
+		t.Fatalf("ApiVersions without a certificate on the CONTROLLER listener: %v", err)
+	}
+	for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
+		c, err := demux.Dial("tcp", ctrl, prefix, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Bytes no TLS server takes: the start of a plaintext message.
+		_, _ = c.Write([]byte("\x00\x01\x02\x03plaintext raft or rpc request\n"))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		reply, err := io.ReadAll(c)
+		c.Close()
+		if err != nil {
+			t.Errorf("plaintext %q connection: not closed by the node: %v", prefix, err)
+		}
+		// At most a TLS alert record (content type 21) comes back before the close.
+		if len(reply) > 0 && reply[0] != 21 {
+			t.Errorf("plaintext %q connection: answered %q", prefix, reply)
+		}
+
+		tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"})
+		if err == nil {
+			// TLS 1.3: the server's refusal of the missing certificate arrives after the
+			// client's side of the handshake.
+			_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = tc.Read(make([]byte, 1))
+			tc.Close()
+		}
+		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("%q connection over TLS without a client certificate was accepted (err %v)", prefix, err)
+		}
+	}
+
+	// The survivors still replicate over TLS: acks=all needs both, with
+	// min.insync.replicas lowered to 2 for the ISR left.
+	if _, err := adm2.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "min.insync.replicas", Value: kadm.StringPtr("2")}}, topic); err != nil {
+		t.Fatalf("alter min.insync.replicas: %v", err)
+	}
+	prod2 := newClient(seeds(int(leader)), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	waitFor(t, ctx, "acks=all produce after failover", func() error {
+		return prod2.ProduceSync(ctx, &kgo.Record{Value: []byte("after-failover"), Partition: 0}).FirstErr()
+	})
+}
+
+// waitFor polls check until it returns nil, failing the test when ctx ends first.
+func waitFor(t *testing.T, ctx context.Context, what string, check func() error) {
+	t.Helper()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// nodePKI is a test CA and one certificate every node uses, as its listeners' server
+// certificate and as its client certificate towards the others (and the test's).
+type nodePKI struct {
+	ca, node string // PEM files: the CA certificate; the node's key and certificate
+	pool     *x509.CertPool
+	cert     tls.Certificate
+}
+
+func newNodePKI(t *testing.T, dir string) *nodePKI {
+	t.Helper()
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice cluster test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	must(err)
+	ca, err := x509.ParseCertificate(caDER)
+	must(err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "sluice-node"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	must(err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	must(err)
+	p := &nodePKI{ca: filepath.Join(dir, "ca.pem"), node: filepath.Join(dir, "node.pem"), pool: x509.NewCertPool()}
+	p.pool.AddCert(ca)
+	must(os.WriteFile(p.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
+	must(os.WriteFile(p.node, append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...), 0o600))
+	p.cert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return p
+}
+
+// clientTLS trusts the test CA and presents the node certificate.
+func (p *nodePKI) clientTLS() *tls.Config {
+	return &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.cert}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+}
