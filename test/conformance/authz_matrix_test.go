@@ -124,6 +124,19 @@ func TestAuthorizationMatrixEveryAPI(t *testing.T) {
 		return hidden(listed, kerr.GroupAuthorizationFailed)
 	}
 
+	// offsetForLeaderEpoch asks as a consumer (replica -1) or as the follower replica.
+	offsetForLeaderEpoch := func(replica int32) int16 {
+		req := versioned(kmsg.NewPtrOffsetForLeaderEpochRequest(), maxVersion(t, 23))
+		req.ReplicaID = replica
+		rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = 0, -1, 0
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return alice.do(req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+	}
+
 	rows := []authzRow{
 		// Topics.
 		{0, "Produce", []authzGrant{topicGrant(kmsg.ACLOperationWrite)}, func() int16 {
@@ -176,15 +189,16 @@ func TestAuthorizationMatrixEveryAPI(t *testing.T) {
 			return alice.do(req).(*kmsg.DeleteRecordsResponse).Topics[0].Partitions[0].ErrorCode
 		}, kerr.TopicAuthorizationFailed, nil, nil},
 		{23, "OffsetForLeaderEpoch", []authzGrant{topicGrant(kmsg.ACLOperationDescribe)}, func() int16 {
-			req := versioned(kmsg.NewPtrOffsetForLeaderEpochRequest(), maxVersion(t, 23))
-			req.ReplicaID = -1
-			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
-			rt.Topic = topic
-			rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
-			rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = 0, -1, 0
-			rt.Partitions = append(rt.Partitions, rp)
-			req.Topics = append(req.Topics, rt)
-			return alice.do(req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0].ErrorCode
+			return offsetForLeaderEpoch(-1)
+		}, kerr.TopicAuthorizationFailed, nil, nil},
+		{23, "OffsetForLeaderEpoch (CLUSTER_ACTION also answers a consumer)", []authzGrant{clusterGrant(kmsg.ACLOperationClusterAction)}, func() int16 {
+			return offsetForLeaderEpoch(-1)
+		}, kerr.TopicAuthorizationFailed, nil, nil},
+		{23, "OffsetForLeaderEpoch as a follower", []authzGrant{clusterGrant(kmsg.ACLOperationClusterAction)}, func() int16 {
+			return offsetForLeaderEpoch(2)
+		}, kerr.TopicAuthorizationFailed, nil, nil},
+		{23, "OffsetForLeaderEpoch as a follower (DESCRIBE on the topic suffices)", []authzGrant{topicGrant(kmsg.ACLOperationDescribe)}, func() int16 {
+			return offsetForLeaderEpoch(2)
 		}, kerr.TopicAuthorizationFailed, nil, nil},
 		{32, "DescribeConfigs topic", []authzGrant{topicGrant(kmsg.ACLOperationDescribeConfigs)}, func() int16 {
 			_, code := describeTopicConfigs(t, alice, maxVersion(t, 32), topic, []string{"retention.ms"}, false, false)

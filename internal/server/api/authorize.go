@@ -320,12 +320,11 @@ func (s *Security) preAuthorize(ctx context.Context, req *server.Request, next s
 			})
 		}
 	case *kmsg.OffsetForLeaderEpochRequest:
-		follower := r.Version >= 3 && r.ReplicaID >= 0
+		// CLUSTER_ACTION (a follower's) or DESCRIBE on the topic (a consumer's, KIP-320),
+		// whatever the replica id says, as Kafka.
+		clusterAction := z.cluster(kmsg.ACLOperationClusterAction)
 		kept, denied := split(r.Topics, func(t kmsg.OffsetForLeaderEpochRequestTopic) bool {
-			if follower {
-				return z.cluster(kmsg.ACLOperationClusterAction)
-			}
-			return z.topic(kmsg.ACLOperationDescribe, t.Topic)
+			return clusterAction || z.topic(kmsg.ACLOperationDescribe, t.Topic)
 		})
 		if len(denied) > 0 {
 			r.Topics = kept
