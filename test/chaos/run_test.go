@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,6 +125,39 @@ func TestHarnessFindsLostWrites(t *testing.T) {
 	}
 	if res.Summary.Anomalies[LostWrite] == 0 {
 		t.Errorf("the checker did not report lost-write after acknowledged records were cut from the log: %v", res)
+	}
+}
+
+// TestHarnessFindsLostWritesOfABrokenBuild runs the harness against a broker built
+// with the test-only tag sluice_broken_ack, which acknowledges produce requests
+// before it appends them (internal/server/api/produce_ack_broken.go). Every kill -9
+// loses the batches acknowledged in the moments before it, and the checker must
+// report them as lost writes. The consumers run as usual.
+func TestHarnessFindsLostWritesOfABrokenBuild(t *testing.T) {
+	t.Parallel() // each run has its own node, ports and directory; they mostly wait
+	bin := filepath.Join(t.TempDir(), "sluice-broken-ack")
+	// go test runs in the package directory, test/chaos.
+	cmd := exec.Command("go", "build", "-tags", "sluice_broken_ack", "-o", bin, "../../cmd/sluice")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the broken broker: %v\n%s", err, out)
+	}
+	res := runChaos(t, Options{
+		Binary:   bin,
+		Nodes:    1,
+		Duration: 12 * time.Second,
+		Seed:     testSeed(t, 8),
+		Nemesis: NemesisConfig{
+			Faults:   []Fault{FaultKill},
+			Interval: 3 * time.Second,
+			Hold:     time.Second,
+		},
+	})
+	if res.Summary.Stats.Faults[string(FaultKill)] == 0 || res.Kills == 0 {
+		t.Fatalf("no kill was injected: %v", res)
+	}
+	if res.Summary.Anomalies[LostWrite] == 0 {
+		t.Errorf("the checker did not report lost-write against a broker that acknowledges before appending: %v", res)
 	}
 }
 

@@ -125,6 +125,15 @@ func (h *handlers) produce(ctx context.Context, req *server.Request) *server.Rep
 	if r.TransactionID != nil && jobErr == nil {
 		h.verifyTransactional(ctx, *r.TransactionID, r.Version, jobs)
 	}
+	if ackBeforeAppend(h, jobs) {
+		// Only in the deliberately broken test build (produce_ack_broken.go).
+		if r.Acks == 0 {
+			return &server.Reply{NoResponse: true}
+		}
+		fillProduce(jobs)
+		h.leaderHints(req, resp, jobs)
+		return &server.Reply{Msg: resp}
+	}
 	appendAll(jobs)
 
 	if r.Acks == 0 {
