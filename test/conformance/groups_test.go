@@ -35,9 +35,13 @@ func init() {
 }
 
 // retriable are the coordinator errors a client retries while the
-// coordinator starts (creating and loading __consumer_offsets).
+// coordinator starts (creating and loading __consumer_offsets): the node
+// may answer FindCoordinator as soon as the topic exists, a moment before
+// its coordinator has taken the partition (NOT_COORDINATOR, after which a
+// client finds the coordinator again).
 func retriable(code int16) bool {
-	return code == kerr.CoordinatorNotAvailable.Code || code == kerr.CoordinatorLoadInProgress.Code
+	return code == kerr.CoordinatorNotAvailable.Code || code == kerr.CoordinatorLoadInProgress.Code ||
+		code == kerr.NotCoordinator.Code
 }
 
 // retry sends req until its error (as errOf reads it) is not a starting
