@@ -50,7 +50,11 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	if len(cfg.Listeners) == 0 {
 		return nil, errors.New("listeners is empty")
 	}
-	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{}), peers: newPeerDialer(cfg)}, nil
+	peers, err := newPeerDialer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{}), peers: peers}, nil
 }
 
 // Ready is closed once the broker serves clients; Endpoints is valid then.

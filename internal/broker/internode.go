@@ -9,7 +9,13 @@ import (
 	"sync"
 	"time"
 
+	ksasl "github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluicehq/sluice/internal/auth/sasl"
 	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
+	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/demux"
 )
@@ -17,24 +23,71 @@ import (
 // peerDialer opens this node's connections to other nodes: Raft and controller RPCs
 // (Dial, for metadata.Config) and Kafka requests to another broker's inter-broker
 // listener (DialBroker, for brokerclient). A connection takes TLS when the listener it
-// reaches maps to SSL in listener.security.protocol.map, with this node's own ssl.*
+// reaches maps to SSL or SASL_SSL in listener.security.protocol.map (Raft and controller
+// RPCs take mutual TLS on SASL_SSL too, not SASL), with this node's own ssl.*
 // settings of that listener, as Kafka's inter-broker and controller clients use the
 // listener's: the truststore checks the other node, the keystore is this node's client
 // certificate (mutual TLS).
 type peerDialer struct {
 	cfg    *config.Broker
 	voters map[string]bool // controller.quorum.voters addresses: their CONTROLLER listeners
+	// sasl authenticates DialBroker's connections when the inter-broker listener is
+	// SASL_SSL: sasl.mechanism.inter.broker.protocol with the username and password of
+	// the listener's JAAS config. nil otherwise.
+	sasl     ksasl.Mechanism
+	clientID string
 
 	mu      sync.Mutex
 	configs map[string]*tls.Config // by listener and host
 }
 
-func newPeerDialer(cfg *config.Broker) *peerDialer {
-	d := &peerDialer{cfg: cfg, voters: map[string]bool{}, configs: map[string]*tls.Config{}}
+func newPeerDialer(cfg *config.Broker) (*peerDialer, error) {
+	d := &peerDialer{cfg: cfg, voters: map[string]bool{}, configs: map[string]*tls.Config{},
+		clientID: fmt.Sprintf("sluice-broker-%d", cfg.NodeID)}
 	for _, v := range cfg.ControllerQuorumVoters {
 		d.voters[net.JoinHostPort(v.Host, strconv.Itoa(v.Port))] = true
 	}
-	return d
+	if p, _ := cfg.ListenerProtocol(cfg.InterBrokerListenerName); len(cfg.ControllerQuorumVoters) > 0 && (p == "SASL_SSL" || p == "SASL_PLAINTEXT") {
+		m, err := interBrokerMechanism(cfg)
+		if err != nil {
+			return nil, err
+		}
+		d.sasl = m
+	}
+	return d, nil
+}
+
+// interBrokerMechanism is the SASL login of this broker on the inter-broker listener:
+// sasl.mechanism.inter.broker.protocol, with the username and password options of
+// listener.name.<listener>.<mechanism>.sasl.jaas.config, as a Kafka broker's JAAS config
+// names its own client credentials beside the user_<name> entries it checks.
+func interBrokerMechanism(cfg *config.Broker) (ksasl.Mechanism, error) {
+	mech := cfg.SaslMechanismInterBrokerProtocol
+	key := sasl.JAASConfigKey(cfg.InterBrokerListenerName, mech)
+	jaas, ok := cfg.Setting(key)
+	if !ok {
+		return nil, fmt.Errorf("the inter-broker listener %s takes SASL: set %s with this broker's username and password", cfg.InterBrokerListenerName, key)
+	}
+	modules, err := sasl.ParseJAAS(jaas)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	if len(modules) != 1 {
+		return nil, fmt.Errorf("%s: %d login modules, want 1", key, len(modules))
+	}
+	user, pass := modules[0].Options["username"], modules[0].Options["password"]
+	if user == "" {
+		return nil, fmt.Errorf("%s: no username option: the inter-broker listener %s takes SASL", key, cfg.InterBrokerListenerName)
+	}
+	switch mech {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("sasl.mechanism.inter.broker.protocol %s is not supported", mech)
 }
 
 // clientTLS is the TLS configuration for reaching listener on host, or nil when that
@@ -90,15 +143,24 @@ func (d *peerDialer) DialBroker(ctx context.Context, addr string) (net.Conn, err
 	}
 	nd := net.Dialer{Timeout: 5 * time.Second}
 	c, err := nd.DialContext(ctx, "tcp", addr)
-	if err != nil || tc == nil {
-		return c, err
+	if err != nil {
+		return nil, err
 	}
-	tlsc := tls.Client(c, tc)
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := tlsc.HandshakeContext(hctx); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+	if tc != nil {
+		tlsc := tls.Client(c, tc)
+		if err := tlsc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		c = tlsc
 	}
-	return tlsc, nil
+	if d.sasl != nil {
+		if err := brokerclient.Authenticate(hctx, c, d.clientID, host, d.sasl); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("authenticate to %s: %w", addr, err)
+		}
+	}
+	return c, nil
 }

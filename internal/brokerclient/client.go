@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Client sends requests to brokers by address.
@@ -152,6 +154,55 @@ func (cn *conn) roundTrip(ctx context.Context, f *kmsg.RequestFormatter, req kms
 		return nil, fmt.Errorf("decode response: %w", err)
 	}
 	return resp, nil
+}
+
+// Authenticate runs SASL with mechanism on a new connection c to a broker at host, as a
+// Kafka client does before its first request: SaslHandshake v1 naming the mechanism,
+// then SaslAuthenticate v1 exchanges until the mechanism is done. A DialFunc calls it
+// for a SASL listener.
+func Authenticate(ctx context.Context, c net.Conn, clientID, host string, mechanism sasl.Mechanism) error {
+	cn := &conn{raw: c, rw: bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c))}
+	f := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version = 1
+	hs.Mechanism = mechanism.Name()
+	resp, err := cn.roundTrip(ctx, f, hs)
+	if err != nil {
+		return fmt.Errorf("SaslHandshake: %w", err)
+	}
+	if err := kerr.ErrorForCode(resp.(*kmsg.SASLHandshakeResponse).ErrorCode); err != nil {
+		return fmt.Errorf("SaslHandshake %s: %w", mechanism.Name(), err)
+	}
+	session, out, err := mechanism.Authenticate(ctx, host)
+	if err != nil {
+		return fmt.Errorf("SASL %s: %w", mechanism.Name(), err)
+	}
+	for {
+		req := kmsg.NewPtrSASLAuthenticateRequest()
+		req.Version = 1
+		req.SASLAuthBytes = out
+		resp, err := cn.roundTrip(ctx, f, req)
+		if err != nil {
+			return fmt.Errorf("SaslAuthenticate: %w", err)
+		}
+		r := resp.(*kmsg.SASLAuthenticateResponse)
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			msg := ""
+			if r.ErrorMessage != nil {
+				msg = ": " + *r.ErrorMessage
+			}
+			return fmt.Errorf("SASL %s: %w%s", mechanism.Name(), err, msg)
+		}
+		done, next, err := session.Challenge(r.SASLAuthBytes)
+		if err != nil {
+			return fmt.Errorf("SASL %s: %w", mechanism.Name(), err)
+		}
+		if done {
+			_ = c.SetDeadline(time.Time{})
+			return nil
+		}
+		out = next
+	}
 }
 
 // Addr joins a host and port.

@@ -119,6 +119,7 @@ type Broker struct {
 	SaslEnabledMechanisms                 []string
 	AuthorizerClassName                   string
 	SuperUsers                            string
+	SaslMechanismInterBrokerProtocol      string
 	AllowEveryoneIfNoACLFound             bool
 	ConnectionsMaxReauthMs                int64
 	ConnectionFailedAuthenticationDelayMs int32

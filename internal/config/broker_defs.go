@@ -375,6 +375,8 @@ var brokerDefs = []Def{
 		Doc: "Rules mapping a client certificate's distinguished name (RFC 2253) to a principal name: DEFAULT, or RULE:pattern/replacement/[LU] entries separated by commas."},
 	{Name: "sasl.enabled.mechanisms", Type: List, Default: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", Validator: listOf{values: []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, allowEmpty: true}, Importance: Medium,
 		Doc: "SASL mechanisms served on SASL_PLAINTEXT and SASL_SSL listeners. Sluice defaults to PLAIN,SCRAM-SHA-256,SCRAM-SHA-512 (Kafka: GSSAPI, which Sluice lacks). PLAIN checks listener.name.<listener>.plain.sasl.jaas.config's user_<name> options, then the SCRAM credentials."},
+	{Name: "sasl.mechanism.inter.broker.protocol", Type: String, Default: "PLAIN", Validator: oneOf{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}, Importance: Medium,
+		Doc: "SASL mechanism a broker authenticates with on a SASL_SSL inter-broker listener, with the username and password options of that listener's listener.name.<listener>.<mechanism>.sasl.jaas.config. Sluice defaults to PLAIN (Kafka: GSSAPI, which Sluice lacks)."},
 	{Name: "connections.max.reauth.ms", Type: Long, Default: "0", Validator: atLeast(0), Importance: Medium,
 		Doc: "Longest SASL session: a client must re-authenticate (KIP-368) within this time, or its connection is closed at its next request. 0 means sessions never expire."},
 	{Name: "connection.failed.authentication.delay.ms", Type: Int, Default: "100", Validator: atLeast(0), Importance: Low,

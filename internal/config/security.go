@@ -104,6 +104,7 @@ func (b *Broker) fillSecurity() {
 	b.SaslEnabledMechanisms = b.values.list("sasl.enabled.mechanisms")
 	b.AuthorizerClassName = b.values.str("authorizer.class.name")
 	b.SuperUsers = b.values.str("super.users")
+	b.SaslMechanismInterBrokerProtocol = b.values.str("sasl.mechanism.inter.broker.protocol")
 	b.AllowEveryoneIfNoACLFound = b.values.bool("allow.everyone.if.no.acl.found")
 	b.ConnectionsMaxReauthMs = b.values.i64("connections.max.reauth.ms")
 	b.ConnectionFailedAuthenticationDelayMs = b.values.i32("connection.failed.authentication.delay.ms")
@@ -146,13 +147,14 @@ func (b *Broker) checkSecurity() error {
 		for _, n := range b.ControllerListenerNames {
 			ctrl = ctrl || n == l.Name
 		}
-		if (inter || ctrl) && l.SecurityProtocol != "PLAINTEXT" && l.SecurityProtocol != "SSL" {
-			role := "inter-broker"
+		ok := l.SecurityProtocol == "PLAINTEXT" || l.SecurityProtocol == "SSL" || (!ctrl && l.SecurityProtocol == "SASL_SSL")
+		if (inter || ctrl) && !ok {
+			role, allowed := "inter-broker", "PLAINTEXT, SSL or SASL_SSL"
 			if ctrl {
-				role = "controller"
+				role, allowed = "controller", "PLAINTEXT or SSL"
 			}
-			return fmt.Errorf("listener %s is the %s listener and maps to %s: Sluice's nodes talk to each other over PLAINTEXT or SSL (mutual TLS) only for now; map it to one of them in %s and use SASL on the client listeners",
-				l.Name, role, l.SecurityProtocol, KeyListenerSecurityProtocol)
+			return fmt.Errorf("listener %s is the %s listener and maps to %s: Sluice's nodes talk to each other over %s only for now (Raft and controller RPCs need TLS to authenticate); map it to one of them in %s",
+				l.Name, role, l.SecurityProtocol, allowed, KeyListenerSecurityProtocol)
 		}
 	}
 	return nil

@@ -83,11 +83,12 @@ func TestSecurityErrors(t *testing.T) {
 		{"unsupported per-listener mechanism", []string{"listener.name.plaintext.sasl.enabled.mechanisms=OAUTHBEARER"}, "OAUTHBEARER"},
 		{"protocol list", []string{"ssl.enabled.protocols=SSLv3"}, "SSLv3"},
 		{"super user without type", []string{"super.users=admin"}, "Type:Name"},
-		{"SASL between nodes", []string{
-			"listeners=SASL_SSL://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
-			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_SSL",
-			"listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
-		}, "PLAINTEXT or SSL"},
+		{"SASL_PLAINTEXT between brokers", []string{
+			"listeners=SASL_PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
+			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_PLAINTEXT",
+			"listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+		}, "PLAINTEXT, SSL or SASL_SSL"},
+		{"inter-broker mechanism", []string{"sasl.mechanism.inter.broker.protocol=GSSAPI"}, "sasl.mechanism.inter.broker.protocol"},
 		{"SASL controller listener", []string{
 			"listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
 			"controller.quorum.voters=1@localhost:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",

@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/sluicehq/sluice/internal/demux"
 )
@@ -35,7 +36,15 @@ import (
 // controller, replicates an RF=3 topic (acks=all), fails over to a follower whose log
 // holds every acknowledged record, and refuses Raft and controller RPC connections that
 // do not bring TLS with a trusted certificate.
-func TestTLSBetweenNodes(t *testing.T) {
+func TestTLSBetweenNodes(t *testing.T) { testSecureCluster(t, false) }
+
+// TestSASLSSLInterBroker is TestTLSBetweenNodes with a SASL_SSL inter-broker (and
+// client) listener: brokers log in to each other with PLAIN, as
+// sasl.mechanism.inter.broker.protocol and the username and password of the listener's
+// JAAS config say; Raft and the controller RPCs keep mutual TLS.
+func TestSASLSSLInterBroker(t *testing.T) { testSecureCluster(t, true) }
+
+func testSecureCluster(t *testing.T, withSASL bool) {
 	dir := t.TempDir()
 	pki := newNodePKI(t, dir)
 
@@ -53,16 +62,25 @@ func TestTLSBetweenNodes(t *testing.T) {
 		nodes[i] = &node{id: i + 1, addr: freeAddr(t), ctrl: freeAddr(t)}
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
 	}
+	proto := "SSL"
+	var clientOpts []kgo.Opt
+	if withSASL {
+		proto = "SASL_SSL"
+		clientOpts = append(clientOpts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()))
+	}
 	for _, nd := range nodes {
 		settings := append([]string{
 			"node.id=" + strconv.Itoa(nd.id),
 			"log.dirs=" + filepath.Join(dir, "node"+strconv.Itoa(nd.id)),
 			"http.addr=",
 			"process.roles=broker,controller",
-			"listeners=SSL://" + nd.addr + ",CONTROLLER://" + nd.ctrl,
-			"listener.security.protocol.map=SSL:SSL,CONTROLLER:SSL",
+			"listeners=" + proto + "://" + nd.addr + ",CONTROLLER://" + nd.ctrl,
+			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:SSL",
 			"controller.listener.names=CONTROLLER",
-			"inter.broker.listener.name=SSL",
+			"inter.broker.listener.name=" + proto,
+			"sasl.mechanism.inter.broker.protocol=PLAIN",
+			"listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required " +
+				`username="broker" password="broker-pw" user_broker="broker-pw" user_alice="alice-pw";`,
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"cluster.id=c2x1aWNlLXRscy1ub2Rlcw",
 			"ssl.keystore.location=" + pki.node,
@@ -111,7 +129,8 @@ func TestTLSBetweenNodes(t *testing.T) {
 		return s
 	}
 	newClient := func(seeds []string, opts ...kgo.Opt) *kgo.Client {
-		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.clientTLS())}, opts...)...)
+		base := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.clientTLS())}
+		cl, err := kgo.NewClient(append(append(base, clientOpts...), opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +263,11 @@ func TestTLSBetweenNodes(t *testing.T) {
 			ctrl = nd.ctrl
 		}
 	}
-	noCert := newClient([]string{ctrl}, kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"}))
+	noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer noCert.Close()
 	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, noCert); err != nil {
 		t.Fatalf("ApiVersions without a certificate on the CONTROLLER listener: %v", err)
 	}
