@@ -118,7 +118,7 @@ func (b *BrokerMarkers) AddPartitionsToTxn(ctx context.Context, p int32, req *km
 	if err != nil {
 		return nil, fmt.Errorf("coordinator %d: %w", part.Leader, kerr.CoordinatorNotAvailable)
 	}
-	b.verifyOnce.Do(func() { b.verify = brokerclient.New("sluice-txn-verify") })
+	b.verifyOnce.Do(func() { b.verify = brokerclient.NewWithDial("sluice-txn-verify", b.client.Dial()) })
 	kresp, err := b.verify.Request(ctx, addr, req)
 	if err != nil {
 		return nil, err
