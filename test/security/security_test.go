@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -291,5 +292,43 @@ func TestKcat(t *testing.T) {
 	out, errOut, err := kcat(t, "", append(scramArgs("wrong"), "-L", "-m", "5")...)
 	if err == nil || !strings.Contains(errOut+out, "Authentication failed") {
 		t.Errorf("kcat with a wrong password: %v\n%s%s", err, out, errOut)
+	}
+}
+
+// TestConfluentPLAIN produces and consumes with librdkafka through
+// confluent-kafka-python, logging in with SASL PLAIN, over SASL_PLAINTEXT and
+// SASL_SSL (wrong passwords are TestSCRAMAndPLAIN's and TestKcat's).
+func TestConfluentPLAIN(t *testing.T) {
+	_, adm := admin(t)
+	for _, tc := range []struct {
+		name, addr, protocol string
+		extra                []string
+	}{
+		{"SASL_PLAINTEXT", saslAddr, "SASL_PLAINTEXT", nil},
+		{"SASL_SSL", saslSSLAddr, "SASL_SSL", []string{certs.CA}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := unique(t, "plain")
+			createTopic(t, adm, topic)
+			run := func(password string) (string, error) {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+				defer cancel()
+				args := append([]string{"testdata/plain_confluent.py", tc.addr, tc.protocol, "admin", password, topic, "20"}, tc.extra...)
+				out, err := exec.CommandContext(ctx, "/usr/bin/python3", args...).CombinedOutput()
+				return string(out), err
+			}
+			out, err := run(adminPassword)
+			if err != nil {
+				t.Fatalf("confluent-kafka over %s: %v\n%s", tc.name, err, out)
+			}
+			var want []string
+			for i := range 20 {
+				want = append(want, fmt.Sprintf("v%d", i))
+			}
+			if got := strings.Fields(out); !slices.Equal(got, want) {
+				t.Fatalf("consumed %q, want %q", got, want)
+			}
+		})
 	}
 }
