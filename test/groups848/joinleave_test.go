@@ -87,34 +87,10 @@ func runJoinLeave(t *testing.T, seeds []string, protocol string) {
 	live[0].close()
 	end := time.Now()
 
-	acked, failed := prod.ackedRecords()
-	cbs, cons, commits, errs := h.snapshot()
-	for _, e := range errs {
-		t.Logf("seen by a member: %s", e)
-	}
-	if len(failed) > 0 {
-		t.Errorf("%d records not acknowledged, first: %s", len(failed), failed[0])
-	}
-	total := 0
-	for _, m := range acked {
-		total += len(m)
-	}
-	t.Logf("%d records acknowledged, %d consumptions, %d callbacks, %d commits", total, len(cons), len(cbs), len(commits))
-
-	ivs, problems := intervals(cbs, end)
-	for _, cb := range cbs {
-		if cb.kind == lost {
-			problems = append(problems, fmt.Sprintf("member %d lost partitions %v at %s: the coordinator fenced it",
-				cb.member, cb.partitions, cb.start.Format("15:04:05.000")))
-		}
-	}
-	problems = append(problems, checkExclusive(ivs)...)
-	byIv, outside := splitByInterval(ivs, cons)
-	problems = append(problems, outside...)
-	problems = append(problems, checkMissed(acked, cons)...)
+	v := verifyRun(t, prod, h, end)
+	ivs, byIv, commits, cons, problems := v.ivs, v.byIv, v.commits, v.cons, v.problems
 	rep, handoffProblems := checkHandoffs(ivs, byIv, commits)
 	problems = append(problems, handoffProblems...)
-	problems = append(problems, checkCommitsMonotonic(commits)...)
 	t.Logf("handovers: %d clean (revoked, commit acknowledged), %d unclean, %d records consumed twice after unclean ones",
 		rep.clean, rep.unclean, rep.duplicates)
 
@@ -140,4 +116,48 @@ func runJoinLeave(t *testing.T, seeds []string, protocol string) {
 	if len(problems) > 0 {
 		t.Errorf("%d problems:\n%s", len(problems), joinLines(problems))
 	}
+}
+
+// verified is what verifyRun found: ownership intervals, consumptions split by them,
+// commits, and the problems.
+type verified struct {
+	ivs      map[int32][]interval
+	byIv     map[int32][][]consumption
+	commits  []commitResult
+	cons     []consumption
+	problems []string
+}
+
+// verifyRun checks a finished run's history: every record acknowledged, no member
+// fenced, no partition owned twice at once, nothing consumed outside its owner's
+// interval, nothing acknowledged missed, commits never going back.
+func verifyRun(t *testing.T, prod *producer, h *history, end time.Time) verified {
+	t.Helper()
+	acked, failed := prod.ackedRecords()
+	cbs, cons, commits, errs := h.snapshot()
+	for _, e := range errs {
+		t.Logf("seen by a member: %s", e)
+	}
+	if len(failed) > 0 {
+		t.Errorf("%d records not acknowledged, first: %s", len(failed), failed[0])
+	}
+	total := 0
+	for _, m := range acked {
+		total += len(m)
+	}
+	t.Logf("%d records acknowledged, %d consumptions, %d callbacks, %d commits", total, len(cons), len(cbs), len(commits))
+
+	ivs, problems := intervals(cbs, end)
+	for _, cb := range cbs {
+		if cb.kind == lost {
+			problems = append(problems, fmt.Sprintf("member %d lost partitions %v at %s: the coordinator fenced it",
+				cb.member, cb.partitions, cb.start.Format("15:04:05.000")))
+		}
+	}
+	problems = append(problems, checkExclusive(ivs)...)
+	byIv, outside := splitByInterval(ivs, cons)
+	problems = append(problems, outside...)
+	problems = append(problems, checkMissed(acked, cons)...)
+	problems = append(problems, checkCommitsMonotonic(commits)...)
+	return verified{ivs: ivs, byIv: byIv, commits: commits, cons: cons, problems: problems}
 }

@@ -97,27 +97,7 @@ func TestOnlineMigration(t *testing.T) {
 	}
 	end := time.Now()
 
-	acked, failed := prod.ackedRecords()
-	cbs, cons, commits, errs := h.snapshot()
-	for _, e := range errs {
-		t.Logf("seen by a member: %s", e)
-	}
-	if len(failed) > 0 {
-		t.Errorf("%d records not acknowledged, first: %s", len(failed), failed[0])
-	}
-	ivs, problems := intervals(cbs, end)
-	for _, cb := range cbs {
-		if cb.kind == lost {
-			problems = append(problems, fmt.Sprintf("member %d lost partitions %v at %s: the coordinator fenced it",
-				cb.member, cb.partitions, cb.start.Format("15:04:05.000")))
-		}
-	}
-	problems = append(problems, checkExclusive(ivs)...)
-	_, outside := splitByInterval(ivs, cons)
-	problems = append(problems, outside...)
-	problems = append(problems, checkMissed(acked, cons)...)
-	problems = append(problems, checkCommitsMonotonic(commits)...)
-	t.Logf("%d consumptions, %d callbacks, %d commits", len(cons), len(cbs), len(commits))
+	problems := verifyRun(t, prod, h, end).problems
 	if len(problems) > 0 {
 		t.Errorf("%d problems:\n%s", len(problems), joinLines(problems))
 	}
