@@ -2,86 +2,30 @@ package cli
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/config"
+	"github.com/sluicehq/sluice/internal/testpki"
 )
 
-// testPKI is a test certificate authority with a broker certificate and a
-// client certificate, as PEM files (the same shape as test/security's).
-type testPKI struct {
-	// CA is the CA certificate; Server the broker's key and certificate in
-	// one file, as ssl.keystore.location with PEM takes it.
-	CA, Server string
-	// ClientCert and ClientKey are carol's certificate (CN=carol,O=sluice)
-	// and key.
-	ClientCert, ClientKey string
-}
+// testPKI is a test certificate authority with a broker certificate (CA,
+// Server) and carol's client certificate (ClientCert, ClientKey:
+// CN=carol,O=sluice), as PEM files.
+type testPKI = testpki.PKI
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
-	dir := t.TempDir()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("certificates: %v", err)
-		}
+	p, err := testpki.New(t.TempDir(), testpki.CAName("sluice cli test CA"),
+		testpki.Client("carol", pkix.Name{CommonName: "carol", Organization: []string{"sluice"}}))
+	if err != nil {
+		t.Fatalf("certificates: %v", err)
 	}
-	write := func(name string, blocks ...*pem.Block) string {
-		var b []byte
-		for _, bl := range blocks {
-			b = append(b, pem.EncodeToMemory(bl)...)
-		}
-		p := filepath.Join(dir, name)
-		must(os.WriteFile(p, b, 0o600))
-		return p
-	}
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice cli test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	must(err)
-	ca, err := x509.ParseCertificate(caDER)
-	must(err)
-	leaf := func(serial int64, subject pkix.Name, usage x509.ExtKeyUsage) (cert, key *pem.Block) {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		must(err)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: subject,
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		must(err)
-		kder, err := x509.MarshalPKCS8PrivateKey(k)
-		must(err)
-		return &pem.Block{Type: "CERTIFICATE", Bytes: der}, &pem.Block{Type: "PRIVATE KEY", Bytes: kder}
-	}
-	p := &testPKI{CA: write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
-	serverCert, serverKey := leaf(2, pkix.Name{CommonName: "localhost"}, x509.ExtKeyUsageServerAuth)
-	p.Server = write("server.pem", serverKey, serverCert)
-	clientCert, clientKey := leaf(3, pkix.Name{CommonName: "carol", Organization: []string{"sluice"}}, x509.ExtKeyUsageClientAuth)
-	p.ClientCert, p.ClientKey = write("carol.pem", clientCert), write("carol.key", clientKey)
 	return p
 }
 

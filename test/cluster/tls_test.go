@@ -2,17 +2,10 @@ package cluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/sluicehq/sluice/internal/demux"
+	"github.com/sluicehq/sluice/internal/testpki"
 )
 
 // TestTLSBetweenNodes runs three combined nodes whose listeners are all SSL, the
@@ -46,7 +40,12 @@ func TestSASLSSLInterBroker(t *testing.T) { testSecureCluster(t, true) }
 
 func testSecureCluster(t *testing.T, withSASL bool) {
 	dir := t.TempDir()
-	pki := newNodePKI(t, dir)
+	// One certificate every node uses, as its listeners' server certificate and as its
+	// client certificate towards the others (and the test's).
+	pki, err := testpki.New(dir, testpki.CAName("sluice cluster test CA"), testpki.Node("sluice-node"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	const n = 3
 	type node struct {
@@ -83,8 +82,8 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 				`username="broker" password="broker-pw" user_broker="broker-pw" user_alice="alice-pw";`,
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"cluster.id=c2x1aWNlLXRscy1ub2Rlcw",
-			"ssl.keystore.location=" + pki.node,
-			"ssl.truststore.location=" + pki.ca,
+			"ssl.keystore.location=" + pki.Server,
+			"ssl.truststore.location=" + pki.CA,
 			"ssl.client.auth=required",
 			// The CONTROLLER listener's Kafka share (ApiVersions, DescribeQuorum) takes
 			// clients without certificates; its Raft and RPC shares still require one.
@@ -129,7 +128,7 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 		return s
 	}
 	newClient := func(seeds []string, opts ...kgo.Opt) *kgo.Client {
-		base := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.clientTLS())}
+		base := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.TLS(pki.ServerPair))}
 		cl, err := kgo.NewClient(append(append(base, clientOpts...), opts...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -263,7 +262,7 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 			ctrl = nd.ctrl
 		}
 	}
-	noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"}))
+	noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +288,7 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 			t.Errorf("plaintext %q connection: answered %q", prefix, reply)
 		}
 
-		tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"})
+		tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"})
 		if err == nil {
 			// TLS 1.3: the server's refusal of the missing certificate arrives after the
 			// client's side of the handshake.
@@ -346,58 +345,4 @@ func tailLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// nodePKI is a test CA and one certificate every node uses, as its listeners' server
-// certificate and as its client certificate towards the others (and the test's).
-type nodePKI struct {
-	ca, node string // PEM files: the CA certificate; the node's key and certificate
-	pool     *x509.CertPool
-	cert     tls.Certificate
-}
-
-func newNodePKI(t *testing.T, dir string) *nodePKI {
-	t.Helper()
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice cluster test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	must(err)
-	ca, err := x509.ParseCertificate(caDER)
-	must(err)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	must(err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "sluice-node"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	must(err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	must(err)
-	p := &nodePKI{ca: filepath.Join(dir, "ca.pem"), node: filepath.Join(dir, "node.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(ca)
-	must(os.WriteFile(p.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600))
-	must(os.WriteFile(p.node, append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...), 0o600))
-	p.cert = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	return p
-}
-
-// clientTLS trusts the test CA and presents the node certificate.
-func (p *nodePKI) clientTLS() *tls.Config {
-	return &tls.Config{RootCAs: p.pool, Certificates: []tls.Certificate{p.cert}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
