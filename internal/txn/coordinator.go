@@ -89,6 +89,32 @@ type Coordinator struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// completed is closed (and replaced) each time a transaction's completion is
+	// stored, waking the partition leaders that wait out CONCURRENT_TRANSACTIONS
+	// (LeaderAdd) at once instead of at their next retry.
+	completedMu sync.Mutex
+	completed   chan struct{}
+}
+
+// completions returns a channel closed at the next stored completion.
+func (c *Coordinator) completions() <-chan struct{} {
+	c.completedMu.Lock()
+	defer c.completedMu.Unlock()
+	if c.completed == nil {
+		c.completed = make(chan struct{})
+	}
+	return c.completed
+}
+
+// signalCompletion wakes the waiters of completions.
+func (c *Coordinator) signalCompletion() {
+	c.completedMu.Lock()
+	defer c.completedMu.Unlock()
+	if c.completed != nil {
+		close(c.completed)
+		c.completed = nil
+	}
 }
 
 type txnPartition struct {
@@ -712,6 +738,7 @@ func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 		}
 		cancel()
 		if err == nil {
+			c.signalCompletion()
 			return
 		}
 		c.log.Info("completing a transaction; retrying", "transactional_id", m.id, "commit", commit, "err", err)

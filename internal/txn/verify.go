@@ -32,6 +32,10 @@ func (c *Coordinator) LeaderAdd(ctx context.Context, id string, pid int64, epoch
 	backoff := 5 * time.Millisecond
 	deadline := time.Now().Add(concurrentWait)
 	for {
+		// Taken before asking, so that a completion stored in between is not
+		// missed: a local coordinator's completion wakes the wait at once; a
+		// remote one's is waited out with the backoff.
+		completed := c.completions()
 		errs := c.leaderAddOnce(ctx, id, pid, epoch, parts, add)
 		retry := false
 		for _, err := range errs {
@@ -40,10 +44,14 @@ func (c *Coordinator) LeaderAdd(ctx context.Context, id string, pid int64, epoch
 		if !retry || time.Now().Add(backoff).After(deadline) {
 			return errs
 		}
+		timer := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return errs
-		case <-time.After(backoff):
+		case <-completed:
+			timer.Stop()
+		case <-timer.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
 	}
