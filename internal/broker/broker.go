@@ -201,6 +201,7 @@ func (b *Broker) runBroker(ctx context.Context, start time.Time, clusterID strin
 			return int(t.MinInsyncReplicas)
 		},
 		AlterPartition: meta.AlterPartition,
+		LeaseLapsed:    meta.LeaseLapsed,
 		Listener:       cfg.InterBrokerListenerName,
 		Dial:           b.peers.DialBroker,
 		LagTimeMax:     time.Duration(cfg.ReplicaLagTimeMaxMs) * time.Millisecond,

@@ -173,7 +173,13 @@ func (s *Store) heartbeatLoop() {
 		case <-s.kick:
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, 2*s.cfg.BrokerHeartbeatInterval)
+		sent := time.Now()
 		reply, err := s.heartbeatOnce(ctx)
+		if err == nil && reply.Code == 0 && !reply.Fenced {
+			// A fenced broker's lease stays lapsed until it is unfenced again,
+			// which the controller does once it has caught up the metadata.
+			s.lastBeat.Store(sent.UnixNano())
+		}
 		switch {
 		case err != nil:
 			s.log.Debug("heartbeat to the controller failed", "err", err)
@@ -190,6 +196,23 @@ func (s *Store) heartbeatLoop() {
 		}
 		cancel()
 	}
+}
+
+// LeaseLapsed reports whether this broker's session has lapsed by its own clock: no
+// heartbeat the controller accepted was sent within the last broker session timeout.
+// The controller fences a broker at least that long after the last heartbeat it
+// received, and only then moves its leaderships; a broker that stops serving as a
+// leader once its lease lapses therefore stops before a new leader can take writes, so
+// a client that reaches it with stale metadata (from the broker itself, cut off from
+// the quorum) cannot read a log that ends before what it has already read. A node that
+// has not yet had a heartbeat accepted has no lease to lapse (it does not serve until
+// it is unfenced), and a single node is its own controller.
+func (s *Store) LeaseLapsed() bool {
+	last := s.lastBeat.Load()
+	if last == 0 || !s.multi() {
+		return false
+	}
+	return time.Since(time.Unix(0, last)) > s.cfg.BrokerSessionTimeout
 }
 
 // heartbeatOnce sends one heartbeat to the active controller, which may be this node.

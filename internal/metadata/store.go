@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -128,6 +129,9 @@ type Store struct {
 	brokerEpoch  int64
 	wantShutdown bool
 	kick         chan struct{}
+	// lastBeat is when the last heartbeat the controller accepted was sent (unix
+	// nanoseconds; 0: none yet): the broker's own view of its session (LeaseLapsed).
+	lastBeat atomic.Int64
 }
 
 // multi reports whether this node is part of a quorum of several nodes.

@@ -65,6 +65,11 @@ type Replication struct {
 	// Dial opens a follower's connection to the leader's inter-broker listener (TLS and
 	// SASL as that listener takes them); nil dials plain TCP.
 	Dial brokerclient.DialFunc
+	// LeaseLapsed reports whether this broker's session with the controller has
+	// lapsed by its own clock (metadata.Store.LeaseLapsed); while it has, the broker
+	// does not act as any partition's leader for clients (NOT_LEADER_OR_FOLLOWER).
+	// nil: never.
+	LeaseLapsed func() bool
 	// LagTimeMax is replica.lag.time.max.ms (0: 30s).
 	LagTimeMax time.Duration
 	// FetchMaxWait, FetchMaxBytes and FetchPartitionMaxBytes are
@@ -178,7 +183,7 @@ func (m *Manager) partitionOf(t *metadata.Topic, partition int32) (*Partition, e
 		return nil, kerr.UnknownTopicOrPartition
 	}
 	pm := t.Partitions[partition]
-	if pm.Leader != m.nodeID {
+	if pm.Leader != m.nodeID || (m.repl.LeaseLapsed != nil && m.repl.LeaseLapsed()) {
 		return nil, kerr.NotLeaderForPartition
 	}
 	p, err := m.open(t, partition)
