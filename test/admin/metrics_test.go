@@ -100,7 +100,16 @@ func TestMetricsAfterTraffic(t *testing.T) {
 	}
 	cons.Close()
 
+	// A request is counted once its response is written, by the connection's writer
+	// after the client may already have read it: wait (bounded) for the counts.
 	mfs := scrape(t, addr)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); mfs = scrape(t, addr) {
+		_, produced := series(mfs, "sluice_requests_total", "api", "Produce")
+		_, fetched := series(mfs, "sluice_requests_total", "api", "Fetch")
+		if produced && fetched {
+			break
+		}
+	}
 	must := func(name string, labels ...string) float64 {
 		t.Helper()
 		v, ok := series(mfs, name, labels...)
