@@ -101,6 +101,10 @@ type HeartbeatReply struct {
 	RPCStatus
 	Fenced         bool
 	ShouldShutdown bool
+	// Applied is the controller's applied metadata offset when it answered: a broker
+	// whose lease had lapsed counts it again only once it has applied as much
+	// (Store.LeaseLapsed), so it does not lead on the image it had while cut off.
+	Applied uint64
 }
 
 // QuorumArgs asks the active controller for the state of the quorum.
@@ -569,6 +573,7 @@ func (c *controller) heartbeat(ctx context.Context, args *HeartbeatArgs) (reply 
 	if nb := s.Image().Brokers[args.NodeID]; nb != nil {
 		reply.Fenced = nb.Fenced
 	}
+	reply.Applied = s.AppliedOffset()
 	return reply
 }
 

@@ -176,8 +176,12 @@ func (s *Store) heartbeatLoop() {
 		sent := time.Now()
 		reply, err := s.heartbeatOnce(ctx)
 		if err == nil && reply.Code == 0 && !reply.Fenced {
-			// A fenced broker's lease stays lapsed until it is unfenced again,
-			// which the controller does once it has caught up the metadata.
+			// A fenced broker's lease stays lapsed until it is unfenced again. A
+			// lease renewed after it lapsed counts once this node has applied what
+			// the controller had: the leadership moves made while it was cut off.
+			if prev := s.lastBeat.Load(); prev != 0 && sent.Sub(time.Unix(0, prev)) > s.cfg.BrokerSessionTimeout {
+				s.catchUp.Store(reply.Applied)
+			}
 			s.lastBeat.Store(sent.UnixNano())
 		}
 		switch {
@@ -199,7 +203,9 @@ func (s *Store) heartbeatLoop() {
 }
 
 // LeaseLapsed reports whether this broker's session has lapsed by its own clock: no
-// heartbeat the controller accepted was sent within the last broker session timeout.
+// heartbeat the controller accepted was sent within the last broker session timeout,
+// or, since it was renewed after lapsing, this node has not yet applied the metadata the
+// controller had then.
 // The controller fences a broker at least that long after the last heartbeat it
 // received, and only then moves its leaderships; a broker that stops serving as a
 // leader once its lease lapses therefore stops before a new leader can take writes, so
@@ -212,7 +218,10 @@ func (s *Store) LeaseLapsed() bool {
 	if last == 0 || !s.multi() {
 		return false
 	}
-	return time.Since(time.Unix(0, last)) > s.cfg.BrokerSessionTimeout
+	if time.Since(time.Unix(0, last)) > s.cfg.BrokerSessionTimeout {
+		return true
+	}
+	return s.AppliedOffset() < s.catchUp.Load()
 }
 
 // heartbeatOnce sends one heartbeat to the active controller, which may be this node.

@@ -132,6 +132,9 @@ type Store struct {
 	// lastBeat is when the last heartbeat the controller accepted was sent (unix
 	// nanoseconds; 0: none yet): the broker's own view of its session (LeaseLapsed).
 	lastBeat atomic.Int64
+	// catchUp is, after the lease lapsed, the controller's applied offset when it was
+	// renewed: the lease counts again once this node has applied as much.
+	catchUp atomic.Uint64
 }
 
 // multi reports whether this node is part of a quorum of several nodes.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,6 +108,13 @@ func NewNetns(nodes int) (*Netns, error) {
 	}
 	netnsMu.Lock()
 	defer netnsMu.Unlock()
+	// Other processes (test packages run side by side) pick subnets too: a lock file
+	// makes the look-then-take of a free subnet one step across them.
+	unlock, err := lockNetnsFile()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	removeStaleNetns()
 	pid := os.Getpid()
 	netnsCount++
@@ -279,4 +287,21 @@ func removeStaleNetns() {
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// lockNetnsFile takes an exclusive flock shared by every harness process on the machine,
+// and returns its release.
+func lockNetnsFile() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "sluice-chaos-netns.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("netns lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("netns lock: %w", err)
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
