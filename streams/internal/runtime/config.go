@@ -20,8 +20,11 @@ import (
 	"github.com/sluicehq/sluice/streams/topology"
 )
 
-// AtLeastOnce is the only processing.guarantee so far.
-const AtLeastOnce = "at_least_once"
+// The processing guarantees (processing.guarantee).
+const (
+	AtLeastOnce   = "at_least_once"
+	ExactlyOnceV2 = "exactly_once_v2"
+)
 
 // Config configures an application instance. Field comments give the Kafka
 // Streams property each one stands for.
@@ -55,6 +58,11 @@ type Config struct {
 	DeserializationHandler task.DeserializationHandler
 	// ProcessingHandler (processing.exception.handler); default: fail.
 	ProcessingHandler task.ProcessingHandler
+	// ApplicationServer (application.server) is the host:port at which this
+	// instance answers interactive queries; it is shared with the other
+	// instances through the group protocol, so that any of them can tell
+	// which instance holds a key. Empty: not advertised.
+	ApplicationServer string
 	// Logger; default: discard.
 	Logger *slog.Logger
 	// ClientOptions are extra franz-go options (TLS, SASL, timeouts) for
@@ -126,6 +134,8 @@ func ConfigFromProperties(props map[string]string) (Config, error) {
 			var n int64
 			n, err = strconv.ParseInt(v, 10, 16)
 			c.ReplicationFactor = int16(n)
+		case "application.server":
+			c.ApplicationServer = v
 		case "max.poll.records":
 			c.MaxPollRecords, err = strconv.Atoi(v)
 		default:
