@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/connect"
 	"github.com/sluicehq/sluice/connect/configdef"
@@ -42,6 +43,16 @@ type JSON struct {
 	mu       sync.Mutex
 	toJSON   map[*data.Schema][]byte // schema → its JSON
 	fromJSON map[string]*data.Schema // schema JSON → schema
+
+	// last is the schema text of the last envelope read and its schema:
+	// a topic's records mostly share one schema, and an envelope that
+	// begins with it needs no scan of its schema half at all.
+	last atomic.Pointer[cachedSchema]
+}
+
+type cachedSchema struct {
+	prefix []byte // {"schema":<text>,"payload":
+	schema *data.Schema
 }
 
 // JSONConfig describes the JSON converter's settings.
@@ -120,36 +131,78 @@ func (c *JSON) FromConnectData(_ string, _ connect.Headers, schema *data.Schema,
 }
 
 // ToConnectData reads JSON. nil bytes are a tombstone: nil schema and value.
+//
+// With schemas on, the envelope is split into its two raw halves first: the
+// schema's text is the key of the schema cache, so a known schema costs a
+// map lookup instead of a decode (the schema is most of a small record's
+// bytes), and only the payload is decoded into values.
 func (c *JSON) ToConnectData(_ string, _ connect.Headers, value []byte) (*data.Schema, any, error) {
 	c.configureDefaults()
 	if value == nil {
 		return nil, nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(value))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, nil, &data.Error{Msg: "Converting byte[] to Kafka Connect data failed due to serialization error", Err: err}
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, nil, &data.Error{Msg: "Converting byte[] to Kafka Connect data failed due to serialization error: trailing data after the JSON value"}
-	}
 	if !c.schemas {
+		doc, err := decodeJSON(value)
+		if err != nil {
+			return nil, nil, err
+		}
 		v, err := c.toConnect(nil, doc)
 		return nil, v, err
 	}
-	env, ok := doc.(map[string]any)
-	_, hasSchema := env["schema"]
-	_, hasPayload := env["payload"]
-	if !ok || len(env) != 2 || !hasSchema || !hasPayload {
+	if last := c.last.Load(); last != nil && bytes.HasPrefix(value, last.prefix) {
+		// The envelope is the known schema text, then the payload, then
+		// '}'. The payload must be exactly one JSON value, so that the
+		// envelope has no other field; if it is not, the full path below
+		// gives the error.
+		rest := bytes.TrimRight(value[len(last.prefix):], " \t\r\n")
+		if n := len(rest); n > 0 && rest[n-1] == '}' {
+			if payload, err := decodeJSON(rest[:n-1]); err == nil {
+				v, err := c.toConnect(last.schema, payload)
+				return last.schema, v, err
+			}
+		}
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(value, &env); err != nil {
+		if !json.Valid(value) {
+			return nil, nil, &data.Error{Msg: "Converting byte[] to Kafka Connect data failed due to serialization error", Err: err}
+		}
+		env = nil // valid JSON, but not an object: not an envelope
+	}
+	rawSchema, hasSchema := env["schema"]
+	rawPayload, hasPayload := env["payload"]
+	if len(env) != 2 || !hasSchema || !hasPayload {
 		return nil, nil, &data.Error{Msg: `JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`}
 	}
-	schema, err := c.schemaFromJSON(env["schema"])
+	schema, err := c.schemaFromRaw(rawSchema)
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := c.toConnect(schema, env["payload"])
+	prefix := append(append([]byte(`{"schema":`), rawSchema...), `,"payload":`...)
+	if bytes.HasPrefix(value, prefix) {
+		c.last.Store(&cachedSchema{prefix: prefix, schema: schema})
+	}
+	payload, err := decodeJSON(rawPayload)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := c.toConnect(schema, payload)
 	return schema, v, err
+}
+
+// decodeJSON decodes one JSON value into generic values, numbers kept as
+// json.Number so that integers keep their precision.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, &data.Error{Msg: "Converting byte[] to Kafka Connect data failed due to serialization error", Err: err}
+	}
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) > 0 {
+		return nil, &data.Error{Msg: "Converting byte[] to Kafka Connect data failed due to serialization error: trailing data after the JSON value"}
+	}
+	return doc, nil
 }
 
 // FromConnectHeader writes a header value, as FromConnectData.
@@ -559,29 +612,28 @@ func writeString(b *bytes.Buffer, s string) {
 	b.WriteByte('"')
 }
 
-// schemaFromJSON reads the schema half of an envelope, cached by its text.
-func (c *JSON) schemaFromJSON(node any) (*data.Schema, error) {
-	if node == nil {
-		return nil, nil
-	}
-	key := ""
+// schemaFromRaw reads the schema half of an envelope, cached by its text.
+func (c *JSON) schemaFromRaw(raw json.RawMessage) (*data.Schema, error) {
+	key := string(raw)
 	if c.cacheSize > 0 {
-		raw, err := json.Marshal(node)
-		if err == nil {
-			key = string(raw)
-			c.mu.Lock()
-			s, ok := c.fromJSON[key]
-			c.mu.Unlock()
-			if ok {
-				return s, nil
-			}
+		c.mu.Lock()
+		s, ok := c.fromJSON[key]
+		c.mu.Unlock()
+		if ok {
+			return s, nil
 		}
 	}
-	s, err := c.parseSchema(node)
+	node, err := decodeJSON(raw)
 	if err != nil {
 		return nil, err
 	}
-	if key != "" {
+	var s *data.Schema
+	if node != nil {
+		if s, err = c.parseSchema(node); err != nil {
+			return nil, err
+		}
+	}
+	if c.cacheSize > 0 {
 		c.mu.Lock()
 		if len(c.fromJSON) >= c.cacheSize {
 			clear(c.fromJSON)

@@ -119,12 +119,16 @@ func (s *Struct) String() string { return Format(s) }
 func Validate(s *Schema, v any) error { return validateField("", s, v) }
 
 func validateField(field string, s *Schema, v any) error {
-	where := ""
-	if field != "" {
-		where = fmt.Sprintf(" for field: %q", field)
+	// where names the field in an error; built only for an error, as this
+	// runs for every field of every record.
+	where := func() string {
+		if field == "" {
+			return ""
+		}
+		return fmt.Sprintf(" for field: %q", field)
 	}
 	if s == nil {
-		return &Error{Msg: "Invalid value: schema is null" + where}
+		return &Error{Msg: "Invalid value: schema is null" + where()}
 	}
 	if v == nil {
 		if !s.Optional && s.Default == nil {
@@ -142,7 +146,7 @@ func validateField(field string, s *Schema, v any) error {
 			_, ok = v.(time.Time)
 		}
 		if !ok {
-			return &Error{Msg: fmt.Sprintf("Invalid Go type for %s: %T%s (want %s)", s.Name, v, where, want)}
+			return &Error{Msg: fmt.Sprintf("Invalid Go type for %s: %T%s (want %s)", s.Name, v, where(), want)}
 		}
 		return nil
 	}
@@ -195,12 +199,12 @@ func validateField(field string, s *Schema, v any) error {
 			break
 		}
 		if !Equal(st.schema, s) {
-			return &Error{Msg: "Struct schemas do not match." + where}
+			return &Error{Msg: "Struct schemas do not match." + where()}
 		}
 		return st.Validate()
 	}
 	if !ok {
-		return &Error{Msg: fmt.Sprintf("Invalid Go type for schema with type %s: %T%s", s.Type, v, where)}
+		return &Error{Msg: fmt.Sprintf("Invalid Go type for schema with type %s: %T%s", s.Type, v, where())}
 	}
 	return nil
 }
