@@ -82,6 +82,10 @@ type options struct {
 	partitions int32
 	timestamps topology.TimestampExtractor
 	partition  any // func(string, K, V, int) int
+
+	// otherValueSerde is a stream-stream join's right-hand value serde
+	// (Kafka's StreamJoined.withOtherValueSerde).
+	otherValueSerde any
 }
 
 func collect(opts []Option) *options {
