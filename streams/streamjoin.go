@@ -480,6 +480,9 @@ func (p *streamJoinProc[K, V1, V2, VR]) process(ctx processor.NodeContext, r pro
 // closed, and removes them from the outer buffer.
 func (p *streamJoinProc[K, V1, V2, VR]) emitClosed(ctx processor.NodeContext) error {
 	w := p.spec.w
+	if p.outerMin == math.MaxInt64 {
+		return nil // empty
+	}
 	if p.outerMin != math.MinInt64 && p.outerMin+min(w.before, w.after)+w.grace >= p.streamTime {
 		return nil // nothing in the buffer can have closed yet
 	}
