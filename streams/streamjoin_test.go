@@ -396,3 +396,24 @@ func TestStreamGlobalTableJoin(t *testing.T) {
 		}
 	}
 }
+
+func TestRepartitionedJoinSideTakesTheOtherSidesPartitionCount(t *testing.T) {
+	b := streams.NewBuilder()
+	l, r := joinTopics(b)
+	rekeyed := streams.SelectKey(l, func(_, v string) string { return v })
+	streams.Join(rekeyed, r, func(lv string, rv int) string { return lv }, streams.OfTimeDifferenceWithNoGrace(time.Second), streams.Named("rk")).To("out")
+	topo, err := b.Build()
+	must(t, err)
+	subs, err := topo.Subtopologies()
+	must(t, err)
+	// left has 2 partitions and right 4: the repartition topic gets 4, so
+	// that the join's sources are co-partitioned.
+	counts, internal, err := topo.PartitionCounts(subs, map[string]int32{"left": 2, "right": 4})
+	must(t, err)
+	if internal["rk-merge-left-repartition"] != 4 {
+		t.Errorf("repartition topic gets %d partitions, want 4", internal["rk-merge-left-repartition"])
+	}
+	if len(counts) != 2 || counts[0] != 2 || counts[1] != 4 {
+		t.Errorf("sub-topology task counts %v, want 2 and 4", counts)
+	}
+}

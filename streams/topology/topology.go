@@ -512,6 +512,22 @@ func (t *Topology) PartitionCounts(subs []*Subtopology, external map[string]int3
 			internal[name] = it.Partitions
 		}
 	}
+	// An internal topic read beside external ones (the repartitioned side
+	// of a join) takes their count, as Kafka's co-partitioning enforcer
+	// does, rather than its writers'.
+	for _, st := range subs {
+		var n int32
+		for _, topic := range st.Topics {
+			if _, isInternal := t.internal[topic]; !isInternal {
+				n = max(n, external[topic])
+			}
+		}
+		for _, topic := range st.Topics {
+			if _, isInternal := t.internal[topic]; isInternal && n > 0 && internal[topic] == 0 {
+				internal[topic] = n
+			}
+		}
+	}
 	writers := make(map[string][]*Subtopology) // internal topic -> sub-topologies writing it
 	for _, st := range subs {
 		for _, n := range st.Nodes {
