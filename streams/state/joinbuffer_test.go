@@ -21,7 +21,7 @@ func TestJoinBufferFetchesOneKeyInTimeOrder(t *testing.T) {
 	put("a", 10, "a10")
 	put("a", -5, "a-5")
 	put("a", 10, "a10bis") // same key and time: both kept
-	put("ab", 7, "ab7")     // a key that extends "a" stays out of a's range
+	put("ab", 7, "ab7")    // a key that extends "a" stays out of a's range
 	put("a", 30, "a30")
 	fetch := func(key string, from, to int64) string {
 		t.Helper()
