@@ -275,7 +275,9 @@ type streamJoinProc[K, V1, V2, VR any] struct {
 	spec        *streamJoinSpec[K, V1, V2, VR]
 	left, right *state.JoinBuffer
 	outer       *state.OuterBuffer
-	topic       string // what serdes are told: the left buffer's changelog
+	// topic and rightTopic are what serdes are told: the buffers'
+	// changelogs (keys are serialized once, for the left one).
+	topic, rightTopic string
 	// streamTime is the largest timestamp the join has seen, on either side
 	// (Kafka's shared time tracker); it starts again when the task reopens.
 	streamTime int64
@@ -318,6 +320,7 @@ func (p *streamJoinProc[K, V1, V2, VR]) init(ctx processor.NodeContext) error {
 		p.outer = state.NewOuterBuffer(o)
 	}
 	p.topic = topology.ChangelogTopic(ctx.ApplicationID(), p.spec.leftStore)
+	p.rightTopic = topology.ChangelogTopic(ctx.ApplicationID(), p.spec.rightStore)
 	return nil
 }
 
@@ -359,7 +362,7 @@ func (p *streamJoinProc[K, V1, V2, VR]) encode(right bool, v any) ([]byte, error
 	var b []byte
 	var err error
 	if right {
-		b, err = p.spec.rightVals.Serialize(p.topic, typed[V2](v))
+		b, err = p.spec.rightVals.Serialize(p.rightTopic, typed[V2](v))
 	} else {
 		b, err = p.spec.leftVals.Serialize(p.topic, typed[V1](v))
 	}
@@ -373,7 +376,7 @@ func (p *streamJoinProc[K, V1, V2, VR]) decode(right bool, b []byte) (any, error
 	var v any
 	var err error
 	if right {
-		v, err = p.spec.rightVals.Deserialize(p.topic, b)
+		v, err = p.spec.rightVals.Deserialize(p.rightTopic, b)
 	} else {
 		v, err = p.spec.leftVals.Deserialize(p.topic, b)
 	}
