@@ -95,6 +95,12 @@ type InternalTopic struct {
 	// source topics of the sub-topology that writes it.
 	Partitions int32
 	Config     map[string]string
+	// ReaderPartitions derives the count (when Partitions is 0) from the
+	// sub-topology that reads the topic, fixed by its other source topics,
+	// rather than from the one that writes it: the foreign-key join's
+	// topics are partitioned like the table on their reading side, as
+	// Kafka's co-partition groups make them.
+	ReaderPartitions bool
 }
 
 // GlobalStore is a store that every instance fills with the whole of a
@@ -545,10 +551,13 @@ func (t *Topology) PartitionCounts(subs []*Subtopology, external map[string]int3
 			if _, done := counts[st.ID]; done {
 				continue
 			}
-			n, ok := int32(0), true
+			n, ok, counted := int32(0), true, false
 			for _, topic := range st.Topics {
 				var c int32
-				if _, isInternal := t.internal[topic]; isInternal {
+				if it, isInternal := t.internal[topic]; isInternal {
+					if it.ReaderPartitions && it.Partitions == 0 {
+						continue
+					}
 					c, ok = internal[topic]
 				} else {
 					c, ok = external[topic]
@@ -559,15 +568,22 @@ func (t *Topology) PartitionCounts(subs []*Subtopology, external map[string]int3
 				if !ok {
 					break
 				}
-				n = max(n, c)
+				n, counted = max(n, c), true
 			}
-			if ok {
+			if ok && counted {
 				counts[st.ID] = n
 				progress = true
+				for _, topic := range st.Topics {
+					if it, isInternal := t.internal[topic]; isInternal && it.ReaderPartitions {
+						if _, done := internal[topic]; !done {
+							internal[topic] = n
+						}
+					}
+				}
 			}
 		}
-		for name := range t.internal {
-			if _, done := internal[name]; done {
+		for name, it := range t.internal {
+			if _, done := internal[name]; done || it.ReaderPartitions {
 				continue
 			}
 			var n int32
