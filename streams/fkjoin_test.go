@@ -187,3 +187,54 @@ func TestForeignKeyJoinTopicsPartitionedLikeTheirReaders(t *testing.T) {
 		}
 	}
 }
+
+// TestForeignKeyJoinDropsResponsesOvertakenByUpdates lets the left table
+// change twice before the first answer is back: the orders are an
+// aggregate of order items, so moving an item to another customer
+// updates its order twice (the item's old value subtracted, then its new
+// value added), and the first update still names the old customer. Its
+// response comes back after the second update and must be dropped;
+// joining it with the current order would emit the order with the old
+// customer's name.
+func TestForeignKeyJoinDropsResponsesOvertakenByUpdates(t *testing.T) {
+	type item struct {
+		Order, Customer string
+		Amount          int
+	}
+	b := streams.NewBuilder()
+	items := streams.Table[string, item](b, "items")
+	byOrder := streams.GroupTableBy(items, func(_ string, it item) (string, item) { return it.Order, it })
+	orders := streams.AggregateTable(byOrder, func() order { return order{} },
+		func(_ string, it item, o order) order { o.Customer = it.Customer; o.Amount += it.Amount; return o },
+		func(_ string, it item, o order) order { o.Amount -= it.Amount; return o },
+		streams.WithoutCaching())
+	customers := streams.Table[string, string](b, "customers")
+	// Without caching, every result the join produces reaches the output.
+	streams.ForeignKeyJoin(orders, customers, func(o order) string { return o.Customer }, orderLine,
+		streams.Named("oc"), streams.WithoutCaching()).ToStream().To("out")
+	d := run(t, b)
+
+	it := streamstest.CreateInputTopic[string, item](d, "items", nil, nil)
+	cust := streamstest.CreateInputTopic[string, string](d, "customers", nil, nil)
+	out := streamstest.CreateOutputTopic[string, string](d, "out", nil, nil)
+	responses := streamstest.CreateOutputTopic[string, []byte](d, "test-app-oc-subscription-response-topic", nil, serde.Bytes)
+
+	must(t, cust.Pipe("c1", "alice"))
+	must(t, cust.Pipe("c2", "bob"))
+	must(t, it.Pipe("i1", item{"o1", "c1", 10}))
+	if got, want := pairs(t, out), "o1=alice:10"; got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+	_, err := responses.ReadRecords()
+	must(t, err)
+
+	must(t, it.Pipe("i1", item{"o1", "c2", 10}))
+	if got, want := pairs(t, out), "o1=bob:10"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	resp, err := responses.ReadRecords()
+	must(t, err)
+	if len(resp) != 2 {
+		t.Errorf("%d responses came back for the two updates of o1, want 2 (one stale)", len(resp))
+	}
+}
