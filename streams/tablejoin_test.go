@@ -11,9 +11,9 @@ import (
 	"github.com/sluicehq/sluice/streams/streamstest"
 )
 
-// stamped reads an output topic as "k=v@ts" strings (k=null@ts for
+// joinedAt reads an output topic as "k=v@ts" strings (k=null@ts for
 // tombstones).
-func stamped[K, V any](t *testing.T, out *streamstest.OutputTopic[K, V]) string {
+func joinedAt[K, V any](t *testing.T, out *streamstest.OutputTopic[K, V]) string {
 	t.Helper()
 	recs, err := out.ReadRecords()
 	must(t, err)
@@ -28,7 +28,7 @@ func stamped[K, V any](t *testing.T, out *streamstest.OutputTopic[K, V]) string 
 	return strings.Join(s, " ")
 }
 
-func show(p *string) string {
+func orDash(p *string) string {
 	if p == nil {
 		return "-"
 	}
@@ -50,9 +50,9 @@ func TestTableTableJoins(t *testing.T) {
 	inner := streams.JoinTables(left, right, func(l, r string) string { return l + "/" + r },
 		streams.WithStore("inner-store"), streams.WithoutCaching())
 	inner.ToStream().To("inner")
-	leftJoin := streams.LeftJoinTables(left, right, func(l string, r *string) string { return l + "/" + show(r) })
+	leftJoin := streams.LeftJoinTables(left, right, func(l string, r *string) string { return l + "/" + orDash(r) })
 	leftJoin.ToStream().To("left-join")
-	outer := streams.OuterJoinTables(left, right, func(l, r *string) string { return show(l) + "/" + show(r) })
+	outer := streams.OuterJoinTables(left, right, func(l, r *string) string { return orDash(l) + "/" + orDash(r) })
 	outer.ToStream().To("outer")
 	rows := func(k, v string) (string, string) { return "n", v }
 	streams.GroupTableBy(leftJoin, rows).Count(streams.WithStore("left-rows"))
@@ -100,7 +100,7 @@ func TestTableTableJoins(t *testing.T) {
 			must(t, in[s.side].PipeAt(s.key, s.value, ts))
 		}
 		for name, want := range map[string]string{"inner": s.inner, "left-join": s.left, "outer": s.outer} {
-			if got := stamped(t, outs[name]); got != want {
+			if got := joinedAt(t, outs[name]); got != want {
 				t.Errorf("step %d (%s %s=%s): %s emitted %q, want %q", i+1, s.side, s.key, s.value, name, got, want)
 			}
 		}
