@@ -9,12 +9,22 @@ import (
 // tables are keyed alike and co-partitioned, and the result is a table of
 // the same key. Each side has a processor that, on a change of its own
 // side, reads the other side's current value from that side's store and
-// forwards the joined change: the new result, and the old one computed
-// from the old value of the changed side with the same value of the other.
-// A result that stops existing (a delete on either side, or for an inner
-// join a side that disappears) is forwarded as a delete, which becomes a
-// tombstone downstream. A side whose table has no store is materialized
-// first, since the other side must be able to look its values up.
+// forwards the new joined result of the key (none, where the join has no
+// result). A side whose table has no store is materialized first, since
+// the other side must be able to look its values up.
+//
+// The result is always kept in a store (WithStore names it; otherwise a
+// generated one, without a cache so that results flow at once), and the
+// old value a change forwards is the one that store held. Kafka computes
+// the old result instead, from the changed side's old value and the other
+// side's current one; that goes wrong when both sides of a key change in
+// one cache flush (two tables derived from one topic): the side flushed
+// first already sees the other's new value, so the second side's change
+// claims an old result that was never emitted (counted twice downstream),
+// and a key deleted on both sides finds the other side gone each time and
+// never deletes its result. With the store the result stays exact: a
+// result that stops existing becomes a delete (a tombstone downstream),
+// and a join of the same pair again is an update of the row to itself.
 //
 // In the left and outer joins the joiner sees an absent side as a nil
 // pointer. Kafka passes null there; Go has no null for a value type, and
@@ -24,9 +34,9 @@ import (
 
 // JoinTables is the inner join of two tables: a key has a result while
 // both tables hold it. Options: Named (the merge node; the side processors
-// are <name>-join-this and <name>-join-other), WithStore and the other
-// Materialized options to keep the result in a queryable store,
-// WithValueSerde for the result's values.
+// are <name>-join-this and <name>-join-other), WithStore to name the
+// result's store (then queryable, and cached unless WithoutCaching) and
+// the other Materialized options, WithValueSerde for the result's values.
 func JoinTables[K, V1, V2, VR any](left KTable[K, V1], right KTable[K, V2], joiner func(V1, V2) VR, opts ...Option) KTable[K, VR] {
 	return joinTables(left, right, "JOIN", func(l *V1, r *V2) (VR, bool) {
 		if l == nil || r == nil {
@@ -80,27 +90,22 @@ func joinTables[K, V1, V2, VR any](left KTable[K, V1], right KTable[K, V2], kind
 
 	name := b.name(o, "KTABLE-MERGE")
 	vals := pickSerde[VR](b, o.valueSerde, nil)
-	out := KTable[K, VR]{b: b, node: name, keys: left.keys, vals: vals}
-	if o.store == "" {
-		b.stateless(name, func(ctx processor.NodeContext, r processor.AnyRecord) error {
-			return ctx.Forward(r, "")
-		}, thisName, otherName)
-		return out
-	}
 	o.valueSerde = vals
+	if o.store == "" {
+		o.noCache = true
+	}
 	sb := storeBuilder(b, o, "KTABLE-MERGE", left.keys, vals)
-	out.store = sb.Name()
-	b.addNode(name, func() *node { return materializeNode[K, VR](out.store, nil) }, thisName, otherName)
+	b.addNode(name, func() *node { return materializeNode[K, VR](sb.Name(), nil) }, thisName, otherName)
 	b.t.AddStore(sb, name)
-	return out
+	return KTable[K, VR]{b: b, node: name, store: sb.Name(), keys: left.keys, vals: vals}
 }
 
 // addTableJoinSide adds the processor of one side of a table-table join:
 // for each change of its own side it reads the other side's value from
-// otherStore and forwards the change of the joined result. Nothing is
-// forwarded where neither the new nor the old pair has a result (an inner
-// join whose other side is absent). The result's timestamp is the later of
-// the change's and the other value's, as in Kafka.
+// otherStore and forwards the new result of the key (nil: none), which
+// the merge node compares with the result it holds. The result's
+// timestamp is the later of the change's and the other value's, as in
+// Kafka.
 func addTableJoinSide[K, VS, VO, VR any](b *Builder, name, parent, otherStore string, join func(self *VS, other *VO) (VR, bool)) {
 	b.addNode(name, func() *node {
 		var other state.KeyValueStore[K, VO]
@@ -128,16 +133,8 @@ func addTableJoinSide[K, VS, VO, VR any](b *Builder, name, parent, otherStore st
 					op, ts = &ov, max(ts, ots)
 				}
 				var out change
-				newR, hasNew := join(ptrOf[VS](c.new), op)
-				if hasNew {
-					out.new = newR
-				}
-				oldR, hasOld := join(ptrOf[VS](c.old), op)
-				if hasOld {
-					out.old = oldR
-				}
-				if !hasNew && !hasOld {
-					return nil
+				if res, ok := join(ptrOf[VS](c.new), op); ok {
+					out.new = res
 				}
 				return ctx.Forward(processor.AnyRecord{Key: r.Key, Value: out, Timestamp: ts, Headers: r.Headers}, "")
 			},
