@@ -81,8 +81,11 @@ type fkResponse struct {
 // while the right table holds the key fk gives for its value. Options:
 // Named (base of the node, topic and store names), WithStore and the other
 // Materialized options for the result, WithValueSerde for its values.
-// The result is always kept in a store (a generated one without
-// WithStore), so that its changes carry old values for what follows.
+// The result is always kept in a store (WithStore names it; otherwise a
+// generated one without a cache), so that its changes carry the old
+// values that what follows (an aggregation) needs; Kafka keeps one only
+// where asked or needed. So a delete of a left row that had no result
+// emits nothing, where Kafka may emit a tombstone for it.
 func ForeignKeyJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], fk func(V) KO, joiner func(V, VO) VR, opts ...Option) KTable[K, VR] {
 	return fkJoin(left, right, fk, func(v V, vo *VO) VR { return joiner(v, *vo) }, false, opts)
 }
@@ -372,6 +375,9 @@ func fkJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], fk fu
 	name := named("", "KTABLE-FK-JOIN-OUTPUT")
 	vals := pickSerde[VR](b, o.valueSerde, nil)
 	o.valueSerde = vals
+	if o.store == "" {
+		o.noCache = true // as a join without a store would, forward at once
+	}
 	sb := storeBuilder(b, o, "KTABLE-FK-JOIN-OUTPUT", pkSerde, vals)
 	store := sb.Name()
 	b.addNode(name, func() *node {
