@@ -155,36 +155,60 @@ func TestForeignKeyJoinDropsStaleResponses(t *testing.T) {
 // TestForeignKeyJoinTopicsPartitionedLikeTheirReaders checks the partition
 // counts of the join's internal topics when the two tables differ: the
 // registration topic is read beside the customers (2 partitions), the
-// response topic beside the orders (4), whichever side writes them.
+// response topic beside the orders (4), whichever side writes them. In
+// the second case the orders are an aggregate read from a repartition
+// topic, so no external topic sits beside the response topic: its count
+// still follows the orders' sub-topology, not the customers' that writes
+// it.
 func TestForeignKeyJoinTopicsPartitionedLikeTheirReaders(t *testing.T) {
-	b := streams.NewBuilder()
-	orders := streams.Table[string, order](b, "orders")
-	customers := streams.Table[string, string](b, "customers")
-	streams.ForeignKeyJoin(orders, customers, func(o order) string { return o.Customer }, orderLine,
-		streams.Named("oc")).ToStream().To("out")
-	topo, err := b.Build()
-	must(t, err)
-	subs, err := topo.Subtopologies()
-	must(t, err)
-	if len(subs) != 2 {
-		t.Fatalf("%d sub-topologies, want 2 (orders side, customers side):\n%s", len(subs), topo.Describe())
+	type item struct {
+		Order, Customer string
+		Amount          int
 	}
-	counts, internal, err := topo.PartitionCounts(subs, map[string]int32{"orders": 4, "customers": 2})
-	must(t, err)
-	if got := internal["oc-subscription-registration-topic"]; got != 2 {
-		t.Errorf("registration topic: %d partitions, want 2", got)
-	}
-	if got := internal["oc-subscription-response-topic"]; got != 4 {
-		t.Errorf("response topic: %d partitions, want 4", got)
-	}
-	for _, st := range subs {
-		want := int32(4)
-		if strings.Contains(strings.Join(st.Topics, ","), "customers") {
-			want = 2
-		}
-		if counts[st.ID] != want {
-			t.Errorf("sub-topology %d (%v): %d tasks, want %d", st.ID, st.Topics, counts[st.ID], want)
-		}
+	for _, tc := range []struct {
+		name   string
+		orders func(b *streams.Builder) streams.KTable[string, order]
+		tasks  map[string]int32 // by a source topic of the sub-topology
+	}{
+		{"orders from a topic", func(b *streams.Builder) streams.KTable[string, order] {
+			return streams.Table[string, order](b, "orders")
+		}, map[string]int32{"orders": 4, "customers": 2}},
+		{"orders aggregated from items", func(b *streams.Builder) streams.KTable[string, order] {
+			items := streams.Table[string, item](b, "items")
+			return streams.AggregateTable(streams.GroupTableBy(items, func(_ string, it item) (string, item) { return it.Order, it }),
+				func() order { return order{} },
+				func(_ string, it item, o order) order { o.Customer = it.Customer; o.Amount += it.Amount; return o },
+				func(_ string, it item, o order) order { o.Amount -= it.Amount; return o })
+		}, map[string]int32{"items": 4, "customers": 2, "oc-subscription-response-topic": 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := streams.NewBuilder()
+			orders := tc.orders(b)
+			customers := streams.Table[string, string](b, "customers")
+			streams.ForeignKeyJoin(orders, customers, func(o order) string { return o.Customer }, orderLine,
+				streams.Named("oc")).ToStream().To("out")
+			topo, err := b.Build()
+			must(t, err)
+			subs, err := topo.Subtopologies()
+			must(t, err)
+			counts, internal, err := topo.PartitionCounts(subs, map[string]int32{"orders": 4, "items": 4, "customers": 2})
+			if err != nil {
+				t.Fatalf("partition counts: %v\n%s", err, topo.Describe())
+			}
+			if got := internal["oc-subscription-registration-topic"]; got != 2 {
+				t.Errorf("registration topic: %d partitions, want 2", got)
+			}
+			if got := internal["oc-subscription-response-topic"]; got != 4 {
+				t.Errorf("response topic: %d partitions, want 4", got)
+			}
+			for _, st := range subs {
+				for _, topic := range st.Topics {
+					if want, ok := tc.tasks[topic]; ok && counts[st.ID] != want {
+						t.Errorf("sub-topology %d (%v): %d tasks, want %d", st.ID, st.Topics, counts[st.ID], want)
+					}
+				}
+			}
+		})
 	}
 }
 
