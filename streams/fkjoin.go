@@ -188,7 +188,9 @@ func fkJoin[K, V, KO, VO, VR any](left KTable[K, V], right KTable[KO, VO], fk fu
 	} else {
 		sup = pebblestore.Supplier(subStore)
 	}
-	subSB := state.NewKeyValueBuilder(sup, serde.Bytes, serde.Bytes).WithCaching(false).WithLogging(!o.noLog, o.logConfig)
+	// The subscriptions are always logged: without them a restarted
+	// instance would no longer pass right-side updates on.
+	subSB := state.NewKeyValueBuilder(sup, serde.Bytes, serde.Bytes).WithCaching(false).WithLogging(true, nil)
 	respTopic := named("-subscription-response", "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE") + "-topic"
 	receiveName := named("-subscription-receive", "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR")
 	b.addNode(receiveName, func() *node {

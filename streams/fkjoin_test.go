@@ -36,21 +36,28 @@ func keysOf(t *testing.T, out *streamstest.OutputTopic[string, []byte]) string {
 // customer, orders that move to another customer (unsubscribing from the
 // old one), and deletes on both sides. Expectations follow Kafka's
 // KIP-213 join, except that the result table never emits a tombstone for
-// a key it does not hold (it is always materialized).
+// a key it does not hold (it is always materialized). It runs with the
+// join's stores on pebble and in memory (the subscription store's prefix
+// scan is theirs).
 func TestForeignKeyJoin(t *testing.T) {
+	t.Run("pebble", func(t *testing.T) { testForeignKeyJoin(t) })
+	t.Run("in-memory", func(t *testing.T) { testForeignKeyJoin(t, streams.InMemory()) })
+}
+
+func testForeignKeyJoin(t *testing.T, storeOpts ...streams.Option) {
 	b := streams.NewBuilder()
 	orders := streams.Table[string, order](b, "orders")
 	customers := streams.Table[string, string](b, "customers")
 	customerOf := func(o order) string { return o.Customer }
 	inner := streams.ForeignKeyJoin(orders, customers, customerOf, orderLine,
-		streams.Named("orders-customers"), streams.WithStore("order-lines"))
+		append([]streams.Option{streams.Named("orders-customers"), streams.WithStore("order-lines")}, storeOpts...)...)
 	inner.ToStream().To("inner")
 	streams.LeftForeignKeyJoin(orders, customers, customerOf, func(o order, name *string) string {
 		if name == nil {
 			return orderLine(o, "?")
 		}
 		return orderLine(o, *name)
-	}).ToStream().To("left")
+	}, storeOpts...).ToStream().To("left")
 	d := run(t, b, streamstest.WithApplicationID("shop"))
 
 	ord := streamstest.CreateInputTopic[string, order](d, "orders", nil, nil)
