@@ -17,7 +17,7 @@ import (
 // generated one, without a cache so that results flow at once), and the
 // old value a change forwards is the one that store held. Kafka computes
 // the old result instead, from the changed side's old value and the other
-// side's current one; that goes wrong when both sides of a key change in
+// side's current one; that can go wrong when both sides of a key change in
 // one cache flush (two tables derived from one topic): the side flushed
 // first already sees the other's new value, so the second side's change
 // claims an old result that was never emitted (counted twice downstream),
