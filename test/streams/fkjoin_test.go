@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,9 @@ type fkOrder struct {
 // responses really cross partitions and tasks: the internal topics are
 // created with the partition counts of the side that reads them, each
 // order's line follows renames of its customer and its moves to another
-// customer, and deleting a customer deletes its orders' lines.
+// customer, and deleting a customer deletes its orders' lines; after a
+// restart on an empty state directory the subscriptions are restored and
+// a rename still reaches the customer's orders.
 func TestForeignKeyJoin(t *testing.T) {
 	addr := startBroker(t)
 	createTopic(t, addr, "fk-orders", 4)
@@ -61,19 +64,29 @@ func TestForeignKeyJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := streams.NewApp(topo, appConfig(addr, "fkjoin", t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("app: %v", err)
+	// start runs an instance on a state directory of its own; stop shuts
+	// it down cleanly.
+	start := func() (a *streams.App, stop func()) {
+		a, err := streams.NewApp(topo, appConfig(addr, "fkjoin", t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("app: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return a, stop
+	}
+	a, stop := start()
 
 	adm := kadm.NewClient(cl)
 	waitFor(t, 30*time.Second, "the join's internal topics", func() (bool, string) {
@@ -147,6 +160,16 @@ func TestForeignKeyJoin(t *testing.T) {
 	produce("fk-orders", "o02", nil)
 	recompute()
 	waitLines("the lines after a rename, a move, a late customer and deletes")
+
+	// A new instance on an empty state directory restores the
+	// subscriptions from their changelog: a rename still reaches every
+	// order of the customer.
+	stop()
+	a, _ = start()
+	names["c4"] = "after-restart"
+	produce("fk-customers", "c4", "after-restart")
+	recompute()
+	waitLines("the lines after a restart and a rename")
 
 	lines, err := streams.QueryStore[string, string](a, "lines")
 	if err != nil {
