@@ -19,6 +19,7 @@ package streams
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/streams/processor"
 	"github.com/sluicehq/sluice/streams/serde"
@@ -82,6 +83,7 @@ type options struct {
 	partitions int32
 	timestamps topology.TimestampExtractor
 	partition  any // func(string, K, V, int) int
+	retention  time.Duration // windowed stores; 0: the windows' default
 
 	// otherValueSerde is a stream-stream join's right-hand value serde
 	// (Kafka's StreamJoined.withOtherValueSerde).
@@ -151,6 +153,11 @@ func partitioner[K, V any](b *Builder, o *options) topology.StreamPartitioner {
 		return int32(fn(topic, typed[K](k), typed[V](v), int(n)))
 	}
 }
+
+// WithRetention sets how long a windowed store keeps windows
+// (Materialized.withRetention); it must be at least the window size plus
+// the grace period.
+func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
 
 // WithTimestampExtractor sets a source's timestamp extractor.
 func WithTimestampExtractor(f topology.TimestampExtractor) Option {

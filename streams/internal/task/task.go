@@ -95,6 +95,7 @@ type Task struct {
 	currentTS     int64
 	punctuators   []*punctuator
 	commitAsked   bool
+	dropped       int64 // records processors skipped (dropped.go)
 	initialized   bool
 	closed        bool
 }

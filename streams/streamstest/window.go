@@ -1,0 +1,13 @@
+package streamstest
+
+import "github.com/sluicehq/sluice/streams/state"
+
+// WindowStore returns a window store of the topology (a windowed
+// aggregation's, or one added with the Processor API), typed.
+func WindowStore[K, V any](d *Driver, name string) (state.WindowStore[K, V], error) {
+	s, err := d.Store(name)
+	if err != nil {
+		return nil, err
+	}
+	return state.AsWindowStore[K, V](s)
+}
