@@ -11,3 +11,14 @@ func WindowStore[K, V any](d *Driver, name string) (state.WindowStore[K, V], err
 	}
 	return state.AsWindowStore[K, V](s)
 }
+
+// DroppedRecords is how many records the topology's processors skipped on
+// purpose (too late for their windows, null keys): Kafka's
+// dropped-records-total over all tasks.
+func (d *Driver) DroppedRecords() int64 {
+	var n int64
+	for _, tk := range d.tasks {
+		n += tk.DroppedRecords()
+	}
+	return n
+}

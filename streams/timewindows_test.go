@@ -1,0 +1,343 @@
+package streams_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/streams"
+	"github.com/sluicehq/sluice/streams/serde"
+	"github.com/sluicehq/sluice/streams/state"
+	"github.com/sluicehq/sluice/streams/streamstest"
+)
+
+// at is a timestamp of ms milliseconds after the epoch.
+func at(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// windowedOut reads a topic of string keys in windows of size ms.
+func windowedOut[V any](d *streamstest.Driver, topic string, size int64, vals serde.Serde[V]) *streamstest.OutputTopic[streams.Windowed[string], V] {
+	return streamstest.CreateOutputTopic(d, topic, streams.TimeWindowedSerde(serde.String, size), vals)
+}
+
+// windowed reads what is new in a topic of windowed keys (windows of size
+// ms) as "key@start/end=value@timestamp" strings.
+func windowed[V any](t *testing.T, d *streamstest.Driver, topic string, size int64, vals serde.Serde[V]) string {
+	t.Helper()
+	return readWindowed(t, windowedOut(d, topic, size, vals))
+}
+
+func readWindowed[V any](t *testing.T, out *streamstest.OutputTopic[streams.Windowed[string], V]) string {
+	t.Helper()
+	recs, err := out.ReadRecords()
+	must(t, err)
+	var s []string
+	for _, r := range recs {
+		v := fmt.Sprint(r.Value)
+		if r.NullValue {
+			v = "null"
+		}
+		s = append(s, fmt.Sprintf("%s@%d/%d=%s@%d", r.Key.Key, r.Key.Window.Start, r.Key.Window.End, v, r.Timestamp.UnixMilli()))
+	}
+	return strings.Join(s, " ")
+}
+
+// windowCounts builds in -> windowed count -> out over windows w.
+func windowCounts(w streams.TimeWindows, opts ...streams.Option) *streams.Builder {
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	streams.TimeWindowedCount(in.GroupByKey().WindowedBy(w), opts...).ToStream().To("out")
+	return b
+}
+
+func TestTumblingWindowCounts(t *testing.T) {
+	d := run(t, windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond), streams.WithStore("counts")))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	for _, r := range []struct {
+		k  string
+		ts int64
+	}{{"a", 0}, {"a", 9}, {"b", 5}, {"a", 10}, {"a", 25}} {
+		must(t, in.PipeAt(r.k, "x", at(r.ts)))
+	}
+	// [0,10) holds a@0, a@9, b@5; [10,20) a@10; [20,30) a@25. Each update
+	// is forwarded (the driver commits after every record), stamped with
+	// the largest timestamp in the window.
+	want := "a@0/10=1@0 a@0/10=2@9 b@0/10=1@5 a@10/20=1@10 a@20/30=1@25"
+	if got := windowed(t, d, "out", 10, serde.Int64); got != want {
+		t.Errorf("output:\n got %s\nwant %s", got, want)
+	}
+	ws, err := streamstest.WindowStore[string, int64](d, "counts")
+	must(t, err)
+	var fetched []string
+	must(t, ws.Fetch("a", 0, 100, func(start int64, n int64) bool {
+		fetched = append(fetched, fmt.Sprintf("%d:%d", start, n))
+		return true
+	}))
+	if got := strings.Join(fetched, " "); got != "0:2 10:1 20:1" {
+		t.Errorf("fetch a over [0,100] = %q", got)
+	}
+	if n, ok, err := ws.Get("b", 0); err != nil || !ok || n != 1 {
+		t.Errorf("get b@0 = %d %v %v, want 1", n, ok, err)
+	}
+	if _, ok, _ := ws.Get("b", 10); ok {
+		t.Error("b has a window at 10")
+	}
+	var all []string
+	must(t, ws.FetchAll(0, 10, func(k string, start int64, n int64) bool {
+		all = append(all, fmt.Sprintf("%s@%d:%d", k, start, n))
+		return true
+	}))
+	if got := strings.Join(all, " "); got != "a@0:2 b@0:1 a@10:1" {
+		t.Errorf("fetch all over [0,10] = %q (want time order)", got)
+	}
+}
+
+func TestHoppingWindowsHoldEachRecordSizeOverAdvanceTimes(t *testing.T) {
+	// Windows of 10ms every 5ms: [0,10) [5,15) [10,20) ...; a record at 12
+	// is in [5,15) and [10,20), one at 3 only in [0,10) (none start
+	// before 0).
+	d := run(t, windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond).AdvanceBy(5*time.Millisecond), streams.WithoutCaching()))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	must(t, in.PipeAt("k", "x", at(3)))
+	must(t, in.PipeAt("k", "x", at(12)))
+	must(t, in.PipeAt("k", "x", at(14)))
+	want := "k@0/10=1@3 k@5/15=1@12 k@10/20=1@12 k@5/15=2@14 k@10/20=2@14"
+	if got := windowed(t, d, "out", 10, serde.Int64); got != want {
+		t.Errorf("output:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestTimeWindowsMatchKafkasWindowsFor(t *testing.T) {
+	w := streams.OfSizeWithNoGrace(10 * time.Millisecond).AdvanceBy(3 * time.Millisecond)
+	var got []string
+	for _, win := range w.WindowsFor(21) {
+		got = append(got, fmt.Sprint(win.Start, "-", win.End))
+	}
+	// Starts are multiples of 3 in (21-10, 21]: 12, 15, 18, 21.
+	if strings.Join(got, " ") != "12-22 15-25 18-28 21-31" {
+		t.Errorf("windows for 21: %v", got)
+	}
+}
+
+func TestOutOfOrderWithinGraceUpdatesAndLateIsDropped(t *testing.T) {
+	d := run(t, windowCounts(streams.OfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond), streams.WithoutCaching()))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	must(t, in.PipeAt("a", "x", at(2)))
+	must(t, in.PipeAt("a", "x", at(13))) // stream time 13: [0,10) closes at 10+5=15
+	must(t, in.PipeAt("a", "x", at(7)))  // out of order, within grace: [0,10) becomes 2
+	must(t, in.PipeAt("a", "x", at(15))) // stream time 15: [0,10) is closed
+	must(t, in.PipeAt("a", "x", at(8)))  // late: dropped
+	must(t, in.PipeAt("a", "x", at(11))) // out of order, [10,20) still open
+	want := "a@0/10=1@2 a@10/20=1@13 a@0/10=2@7 a@10/20=2@15 a@10/20=3@15"
+	if got := windowed(t, d, "out", 10, serde.Int64); got != want {
+		t.Errorf("output:\n got %s\nwant %s", got, want)
+	}
+	if n := d.DroppedRecords(); n != 1 {
+		t.Errorf("dropped records = %d, want 1", n)
+	}
+}
+
+func TestWindowedReduceAndAggregate(t *testing.T) {
+	b := streams.NewBuilder()
+	in := streams.Stream[string, int64](b, []string{"in"})
+	w := in.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(10 * time.Millisecond))
+	streams.TimeWindowedReduce(w, func(a, v int64) int64 { return a + v }).ToStream().To("sum")
+	streams.TimeWindowedAggregate(w, func() string { return "" },
+		func(_ string, v int64, agg string) string { return agg + fmt.Sprint(v) },
+		streams.WithValueSerde(serde.String)).ToStream().To("concat")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, int64](d, "in", nil, nil)
+	must(t, input.PipeAt("k", 1, at(1)))
+	must(t, input.PipeAt("k", 2, at(4)))
+	must(t, input.PipeAt("k", 5, at(12)))
+	if got := windowed(t, d, "sum", 10, serde.Int64); got != "k@0/10=1@1 k@0/10=3@4 k@10/20=5@12" {
+		t.Errorf("sum: %s", got)
+	}
+	if got := windowed(t, d, "concat", 10, serde.String); got != "k@0/10=1@1 k@0/10=12@4 k@10/20=5@12" {
+		t.Errorf("concat: %s", got)
+	}
+}
+
+func TestSlidingWindowsAsKIP450(t *testing.T) {
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 20*time.Millisecond))
+	streams.TimeWindowedCount(w, streams.WithoutCaching(), streams.WithStore("sliding")).ToStream().To("out")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := windowedOut(d, "out", 10, serde.Int64)
+	step := func(ts int64, want string) {
+		t.Helper()
+		must(t, input.PipeAt("a", "x", at(ts)))
+		if got := readWindowed(t, out); got != want {
+			t.Errorf("after a record at %d:\n got %s\nwant %s", ts, got, want)
+		}
+	}
+	// A record at 100 makes its window [90,100].
+	step(100, "a@90/100=1@100")
+	// 105: the window right after 100, [101,111], now holds 105; 105's own
+	// window [95,105] holds 100 and 105.
+	step(105, "a@101/111=1@105 a@95/105=2@105")
+	// 120: [110,120] holds only itself; 105's right window [106,116]
+	// would be empty, so it is not made.
+	step(120, "a@110/120=1@120")
+	// 108, out of order (within grace): it joins [101,111]; it opens
+	// 105's right window [106,116]; its own window [98,108] holds 100,
+	// 105 and 108; its right window [109,119] would be empty.
+	step(108, "a@101/111=2@108 a@106/116=1@108 a@98/108=3@108")
+	// 50 is beyond the grace period (stream time 120 - 20 = 100 >= 61).
+	step(50, "")
+	if n := d.DroppedRecords(); n != 1 {
+		t.Errorf("dropped records = %d, want 1", n)
+	}
+	ws, err := streamstest.WindowStore[string, int64](d, "sliding")
+	must(t, err)
+	var got []string
+	must(t, ws.All(func(k string, start int64, n int64) bool {
+		got = append(got, fmt.Sprintf("%d:%d", start, n))
+		return true
+	}))
+	if s := strings.Join(got, " "); s != "90:1 95:2 98:3 101:2 106:1 110:1" {
+		t.Errorf("store: %s", s)
+	}
+}
+
+func TestSlidingWindowsRightWindowOfOutOfOrderRecord(t *testing.T) {
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 50*time.Millisecond))
+	streams.TimeWindowedCount(w, streams.WithoutCaching()).ToStream().To("out")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	must(t, input.PipeAt("a", "x", at(100)))
+	must(t, input.PipeAt("a", "x", at(115)))
+	out := windowedOut(d, "out", 10, serde.Int64)
+	readWindowed(t, out)
+	// 108 arrives late: it is in 115's window [105,115] (now 2); its own
+	// window [98,108] holds 100 and 108; its right window [109,119] holds
+	// 115 (copied from [105,115] as it was before 108 joined); 100's right
+	// window [101,111] holds 108.
+	must(t, input.PipeAt("a", "x", at(108)))
+	want := "a@105/115=2@115 a@101/111=1@108 a@98/108=2@108 a@109/119=1@115"
+	if got := readWindowed(t, out); got != want {
+		t.Errorf("output:\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestWindowDefinitionsValidated(t *testing.T) {
+	for name, build := range map[string]func(g streams.KGroupedStream[string, string]){
+		"zero size":        func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(0)) },
+		"negative grace":   func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeAndGrace(time.Second, -1)) },
+		"advance too big":  func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(2 * time.Second)) },
+		"advance zero":     func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(0)) },
+		"undefined":        func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.TimeWindows{}) },
+		"negative diff":    func(g streams.KGroupedStream[string, string]) { g.WindowedBySliding(streams.OfTimeDifferenceWithNoGrace(-time.Second)) },
+		"sliding grace":    func(g streams.KGroupedStream[string, string]) { g.WindowedBySliding(streams.OfTimeDifferenceAndGrace(time.Second, -1)) },
+		"retention short": func(g streams.KGroupedStream[string, string]) {
+			streams.TimeWindowedCount(g.WindowedBy(streams.OfSizeAndGrace(time.Minute, time.Minute)), streams.WithRetention(time.Minute))
+		},
+	} {
+		b := streams.NewBuilder()
+		build(streams.Stream[string, string](b, []string{"in"}).GroupByKey())
+		if _, err := b.Build(); err == nil {
+			t.Errorf("%s: built without an error", name)
+		}
+	}
+}
+
+func TestWindowStoreRetentionDropsOldWindows(t *testing.T) {
+	// Retention 2 minutes: a window is kept while its start is within
+	// 2 minutes of the latest window start the store has seen.
+	d := run(t, windowCounts(streams.OfSizeWithNoGrace(time.Minute), streams.WithStore("counts"), streams.WithRetention(2*time.Minute)))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	const min = 60_000
+	must(t, in.PipeAt("a", "x", at(0)))
+	must(t, in.PipeAt("b", "x", at(min)))
+	ws, err := streamstest.WindowStore[string, int64](d, "counts")
+	must(t, err)
+	starts := func() string {
+		var s []string
+		must(t, ws.All(func(k string, start int64, _ int64) bool {
+			s = append(s, fmt.Sprintf("%s@%d", k, start/min))
+			return true
+		}))
+		return strings.Join(s, " ")
+	}
+	if got := starts(); got != "a@0 b@1" {
+		t.Fatalf("windows at stream time 1min: %s", got)
+	}
+	// At 2 minutes the window starting at 0 is a full retention period
+	// behind (Kafka keeps starts after stream time - retention): gone,
+	// for Get and Fetch alike.
+	must(t, in.PipeAt("a", "x", at(2*min)))
+	if got := starts(); got != "b@1 a@2" {
+		t.Errorf("windows at stream time 2min: %s", got)
+	}
+	if _, ok, _ := ws.Get("a", 0); ok {
+		t.Error("expired window a@0 still readable")
+	}
+	// It is also deleted from the byte store underneath.
+	rs, ok := state.Unwrap[*state.RetentionStore](ws.(*state.TypedWindowStore[string, int64]).Bytes())
+	if !ok {
+		t.Fatal("no retention layer in the window store")
+	}
+	if n, _ := rs.Inner().ApproximateNumEntries(); n != 2 {
+		t.Errorf("byte store holds %d entries, want 2", n)
+	}
+	// A record for the expired window is dropped by the aggregation
+	// (its window closed long ago), and nothing reappears.
+	must(t, in.PipeAt("a", "x", at(30_000)))
+	if got := starts(); got != "b@1 a@2" {
+		t.Errorf("windows after a late record: %s", got)
+	}
+}
+
+func TestWindowStoreChangelogConfigAndRestoreAfterReopen(t *testing.T) {
+	build := func() *streams.Builder {
+		return windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond), streams.WithStore("counts"))
+	}
+	topo, err := build().Build()
+	must(t, err)
+	sb, ok := topo.Store("counts")
+	if !ok {
+		t.Fatal("no store counts")
+	}
+	cfg := sb.LogConfig()
+	// Retention defaults to a day (more than size + grace); the changelog
+	// keeps a day more.
+	if cfg["cleanup.policy"] != "compact,delete" || cfg["retention.ms"] != fmt.Sprint(2*24*60*60*1000) {
+		t.Errorf("changelog config %v", cfg)
+	}
+
+	dir := t.TempDir()
+	d, err := streamstest.New(topo, streamstest.WithStateDir(dir))
+	must(t, err)
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	must(t, in.PipeAt("a", "x", at(1)))
+	must(t, in.PipeAt("a", "x", at(2)))
+	must(t, in.PipeAt("b", "x", at(15)))
+	// The changelog records are keyed by the composite key.
+	cl := streamstest.CreateOutputTopic(d, "test-app-counts-changelog", serde.Bytes, serde.Int64)
+	recs, err := cl.ReadRecords()
+	must(t, err)
+	if len(recs) != 3 || string(recs[2].Key) != string(state.WindowKey([]byte("b"), 10, 0)) || recs[2].Value != 1 {
+		t.Errorf("changelog records %v", recs)
+	}
+	must(t, d.Close())
+
+	topo2, err := build().Build()
+	must(t, err)
+	d2, err := streamstest.New(topo2, streamstest.WithStateDir(dir))
+	must(t, err)
+	defer d2.Close()
+	in2 := streamstest.CreateInputTopic[string, string](d2, "in", nil, nil)
+	must(t, in2.PipeAt("a", "x", at(3)))
+	if got := windowed(t, d2, "out", 10, serde.Int64); got != "a@0/10=3@3" {
+		t.Errorf("after reopening: %s", got)
+	}
+	ws, err := streamstest.WindowStore[string, int64](d2, "counts")
+	must(t, err)
+	if n, ok, _ := ws.Get("b", 10); !ok || n != 1 {
+		t.Errorf("b@10 after reopening = %d %v", n, ok)
+	}
+}
