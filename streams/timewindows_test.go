@@ -226,13 +226,21 @@ func TestSlidingWindowsRightWindowOfOutOfOrderRecord(t *testing.T) {
 
 func TestWindowDefinitionsValidated(t *testing.T) {
 	for name, build := range map[string]func(g streams.KGroupedStream[string, string]){
-		"zero size":        func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(0)) },
-		"negative grace":   func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeAndGrace(time.Second, -1)) },
-		"advance too big":  func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(2 * time.Second)) },
-		"advance zero":     func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(0)) },
-		"undefined":        func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.TimeWindows{}) },
-		"negative diff":    func(g streams.KGroupedStream[string, string]) { g.WindowedBySliding(streams.OfTimeDifferenceWithNoGrace(-time.Second)) },
-		"sliding grace":    func(g streams.KGroupedStream[string, string]) { g.WindowedBySliding(streams.OfTimeDifferenceAndGrace(time.Second, -1)) },
+		"zero size":      func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(0)) },
+		"negative grace": func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeAndGrace(time.Second, -1)) },
+		"advance too big": func(g streams.KGroupedStream[string, string]) {
+			g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(2 * time.Second))
+		},
+		"advance zero": func(g streams.KGroupedStream[string, string]) {
+			g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(0))
+		},
+		"undefined": func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.TimeWindows{}) },
+		"negative diff": func(g streams.KGroupedStream[string, string]) {
+			g.WindowedBySliding(streams.OfTimeDifferenceWithNoGrace(-time.Second))
+		},
+		"sliding grace": func(g streams.KGroupedStream[string, string]) {
+			g.WindowedBySliding(streams.OfTimeDifferenceAndGrace(time.Second, -1))
+		},
 		"retention short": func(g streams.KGroupedStream[string, string]) {
 			streams.TimeWindowedCount(g.WindowedBy(streams.OfSizeAndGrace(time.Minute, time.Minute)), streams.WithRetention(time.Minute))
 		},
