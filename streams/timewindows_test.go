@@ -349,3 +349,57 @@ func TestWindowStoreChangelogConfigAndRestoreAfterReopen(t *testing.T) {
 		t.Errorf("b@10 after reopening = %d %v", n, ok)
 	}
 }
+
+func TestWindowedCountThroughCacheForwardsOncePerCommit(t *testing.T) {
+	// One input line becomes three records in one step; the cache holds
+	// their updates until the commit after it, so one result per window
+	// goes out, while without the cache every update does.
+	for name, tc := range map[string]struct {
+		opts []streams.Option
+		want string
+	}{
+		"cached":   {nil, "a@0/10=3@5"},
+		"uncached": {[]streams.Option{streams.WithoutCaching()}, "a@0/10=1@5 a@0/10=2@5 a@0/10=3@5"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := streams.NewBuilder()
+			words := streams.FlatMapValues(streams.Stream[string, string](b, []string{"in"}), strings.Fields)
+			streams.TimeWindowedCount(words.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(10*time.Millisecond)), tc.opts...).ToStream().To("out")
+			d := run(t, b)
+			must(t, streamstest.CreateInputTopic[string, string](d, "in", nil, nil).PipeAt("a", "x y z", at(5)))
+			if got := windowed(t, d, "out", 10, serde.Int64); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSlidingWindowsEarlyRecords(t *testing.T) {
+	// Records before the time difference would make windows starting
+	// before 0; Kafka puts them all in [0,diff] instead.
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 100*time.Millisecond))
+	streams.TimeWindowedCount(w, streams.WithoutCaching()).ToStream().To("out")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := windowedOut(d, "out", 10, serde.Int64)
+	for _, s := range []struct {
+		ts   int64
+		want string
+	}{
+		{2, "a@0/10=1@2"},
+		// 5: joins [0,10]; opens 2's right window [3,13].
+		{5, "a@3/13=1@5 a@0/10=2@5"},
+		// 4, out of order: joins [3,13]; its right window [5,15] holds 5.
+		{4, "a@3/13=2@5 a@5/15=1@5 a@0/10=3@5"},
+		// 12: joins [3,13] and [5,15]; opens 5's right window [6,16]; its
+		// own [2,12] holds 2, 4, 5 and 12.
+		{12, "a@3/13=3@12 a@5/15=2@12 a@6/16=1@12 a@2/12=4@12"},
+	} {
+		must(t, input.PipeAt("a", "x", at(s.ts)))
+		if got := readWindowed(t, out); got != s.want {
+			t.Errorf("after %d:\n got %s\nwant %s", s.ts, got, s.want)
+		}
+	}
+}
