@@ -199,11 +199,9 @@ type windowAggregator[K, V, VA any] struct {
 	ws       *state.TypedWindowStore[K, VA]
 	cached   bool
 	observed int64 // the largest record timestamp seen (-1: none)
-	ctx      processor.NodeContext
 }
 
 func (a *windowAggregator[K, V, VA]) init(ctx processor.NodeContext) error {
-	a.ctx = ctx
 	var err error
 	a.ws, a.cached, err = windowTableStore[K, VA](ctx, a.store)
 	return err

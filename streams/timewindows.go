@@ -113,5 +113,5 @@ func (w SlidingWindows) TimeDifference() time.Duration {
 // GracePeriod is how long after its end a window still takes records.
 func (w SlidingWindows) GracePeriod() time.Duration { return time.Duration(w.grace) * time.Millisecond }
 
-// errNoWindows is what a zero TimeWindows or SlidingWindows reports.
-var errNoWindows = errors.New("windows not defined: use OfSizeWithNoGrace, OfSizeAndGrace, OfTimeDifferenceWithNoGrace or OfTimeDifferenceAndGrace")
+// errNoWindows is what a zero TimeWindows reports.
+var errNoWindows = errors.New("time windows not defined: make them with OfSizeWithNoGrace or OfSizeAndGrace")
