@@ -16,7 +16,7 @@ import (
 func finalCounts(opts ...streams.Option) *streams.Builder {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	counts := streams.TimeWindowedCount(in.GroupByKey().WindowedBy(streams.OfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)))
+	counts := streams.WindowedBy(in.GroupByKey(), streams.OfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond)).Count()
 	streams.SuppressUntilWindowCloses(counts, streams.UnboundedBuffer(), opts...).ToStream().To("out")
 	return b
 }
@@ -27,7 +27,7 @@ func TestSuppressUntilWindowClosesEmitsOneFinalResultPerWindow(t *testing.T) {
 	out := windowedOut(d, "out", 10, serde.Int64)
 	step := func(k string, ts int64, want string) {
 		t.Helper()
-		must(t, in.PipeAt(k, "x", at(ts)))
+		must(t, in.PipeAt(k, "x", msAt(ts)))
 		if got := readWindowed(t, out); got != want {
 			t.Errorf("after %s@%d:\n got %q\nwant %q", k, ts, got, want)
 		}
@@ -60,8 +60,8 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 	}
 	d := open()
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("a", "x", at(1)))
-	must(t, in.PipeAt("a", "x", at(4)))
+	must(t, in.PipeAt("a", "x", msAt(1)))
+	must(t, in.PipeAt("a", "x", msAt(4)))
 	// The buffer is logged to its own changelog.
 	cl := streamstest.CreateOutputTopic(d, "test-app-final-store-changelog", serde.Bytes, serde.Bytes)
 	if recs, err := cl.ReadRecords(); err != nil || len(recs) != 2 {
@@ -75,7 +75,7 @@ func TestSuppressBufferSurvivesRestart(t *testing.T) {
 	d = open()
 	defer d.Close()
 	in = streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("b", "x", at(15)))
+	must(t, in.PipeAt("b", "x", msAt(15)))
 	if got := windowed(t, d, "out", 10, serde.Int64); got != "a@0/10=2@4" {
 		t.Errorf("after reopening and closing the window: %q", got)
 	}
@@ -104,19 +104,19 @@ func TestSuppressUntilTimeLimit(t *testing.T) {
 	d := run(t, timeLimited(streams.UnboundedBuffer(), 10*time.Millisecond))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := streamstest.CreateOutputTopic[string, string](d, "out", nil, nil)
-	must(t, in.PipeAt("a", "1", at(0)))
-	must(t, in.PipeAt("a", "2", at(5)))
-	must(t, in.PipeAt("b", "1", at(7)))
+	must(t, in.PipeAt("a", "1", msAt(0)))
+	must(t, in.PipeAt("a", "2", msAt(5)))
+	must(t, in.PipeAt("b", "1", msAt(7)))
 	if got := stamped(t, out); got != "" {
 		t.Errorf("emitted early: %s", got)
 	}
 	// Stream time 10: a's first update (at 0) has waited 10ms; its latest
 	// value goes out, including the update that arrived with this record.
-	must(t, in.PipeAt("a", "3", at(10)))
+	must(t, in.PipeAt("a", "3", msAt(10)))
 	if got := stamped(t, out); got != "a=3@10" {
 		t.Errorf("at 10: %q", got)
 	}
-	must(t, in.PipeAt("c", "1", at(17)))
+	must(t, in.PipeAt("c", "1", msAt(17)))
 	if got := stamped(t, out); got != "b=1@7" {
 		t.Errorf("at 17: %q", got)
 	}
@@ -136,10 +136,10 @@ func TestSuppressBufferFullEmitsEarly(t *testing.T) {
 			d := run(t, timeLimited(tc.buf, time.Hour))
 			in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 			out := streamstest.CreateOutputTopic[string, string](d, "out", nil, nil)
-			must(t, in.PipeAt("a", "1", at(0)))
-			must(t, in.PipeAt("b", "1", at(1)))
-			must(t, in.PipeAt("b", "2", at(2)))
-			must(t, in.PipeAt("c", "1", at(3)))
+			must(t, in.PipeAt("a", "1", msAt(0)))
+			must(t, in.PipeAt("b", "1", msAt(1)))
+			must(t, in.PipeAt("b", "2", msAt(2)))
+			must(t, in.PipeAt("c", "1", msAt(3)))
 			if got := stamped(t, out); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
@@ -150,9 +150,9 @@ func TestSuppressBufferFullEmitsEarly(t *testing.T) {
 func TestSuppressBufferFullShutsDown(t *testing.T) {
 	d := run(t, timeLimited(streams.BufferMaxRecords(1).ShutDownWhenFull(), time.Hour))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("a", "1", at(0)))
-	must(t, in.PipeAt("a", "2", at(1)))
-	err := in.PipeAt("b", "1", at(2))
+	must(t, in.PipeAt("a", "1", msAt(0)))
+	must(t, in.PipeAt("a", "2", msAt(1)))
+	err := in.PipeAt("b", "1", msAt(2))
 	if err == nil || !strings.Contains(err.Error(), "buffer exceeded its capacity") {
 		t.Fatalf("a second key in a full strict buffer: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestSuppressBufferFullShutsDown(t *testing.T) {
 func TestSuppressUntilWindowClosesRefusesMisuse(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	counts := streams.TimeWindowedCount(in.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(time.Second)))
+	counts := streams.WindowedBy(in.GroupByKey(), streams.OfSizeWithNoGrace(time.Second)).Count()
 	streams.SuppressUntilWindowCloses(counts, streams.BufferMaxRecords(10))
 	if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "shuts down when full") {
 		t.Errorf("an emit-early buffer: %v", err)

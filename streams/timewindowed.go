@@ -25,8 +25,16 @@ type TimeWindowedKStream[K, V any] struct {
 	sliding bool
 }
 
-// WindowedBy cuts the grouped stream into tumbling or hopping windows.
-func (g KGroupedStream[K, V]) WindowedBy(w TimeWindows) TimeWindowedKStream[K, V] {
+// WindowedBy cuts a grouped stream into tumbling or hopping windows
+// (Kafka's groupedStream.windowedBy(TimeWindows)):
+//
+//	counts := streams.WindowedBy(clicks.GroupByKey(), streams.OfSizeWithNoGrace(time.Minute)).Count()
+//
+// It is a function, not a method of KGroupedStream, because Go rejects the
+// instantiation cycle a method would make: KGroupedStream[K] would lead to
+// KTable[Windowed[K]], whose ToStream and GroupByKey lead back to
+// KGroupedStream[Windowed[K]], and so on without end.
+func WindowedBy[K, V any](g KGroupedStream[K, V], w TimeWindows) TimeWindowedKStream[K, V] {
 	if w.err == nil && w.size == 0 {
 		w.err = errNoWindows
 	}
@@ -36,8 +44,9 @@ func (g KGroupedStream[K, V]) WindowedBy(w TimeWindows) TimeWindowedKStream[K, V
 	return TimeWindowedKStream[K, V]{g: g, tw: w}
 }
 
-// WindowedBySliding cuts the grouped stream into sliding windows.
-func (g KGroupedStream[K, V]) WindowedBySliding(w SlidingWindows) TimeWindowedKStream[K, V] {
+// WindowedBySliding cuts a grouped stream into sliding windows (Kafka's
+// groupedStream.windowedBy(SlidingWindows)).
+func WindowedBySliding[K, V any](g KGroupedStream[K, V], w SlidingWindows) TimeWindowedKStream[K, V] {
 	if w.err != nil {
 		g.s.b.fail(w.err)
 	}
@@ -71,16 +80,11 @@ func (w TimeWindowedKStream[K, V]) minRetention() int64 {
 	return w.tw.size + w.tw.grace
 }
 
-// The aggregations are functions rather than methods: a method of
-// TimeWindowedKStream[K, V] returning KTable[Windowed[K], ...] would make
-// an endless chain of instantiations (KTable to KStream to KGroupedStream
-// and back with Windowed[Windowed[K]]), which Go refuses.
-
-// TimeWindowedCount counts the records of each key in each window (Kafka's
-// TimeWindowedKStream.count; records with a null key or value are
-// skipped). Options: Named, WithStore, InMemory, WithoutCaching,
-// WithoutLogging, WithLogConfig, WithRetention.
-func TimeWindowedCount[K, V any](w TimeWindowedKStream[K, V], opts ...Option) KTable[Windowed[K], int64] {
+// Count counts the records of each key in each window (records with a
+// null key or value are skipped). Options: Named, WithStore, InMemory,
+// WithoutCaching, WithoutLogging, WithLogConfig, WithRetention (Kafka's
+// Materialized).
+func (w TimeWindowedKStream[K, V]) Count(opts ...Option) KTable[Windowed[K], int64] {
 	o := collect(opts)
 	o.keySerde, o.valueSerde = nil, nil
 	return windowedAggregate(w, o, "KSTREAM-AGGREGATE", serde.Int64,
@@ -92,9 +96,9 @@ func TimeWindowedCount[K, V any](w TimeWindowedKStream[K, V], opts ...Option) KT
 		})
 }
 
-// TimeWindowedReduce combines the values of each key in each window: the
-// first value as it is, then reduce(aggregate, value).
-func TimeWindowedReduce[K, V any](w TimeWindowedKStream[K, V], reduce func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
+// Reduce combines the values of each key in each window: the first value
+// as it is, then reduce(aggregate, value).
+func (w TimeWindowedKStream[K, V]) Reduce(reduce func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
 	o := collect(opts)
 	return windowedAggregate(w, o, "KSTREAM-REDUCE", pickSerde(w.g.s.b, o.valueSerde, w.g.vals),
 		func(_ K, v V, agg V, had bool) V {
@@ -105,9 +109,9 @@ func TimeWindowedReduce[K, V any](w TimeWindowedKStream[K, V], reduce func(agg, 
 		})
 }
 
-// TimeWindowedAggregate folds the values of each key in each window into
-// an aggregate of another type, starting from init().
-func TimeWindowedAggregate[K, V, VA any](w TimeWindowedKStream[K, V], init func() VA, agg func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
+// AggregateWindowed folds the values of each key in each window into an
+// aggregate of another type, starting from init().
+func AggregateWindowed[K, V, VA any](w TimeWindowedKStream[K, V], init func() VA, agg func(K, V, VA) VA, opts ...Option) KTable[Windowed[K], VA] {
 	o := collect(opts)
 	return windowedAggregate(w, o, "KSTREAM-AGGREGATE", pickSerde[VA](w.g.s.b, o.valueSerde, nil),
 		func(k K, v V, a VA, had bool) VA {

@@ -12,8 +12,8 @@ import (
 	"github.com/sluicehq/sluice/streams/streamstest"
 )
 
-// at is a timestamp of ms milliseconds after the epoch.
-func at(ms int64) time.Time { return time.UnixMilli(ms) }
+// msAt is a timestamp of ms milliseconds after the epoch.
+func msAt(ms int64) time.Time { return time.UnixMilli(ms) }
 
 // windowedOut reads a topic of string keys in windows of size ms.
 func windowedOut[V any](d *streamstest.Driver, topic string, size int64, vals serde.Serde[V]) *streamstest.OutputTopic[streams.Windowed[string], V] {
@@ -46,7 +46,7 @@ func readWindowed[V any](t *testing.T, out *streamstest.OutputTopic[streams.Wind
 func windowCounts(w streams.TimeWindows, opts ...streams.Option) *streams.Builder {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	streams.TimeWindowedCount(in.GroupByKey().WindowedBy(w), opts...).ToStream().To("out")
+	streams.WindowedBy(in.GroupByKey(), w).Count(opts...).ToStream().To("out")
 	return b
 }
 
@@ -57,7 +57,7 @@ func TestTumblingWindowCounts(t *testing.T) {
 		k  string
 		ts int64
 	}{{"a", 0}, {"a", 9}, {"b", 5}, {"a", 10}, {"a", 25}} {
-		must(t, in.PipeAt(r.k, "x", at(r.ts)))
+		must(t, in.PipeAt(r.k, "x", msAt(r.ts)))
 	}
 	// [0,10) holds a@0, a@9, b@5; [10,20) a@10; [20,30) a@25. Each update
 	// is forwarded (the driver commits after every record), stamped with
@@ -98,9 +98,9 @@ func TestHoppingWindowsHoldEachRecordSizeOverAdvanceTimes(t *testing.T) {
 	// before 0).
 	d := run(t, windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond).AdvanceBy(5*time.Millisecond), streams.WithoutCaching()))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("k", "x", at(3)))
-	must(t, in.PipeAt("k", "x", at(12)))
-	must(t, in.PipeAt("k", "x", at(14)))
+	must(t, in.PipeAt("k", "x", msAt(3)))
+	must(t, in.PipeAt("k", "x", msAt(12)))
+	must(t, in.PipeAt("k", "x", msAt(14)))
 	want := "k@0/10=1@3 k@5/15=1@12 k@10/20=1@12 k@5/15=2@14 k@10/20=2@14"
 	if got := windowed(t, d, "out", 10, serde.Int64); got != want {
 		t.Errorf("output:\n got %s\nwant %s", got, want)
@@ -122,12 +122,12 @@ func TestTimeWindowsMatchKafkasWindowsFor(t *testing.T) {
 func TestOutOfOrderWithinGraceUpdatesAndLateIsDropped(t *testing.T) {
 	d := run(t, windowCounts(streams.OfSizeAndGrace(10*time.Millisecond, 5*time.Millisecond), streams.WithoutCaching()))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("a", "x", at(2)))
-	must(t, in.PipeAt("a", "x", at(13))) // stream time 13: [0,10) closes at 10+5=15
-	must(t, in.PipeAt("a", "x", at(7)))  // out of order, within grace: [0,10) becomes 2
-	must(t, in.PipeAt("a", "x", at(15))) // stream time 15: [0,10) is closed
-	must(t, in.PipeAt("a", "x", at(8)))  // late: dropped
-	must(t, in.PipeAt("a", "x", at(11))) // out of order, [10,20) still open
+	must(t, in.PipeAt("a", "x", msAt(2)))
+	must(t, in.PipeAt("a", "x", msAt(13))) // stream time 13: [0,10) closes at 10+5=15
+	must(t, in.PipeAt("a", "x", msAt(7)))  // out of order, within grace: [0,10) becomes 2
+	must(t, in.PipeAt("a", "x", msAt(15))) // stream time 15: [0,10) is closed
+	must(t, in.PipeAt("a", "x", msAt(8)))  // late: dropped
+	must(t, in.PipeAt("a", "x", msAt(11))) // out of order, [10,20) still open
 	want := "a@0/10=1@2 a@10/20=1@13 a@0/10=2@7 a@10/20=2@15 a@10/20=3@15"
 	if got := windowed(t, d, "out", 10, serde.Int64); got != want {
 		t.Errorf("output:\n got %s\nwant %s", got, want)
@@ -140,16 +140,16 @@ func TestOutOfOrderWithinGraceUpdatesAndLateIsDropped(t *testing.T) {
 func TestWindowedReduceAndAggregate(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, int64](b, []string{"in"})
-	w := in.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(10 * time.Millisecond))
-	streams.TimeWindowedReduce(w, func(a, v int64) int64 { return a + v }).ToStream().To("sum")
-	streams.TimeWindowedAggregate(w, func() string { return "" },
+	w := streams.WindowedBy(in.GroupByKey(), streams.OfSizeWithNoGrace(10*time.Millisecond))
+	w.Reduce(func(a, v int64) int64 { return a + v }).ToStream().To("sum")
+	streams.AggregateWindowed(w, func() string { return "" },
 		func(_ string, v int64, agg string) string { return agg + fmt.Sprint(v) },
 		streams.WithValueSerde(serde.String)).ToStream().To("concat")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, int64](d, "in", nil, nil)
-	must(t, input.PipeAt("k", 1, at(1)))
-	must(t, input.PipeAt("k", 2, at(4)))
-	must(t, input.PipeAt("k", 5, at(12)))
+	must(t, input.PipeAt("k", 1, msAt(1)))
+	must(t, input.PipeAt("k", 2, msAt(4)))
+	must(t, input.PipeAt("k", 5, msAt(12)))
 	if got := windowed(t, d, "sum", 10, serde.Int64); got != "k@0/10=1@1 k@0/10=3@4 k@10/20=5@12" {
 		t.Errorf("sum: %s", got)
 	}
@@ -161,14 +161,14 @@ func TestWindowedReduceAndAggregate(t *testing.T) {
 func TestSlidingWindowsAsKIP450(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 20*time.Millisecond))
-	streams.TimeWindowedCount(w, streams.WithoutCaching(), streams.WithStore("sliding")).ToStream().To("out")
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 20*time.Millisecond))
+	w.Count(streams.WithoutCaching(), streams.WithStore("sliding")).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := windowedOut(d, "out", 10, serde.Int64)
 	step := func(ts int64, want string) {
 		t.Helper()
-		must(t, input.PipeAt("a", "x", at(ts)))
+		must(t, input.PipeAt("a", "x", msAt(ts)))
 		if got := readWindowed(t, out); got != want {
 			t.Errorf("after a record at %d:\n got %s\nwant %s", ts, got, want)
 		}
@@ -205,19 +205,19 @@ func TestSlidingWindowsAsKIP450(t *testing.T) {
 func TestSlidingWindowsRightWindowOfOutOfOrderRecord(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 50*time.Millisecond))
-	streams.TimeWindowedCount(w, streams.WithoutCaching()).ToStream().To("out")
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 50*time.Millisecond))
+	w.Count(streams.WithoutCaching()).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, input.PipeAt("a", "x", at(100)))
-	must(t, input.PipeAt("a", "x", at(115)))
+	must(t, input.PipeAt("a", "x", msAt(100)))
+	must(t, input.PipeAt("a", "x", msAt(115)))
 	out := windowedOut(d, "out", 10, serde.Int64)
 	readWindowed(t, out)
 	// 108 arrives late: it is in 115's window [105,115] (now 2); its own
 	// window [98,108] holds 100 and 108; its right window [109,119] holds
 	// 115 (copied from [105,115] as it was before 108 joined); 100's right
 	// window [101,111] holds 108.
-	must(t, input.PipeAt("a", "x", at(108)))
+	must(t, input.PipeAt("a", "x", msAt(108)))
 	want := "a@105/115=2@115 a@101/111=1@108 a@98/108=2@108 a@109/119=1@115"
 	if got := readWindowed(t, out); got != want {
 		t.Errorf("output:\n got %s\nwant %s", got, want)
@@ -226,23 +226,25 @@ func TestSlidingWindowsRightWindowOfOutOfOrderRecord(t *testing.T) {
 
 func TestWindowDefinitionsValidated(t *testing.T) {
 	for name, build := range map[string]func(g streams.KGroupedStream[string, string]){
-		"zero size":      func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeWithNoGrace(0)) },
-		"negative grace": func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.OfSizeAndGrace(time.Second, -1)) },
+		"zero size": func(g streams.KGroupedStream[string, string]) { streams.WindowedBy(g, streams.OfSizeWithNoGrace(0)) },
+		"negative grace": func(g streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.OfSizeAndGrace(time.Second, -1))
+		},
 		"advance too big": func(g streams.KGroupedStream[string, string]) {
-			g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(2 * time.Second))
+			streams.WindowedBy(g, streams.OfSizeWithNoGrace(time.Second).AdvanceBy(2*time.Second))
 		},
 		"advance zero": func(g streams.KGroupedStream[string, string]) {
-			g.WindowedBy(streams.OfSizeWithNoGrace(time.Second).AdvanceBy(0))
+			streams.WindowedBy(g, streams.OfSizeWithNoGrace(time.Second).AdvanceBy(0))
 		},
-		"undefined": func(g streams.KGroupedStream[string, string]) { g.WindowedBy(streams.TimeWindows{}) },
+		"undefined": func(g streams.KGroupedStream[string, string]) { streams.WindowedBy(g, streams.TimeWindows{}) },
 		"negative diff": func(g streams.KGroupedStream[string, string]) {
-			g.WindowedBySliding(streams.OfTimeDifferenceWithNoGrace(-time.Second))
+			streams.WindowedBySliding(g, streams.OfTimeDifferenceWithNoGrace(-time.Second))
 		},
 		"sliding grace": func(g streams.KGroupedStream[string, string]) {
-			g.WindowedBySliding(streams.OfTimeDifferenceAndGrace(time.Second, -1))
+			streams.WindowedBySliding(g, streams.OfTimeDifferenceAndGrace(time.Second, -1))
 		},
 		"retention short": func(g streams.KGroupedStream[string, string]) {
-			streams.TimeWindowedCount(g.WindowedBy(streams.OfSizeAndGrace(time.Minute, time.Minute)), streams.WithRetention(time.Minute))
+			streams.WindowedBy(g, streams.OfSizeAndGrace(time.Minute, time.Minute)).Count(streams.WithRetention(time.Minute))
 		},
 	} {
 		b := streams.NewBuilder()
@@ -259,8 +261,8 @@ func TestWindowStoreRetentionDropsOldWindows(t *testing.T) {
 	d := run(t, windowCounts(streams.OfSizeWithNoGrace(time.Minute), streams.WithStore("counts"), streams.WithRetention(2*time.Minute)))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	const min = 60_000
-	must(t, in.PipeAt("a", "x", at(0)))
-	must(t, in.PipeAt("b", "x", at(min)))
+	must(t, in.PipeAt("a", "x", msAt(0)))
+	must(t, in.PipeAt("b", "x", msAt(min)))
 	ws, err := streamstest.WindowStore[string, int64](d, "counts")
 	must(t, err)
 	starts := func() string {
@@ -277,7 +279,7 @@ func TestWindowStoreRetentionDropsOldWindows(t *testing.T) {
 	// At 2 minutes the window starting at 0 is a full retention period
 	// behind (Kafka keeps starts after stream time - retention): gone,
 	// for Get and Fetch alike.
-	must(t, in.PipeAt("a", "x", at(2*min)))
+	must(t, in.PipeAt("a", "x", msAt(2*min)))
 	if got := starts(); got != "b@1 a@2" {
 		t.Errorf("windows at stream time 2min: %s", got)
 	}
@@ -294,7 +296,7 @@ func TestWindowStoreRetentionDropsOldWindows(t *testing.T) {
 	}
 	// A record for the expired window is dropped by the aggregation
 	// (its window closed long ago), and nothing reappears.
-	must(t, in.PipeAt("a", "x", at(30_000)))
+	must(t, in.PipeAt("a", "x", msAt(30_000)))
 	if got := starts(); got != "b@1 a@2" {
 		t.Errorf("windows after a late record: %s", got)
 	}
@@ -321,9 +323,9 @@ func TestWindowStoreChangelogConfigAndRestoreAfterReopen(t *testing.T) {
 	d, err := streamstest.New(topo, streamstest.WithStateDir(dir))
 	must(t, err)
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	must(t, in.PipeAt("a", "x", at(1)))
-	must(t, in.PipeAt("a", "x", at(2)))
-	must(t, in.PipeAt("b", "x", at(15)))
+	must(t, in.PipeAt("a", "x", msAt(1)))
+	must(t, in.PipeAt("a", "x", msAt(2)))
+	must(t, in.PipeAt("b", "x", msAt(15)))
 	// The changelog records are keyed by the composite key.
 	cl := streamstest.CreateOutputTopic(d, "test-app-counts-changelog", serde.Bytes, serde.Int64)
 	recs, err := cl.ReadRecords()
@@ -339,7 +341,7 @@ func TestWindowStoreChangelogConfigAndRestoreAfterReopen(t *testing.T) {
 	must(t, err)
 	defer d2.Close()
 	in2 := streamstest.CreateInputTopic[string, string](d2, "in", nil, nil)
-	must(t, in2.PipeAt("a", "x", at(3)))
+	must(t, in2.PipeAt("a", "x", msAt(3)))
 	if got := windowed(t, d2, "out", 10, serde.Int64); got != "a@0/10=3@3" {
 		t.Errorf("after reopening: %s", got)
 	}
@@ -364,9 +366,9 @@ func TestWindowedCountThroughCacheForwardsOncePerCommit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := streams.NewBuilder()
 			words := streams.FlatMapValues(streams.Stream[string, string](b, []string{"in"}), strings.Fields)
-			streams.TimeWindowedCount(words.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(10*time.Millisecond)), tc.opts...).ToStream().To("out")
+			streams.WindowedBy(words.GroupByKey(), streams.OfSizeWithNoGrace(10*time.Millisecond)).Count(tc.opts...).ToStream().To("out")
 			d := run(t, b)
-			must(t, streamstest.CreateInputTopic[string, string](d, "in", nil, nil).PipeAt("a", "x y z", at(5)))
+			must(t, streamstest.CreateInputTopic[string, string](d, "in", nil, nil).PipeAt("a", "x y z", msAt(5)))
 			if got := windowed(t, d, "out", 10, serde.Int64); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
@@ -379,8 +381,8 @@ func TestSlidingWindowsEarlyRecords(t *testing.T) {
 	// before 0; Kafka puts them all in [0,diff] instead.
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := in.GroupByKey().WindowedBySliding(streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 100*time.Millisecond))
-	streams.TimeWindowedCount(w, streams.WithoutCaching()).ToStream().To("out")
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 100*time.Millisecond))
+	w.Count(streams.WithoutCaching()).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := windowedOut(d, "out", 10, serde.Int64)
@@ -397,7 +399,7 @@ func TestSlidingWindowsEarlyRecords(t *testing.T) {
 		// own [2,12] holds 2, 4, 5 and 12.
 		{12, "a@3/13=3@12 a@5/15=2@12 a@6/16=1@12 a@2/12=4@12"},
 	} {
-		must(t, input.PipeAt("a", "x", at(s.ts)))
+		must(t, input.PipeAt("a", "x", msAt(s.ts)))
 		if got := readWindowed(t, out); got != s.want {
 			t.Errorf("after %d:\n got %s\nwant %s", s.ts, got, s.want)
 		}

@@ -58,10 +58,10 @@ func SplitWindowKey(b []byte) (key []byte, windowStart int64, seq uint32, err er
 // longer.
 const DefaultWindowRetention = 24 * 60 * 60 * 1000
 
-// ChangelogAdditionalRetention is windowstore.changelog.additional.retention.ms's
+// windowChangelogExtraRetention is windowstore.changelog.additional.retention.ms's
 // default: a window store's changelog keeps records this long beyond the
 // store's retention, so that clock drift does not delete them early.
-const ChangelogAdditionalRetention = 24 * 60 * 60 * 1000
+const windowChangelogExtraRetention = 24 * 60 * 60 * 1000
 
 // RetentionStore is the innermost layer of a window store: it drops
 // windows older than the retention period behind the observed stream time.
@@ -560,7 +560,7 @@ func (b *WindowStoreBuilder[K, V]) WindowSize() int64 { return b.size }
 func (b *WindowStoreBuilder[K, V]) LogConfig() map[string]string {
 	cfg := map[string]string{
 		"cleanup.policy": "compact,delete",
-		"retention.ms":   fmt.Sprint(b.retention + ChangelogAdditionalRetention),
+		"retention.ms":   fmt.Sprint(b.retention + windowChangelogExtraRetention),
 	}
 	for k, v := range b.logConfig {
 		cfg[k] = v

@@ -35,8 +35,8 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 	build := func() *streams.Builder {
 		b := streams.NewBuilder()
 		clicks := streams.Stream[string, string](b, []string{in})
-		counts := streams.TimeWindowedCount(clicks.GroupByKey().WindowedBy(streams.OfSizeWithNoGrace(10*time.Second)),
-			streams.WithStore("clicks-per-10s"))
+		counts := streams.WindowedBy(clicks.GroupByKey(), streams.OfSizeWithNoGrace(10*time.Second)).
+			Count(streams.WithStore("clicks-per-10s"))
 		streams.SuppressUntilWindowCloses(counts, streams.UnboundedBuffer(), streams.Named("final")).
 			ToStream().To(out, streams.WithValueSerde(serde.Int64))
 		return b
