@@ -86,15 +86,17 @@ type SlidingWindows struct {
 	err         error
 }
 
-// OfTimeDifferenceWithNoGrace makes sliding windows of the time difference
-// diff that accept no record after their end.
-func OfTimeDifferenceWithNoGrace(diff time.Duration) SlidingWindows {
-	return OfTimeDifferenceAndGrace(diff, 0)
+// SlidingOfTimeDifferenceWithNoGrace makes sliding windows of the time
+// difference diff that accept no record after their end (Kafka's
+// SlidingWindows.ofTimeDifferenceWithNoGrace; the name without the prefix
+// is the join windows').
+func SlidingOfTimeDifferenceWithNoGrace(diff time.Duration) SlidingWindows {
+	return SlidingOfTimeDifferenceAndGrace(diff, 0)
 }
 
-// OfTimeDifferenceAndGrace makes sliding windows of the time difference
-// diff that accept records up to grace after their end.
-func OfTimeDifferenceAndGrace(diff, grace time.Duration) SlidingWindows {
+// SlidingOfTimeDifferenceAndGrace makes sliding windows of the time
+// difference diff that accept records up to grace after their end.
+func SlidingOfTimeDifferenceAndGrace(diff, grace time.Duration) SlidingWindows {
 	w := SlidingWindows{diff: diff.Milliseconds(), grace: grace.Milliseconds()}
 	switch {
 	case diff < 0:

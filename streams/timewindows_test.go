@@ -161,7 +161,7 @@ func TestWindowedReduceAndAggregate(t *testing.T) {
 func TestSlidingWindowsAsKIP450(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 20*time.Millisecond))
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.SlidingOfTimeDifferenceAndGrace(10*time.Millisecond, 20*time.Millisecond))
 	w.Count(streams.WithoutCaching(), streams.WithStore("sliding")).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
@@ -205,7 +205,7 @@ func TestSlidingWindowsAsKIP450(t *testing.T) {
 func TestSlidingWindowsRightWindowOfOutOfOrderRecord(t *testing.T) {
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 50*time.Millisecond))
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.SlidingOfTimeDifferenceAndGrace(10*time.Millisecond, 50*time.Millisecond))
 	w.Count(streams.WithoutCaching()).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
@@ -238,10 +238,10 @@ func TestWindowDefinitionsValidated(t *testing.T) {
 		},
 		"undefined": func(g streams.KGroupedStream[string, string]) { streams.WindowedBy(g, streams.TimeWindows{}) },
 		"negative diff": func(g streams.KGroupedStream[string, string]) {
-			streams.WindowedBySliding(g, streams.OfTimeDifferenceWithNoGrace(-time.Second))
+			streams.WindowedBySliding(g, streams.SlidingOfTimeDifferenceWithNoGrace(-time.Second))
 		},
 		"sliding grace": func(g streams.KGroupedStream[string, string]) {
-			streams.WindowedBySliding(g, streams.OfTimeDifferenceAndGrace(time.Second, -1))
+			streams.WindowedBySliding(g, streams.SlidingOfTimeDifferenceAndGrace(time.Second, -1))
 		},
 		"retention short": func(g streams.KGroupedStream[string, string]) {
 			streams.WindowedBy(g, streams.OfSizeAndGrace(time.Minute, time.Minute)).Count(streams.WithRetention(time.Minute))
@@ -381,7 +381,7 @@ func TestSlidingWindowsEarlyRecords(t *testing.T) {
 	// before 0; Kafka puts them all in [0,diff] instead.
 	b := streams.NewBuilder()
 	in := streams.Stream[string, string](b, []string{"in"})
-	w := streams.WindowedBySliding(in.GroupByKey(), streams.OfTimeDifferenceAndGrace(10*time.Millisecond, 100*time.Millisecond))
+	w := streams.WindowedBySliding(in.GroupByKey(), streams.SlidingOfTimeDifferenceAndGrace(10*time.Millisecond, 100*time.Millisecond))
 	w.Count(streams.WithoutCaching()).ToStream().To("out")
 	d := run(t, b)
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
