@@ -82,7 +82,7 @@ type options struct {
 	valueSerde any
 	partitions int32
 	timestamps topology.TimestampExtractor
-	partition  any // func(string, K, V, int) int
+	partition  any           // func(string, K, V, int) int
 	retention  time.Duration // windowed stores; 0: the windows' default
 
 	// otherValueSerde is a stream-stream join's right-hand value serde
