@@ -108,7 +108,7 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 	}
 
 	// A new instance on an empty state directory restores both stores.
-	start(t.TempDir())
+	b := start(t.TempDir())
 	produce("a", 5*second)  // a's window [0,10s) becomes 3 only if restored
 	produce("c", 12*second) // stream time 12s closes [0,10s)
 	results := readFinal(t, addr, out)
@@ -119,6 +119,22 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 	if s := strings.Join(results.all(), " "); s != "a@0=3 b@0=1" {
 		t.Errorf("final results %q, want a@0=3 b@0=1 (one per key and window)", s)
 	}
+
+	// Interactive queries read the restored and updated window store.
+	waitFor(t, 30*time.Second, "a's window [0,10s) through an interactive query", func() (bool, string) {
+		ws, err := streams.QueryWindowStore[string, int64](b.App, "clicks-per-10s")
+		if err != nil {
+			return false, err.Error()
+		}
+		var got []string
+		if err := ws.Fetch("a", 0, 60*second, func(start, n int64) bool {
+			got = append(got, fmt.Sprintf("%d=%d", start, n))
+			return true
+		}); err != nil {
+			return false, err.Error()
+		}
+		return strings.Join(got, " ") == "0=3", strings.Join(got, " ")
+	})
 }
 
 // changelogs follows topics and keeps the latest int64 (or, where the
