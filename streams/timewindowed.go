@@ -80,6 +80,17 @@ func (w TimeWindowedKStream[K, V]) minRetention() int64 {
 	return w.tw.size + w.tw.grace
 }
 
+// defaultRetention is the store's retention when WithRetention is not
+// given: for time windows the larger of a day and the window plus its
+// grace (Kafka's default while windows carried a maintain duration of a
+// day); for sliding windows, which never had one, just the minimum.
+func (w TimeWindowedKStream[K, V]) defaultRetention() int64 {
+	if w.sliding {
+		return w.minRetention()
+	}
+	return max(w.minRetention(), state.DefaultWindowRetention)
+}
+
 // Count counts the records of each key in each window (records with a
 // null key or value are skipped). Options: Named, WithStore, InMemory,
 // WithoutCaching, WithoutLogging, WithLogConfig, WithRetention (Kafka's
@@ -129,7 +140,7 @@ type windowStep[K, V, VA any] func(k K, v V, agg VA, had bool) VA
 func windowedAggregate[K, V, VA any](w TimeWindowedKStream[K, V], o *options, prefix string, vals serde.Serde[VA], step windowStep[K, V, VA]) KTable[Windowed[K], VA] {
 	b := w.g.s.b
 	o.valueSerde = vals
-	sb := windowStoreBuilder(b, o, prefix, w.g.keys, vals, w.size(), w.minRetention(), w.grace())
+	sb := windowStoreBuilder(b, o, prefix, w.g.keys, vals, w.size(), w.minRetention(), w.defaultRetention(), w.grace())
 	name := b.name(o, prefix)
 	src := w.g.source(sb.Name())
 	size, grace := w.size(), w.grace()
@@ -168,18 +179,18 @@ type windowedStore struct {
 }
 
 // windowStoreBuilder makes the window store of a windowed aggregation. Its
-// retention is WithRetention's, which must cover minRetention, or by
-// default the larger of a day and minRetention (Kafka's default).
-func windowStoreBuilder[K, V any](b *Builder, o *options, prefix string, keys serde.Serde[K], vals serde.Serde[V], size, minRetention, grace int64) state.Builder {
+// retention is WithRetention's, which must cover minRetention, or else
+// defaultRetention.
+func windowStoreBuilder[K, V any](b *Builder, o *options, prefix string, keys serde.Serde[K], vals serde.Serde[V], size, minRetention, defaultRetention, grace int64) state.Builder {
 	name := o.store
 	if name == "" {
 		name = b.name(nil, prefix+"-STATE-STORE")
 	}
-	retention := max(minRetention, int64(state.DefaultWindowRetention))
+	retention := defaultRetention
 	if o.retention != 0 {
 		retention = o.retention.Milliseconds()
 		if retention < minRetention {
-			b.fail(fmt.Errorf("the retention period of window store %s (%dms) must be no smaller than its window size plus the grace period (%dms)", name, retention, minRetention))
+			b.fail(fmt.Errorf("the retention period of window store %s (%dms) must be no smaller than %dms: the window size (for sliding windows, twice the time difference) plus the grace period", name, retention, minRetention))
 		}
 	}
 	var sup state.Supplier

@@ -405,3 +405,35 @@ func TestSlidingWindowsEarlyRecords(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultRetentions(t *testing.T) {
+	const day = 24 * 60 * 60 * 1000
+	for name, tc := range map[string]struct {
+		count func(g streams.KGroupedStream[string, string])
+		want  int64
+	}{
+		// Time windows keep a day, or the window and its grace if longer.
+		"tumbling": {func(g streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.OfSizeAndGrace(time.Minute, time.Minute)).Count(streams.WithStore("s"))
+		}, day},
+		"long tumbling": {func(g streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.OfSizeAndGrace(24*time.Hour, time.Hour)).Count(streams.WithStore("s"))
+		}, day + 60*60*1000},
+		// Sliding windows keep twice the time difference and the grace.
+		"sliding": {func(g streams.KGroupedStream[string, string]) {
+			streams.WindowedBySliding(g, streams.SlidingOfTimeDifferenceAndGrace(time.Minute, time.Second)).Count(streams.WithStore("s"))
+		}, 2*60_000 + 1000},
+		"set": {func(g streams.KGroupedStream[string, string]) {
+			streams.WindowedBy(g, streams.OfSizeWithNoGrace(time.Minute)).Count(streams.WithStore("s"), streams.WithRetention(time.Hour))
+		}, 60 * 60 * 1000},
+	} {
+		b := streams.NewBuilder()
+		tc.count(streams.Stream[string, string](b, []string{"in"}).GroupByKey())
+		topo, err := b.Build()
+		must(t, err)
+		sb, _ := topo.Store("s")
+		if got := sb.LogConfig()["retention.ms"]; got != fmt.Sprint(tc.want+day) {
+			t.Errorf("%s: changelog retention.ms = %s, want the store's %d + a day", name, got, tc.want)
+		}
+	}
+}
