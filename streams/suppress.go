@@ -175,11 +175,18 @@ type suppressEntry struct {
 	key        []byte
 	time       int64
 	prior, new []byte
-	ts         int64 // the latest update's timestamp, which the emitted record carries
-	index      int   // in the heap
+	ts         int64              // the latest update's timestamp, which the emitted record carries
+	headers    []processor.Header // the latest update's, which the emitted record carries
+	index      int                // in the heap
 }
 
-func (e *suppressEntry) size() int64 { return int64(len(e.key)+len(e.prior)+len(e.new)) + 24 }
+func (e *suppressEntry) size() int64 {
+	n := int64(len(e.key)+len(e.prior)+len(e.new)) + 24
+	for _, h := range e.headers {
+		n += int64(len(h.Key) + len(h.Value))
+	}
+	return n
+}
 
 // suppressHeap orders entries by time, then key, as Kafka's time-ordered
 // buffer does.
@@ -289,7 +296,7 @@ func (s *suppressor[K, V]) process(ctx processor.NodeContext, r processor.AnyRec
 		s.byKey[string(kb)] = e
 		heap.Push(&s.order, e)
 	}
-	e.new, e.ts = newB, r.Timestamp
+	e.new, e.ts, e.headers = newB, r.Timestamp, r.Headers
 	s.size += e.size()
 	if err := s.bytes.Put(e.key, state.WithTimestamp(e.encode(), e.ts)); err != nil {
 		return err
@@ -349,13 +356,15 @@ func (s *suppressor[K, V]) emit(ctx processor.NodeContext) error {
 			return fmt.Errorf("suppression %s: deserialize value: %w", s.name, err)
 		}
 	}
-	return ctx.Forward(processor.AnyRecord{Key: k, Value: change{new: newV, old: oldV}, Timestamp: e.ts}, "")
+	return ctx.Forward(processor.AnyRecord{Key: k, Value: change{new: newV, old: oldV}, Timestamp: e.ts, Headers: e.headers}, "")
 }
 
 // encode is the entry's value in the buffer's store (the store key is the
 // entry's key, the record timestamp goes in front as for every stored
 // value): its buffer time, then a flag byte (1: prior present, 2: new
-// present), then each present value as a uvarint length and its bytes.
+// present), then each present value as a uvarint length and its bytes,
+// then the header count and each header's key and value (a value's length
+// is stored plus one, 0 meaning null).
 func (e *suppressEntry) encode() []byte {
 	out := binary.BigEndian.AppendUint64(nil, uint64(e.time))
 	var flags byte
@@ -372,7 +381,35 @@ func (e *suppressEntry) encode() []byte {
 			out = append(out, v...)
 		}
 	}
+	out = binary.AppendUvarint(out, uint64(len(e.headers)))
+	for _, h := range e.headers {
+		out = binary.AppendUvarint(out, uint64(len(h.Key)))
+		out = append(out, h.Key...)
+		if h.Value == nil {
+			out = binary.AppendUvarint(out, 0)
+			continue
+		}
+		out = binary.AppendUvarint(out, uint64(len(h.Value))+1)
+		out = append(out, h.Value...)
+	}
 	return out
+}
+
+// readBytes reads a uvarint length (less bias) and that many bytes.
+func readBytes(b []byte, bias uint64) (v []byte, null bool, rest []byte, err error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 {
+		return nil, false, nil, errors.New("buffered entry is truncated")
+	}
+	b = b[w:]
+	if n < bias {
+		return nil, true, b, nil
+	}
+	n -= bias
+	if uint64(len(b)) < n {
+		return nil, false, nil, errors.New("buffered entry is truncated")
+	}
+	return append([]byte{}, b[:n]...), false, b[n:], nil
 }
 
 func decodeSuppressEntry(key, stored []byte) (*suppressEntry, error) {
@@ -390,12 +427,26 @@ func decodeSuppressEntry(key, stored []byte) (*suppressEntry, error) {
 		if flags&(1<<i) == 0 {
 			continue
 		}
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n {
-			return nil, errors.New("buffered entry is truncated")
+		if *dst, _, b, err = readBytes(b, 0); err != nil {
+			return nil, err
 		}
-		*dst = append([]byte{}, b[w:w+int(n)]...)
-		b = b[w+int(n):]
+	}
+	n, w := binary.Uvarint(b)
+	if w <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("buffered entry's headers are truncated")
+	}
+	b = b[w:]
+	for range n {
+		var h processor.Header
+		var k []byte
+		if k, _, b, err = readBytes(b, 0); err != nil {
+			return nil, err
+		}
+		h.Key = string(k)
+		if h.Value, _, b, err = readBytes(b, 1); err != nil {
+			return nil, err
+		}
+		e.headers = append(e.headers, h)
 	}
 	return e, nil
 }
