@@ -147,7 +147,7 @@ func windowedAggregate[K, V, VA any](w TimeWindowedKStream[K, V], o *options, pr
 	store := sb.Name()
 	tw, sw, sliding := w.tw, w.sw, w.sliding
 	b.addNode(name, func() *node {
-		a := &windowAggregator[K, V, VA]{store: store, size: size, grace: grace, step: step, observed: -1}
+		a := &windowAggregator[K, V, VA]{store: store, grace: grace, step: step, observed: -1}
 		return &node{
 			init: a.init,
 			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
@@ -208,7 +208,6 @@ func windowStoreBuilder[K, V any](b *Builder, o *options, prefix string, keys se
 // windowAggregator is the processor of a windowed aggregation, for one task.
 type windowAggregator[K, V, VA any] struct {
 	store    string
-	size     int64
 	grace    int64
 	step     windowStep[K, V, VA]
 	ws       *state.TypedWindowStore[K, VA]
