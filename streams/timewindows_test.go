@@ -437,3 +437,24 @@ func TestDefaultRetentions(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowedCountAfterRegroupingKeepsEventTime(t *testing.T) {
+	// Grouping by the value goes through a repartition topic; the records
+	// keep their timestamps there, so they land in the same windows.
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	g := streams.GroupBy(in, func(_, v string) string { return v }, streams.Named("by-page"))
+	streams.WindowedBy(g, streams.OfSizeWithNoGrace(10*time.Millisecond)).Count(streams.WithoutCaching()).ToStream().To("out")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	must(t, input.PipeAt("u1", "home", msAt(3)))
+	must(t, input.PipeAt("u2", "home", msAt(8)))
+	must(t, input.PipeAt("u1", "cart", msAt(11)))
+	if got := windowed(t, d, "out", 10, serde.Int64); got != "home@0/10=1@3 home@0/10=2@8 cart@10/20=1@11" {
+		t.Errorf("output: %s", got)
+	}
+	rep := streamstest.CreateOutputTopic[string, string](d, "test-app-by-page-repartition", nil, nil)
+	if recs, err := rep.ReadRecords(); err != nil || len(recs) != 3 || recs[1].Timestamp.UnixMilli() != 8 {
+		t.Errorf("repartition topic: %v %v", recs, err)
+	}
+}
