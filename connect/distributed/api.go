@@ -371,7 +371,7 @@ func (h *Herder) StopConnector(ctx context.Context, name string) error {
 	if err := h.configs.putTarget(ctx, name, targetStopped); err != nil {
 		return err
 	}
-	return h.configs.putTaskConfigs(ctx, name, nil)
+	return h.writeTaskConfigs(ctx, name, nil)
 }
 
 // RestartConnector asks the workers that run a connector (and its tasks)
@@ -439,7 +439,7 @@ func (h *Herder) PutTaskConfigs(ctx context.Context, name string, cfgs []map[str
 	if _, err := h.existing(ctx, name); err != nil {
 		return err
 	}
-	return h.configs.putTaskConfigs(ctx, name, cfgs)
+	return h.writeTaskConfigs(ctx, name, cfgs)
 }
 
 // submitTaskConfigs sends task configs to the leader, or writes them when

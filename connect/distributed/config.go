@@ -37,6 +37,13 @@ const (
 	InterWorkerKeyGenerationAlg = "inter.worker.key.generation.algorithm"
 )
 
+// Values of exactly.once.source.support.
+const (
+	eosDisabled  = "disabled"
+	eosPreparing = "preparing"
+	eosEnabled   = "enabled"
+)
+
 // WorkerConfig describes a distributed worker's settings: the standalone
 // worker's, without the offsets file, and the group's.
 func WorkerConfig() *configdef.Def {
@@ -74,8 +81,8 @@ func WorkerConfig() *configdef.Def {
 			Doc: "When the worker is out of sync with other workers and needs to resynchronize configurations, wait up to this amount of time before giving up and rejoining the group."},
 		{Name: ConnectProtocol, Type: configdef.String, Default: "sessioned", Validator: configdef.OneOf(true, "eager", "compatible", "sessioned"), Importance: configdef.Low,
 			Doc: "Accepted for compatibility: Sluice's workers always speak the incremental cooperative protocol \"compatible\"."},
-		{Name: ExactlyOnceSourceSupport, Type: configdef.String, Default: "disabled", Validator: configdef.OneOf(true, "disabled"), Importance: configdef.High,
-			Doc: "Exactly-once support for source connectors (KIP-618). Only \"disabled\" is supported: it needs Kafka transactions, which this version of the worker does not use."},
+		{Name: ExactlyOnceSourceSupport, Type: configdef.String, Default: "disabled", Validator: configdef.OneOf(true, eosDisabled, eosPreparing, eosEnabled), Importance: configdef.High,
+			Doc: "Whether to enable exactly-once support for source connectors in the cluster by using transactions to write source records and their source offsets, and by proactively fencing out old task generations before bringing up new ones. To enable exactly-once source support on a new cluster, set this property to 'enabled'. To enable support on an existing cluster, first set to 'preparing' on every worker in the cluster, then set to 'enabled'."},
 		{Name: InterWorkerKeyGenerationAlg, Type: configdef.String, Default: "HmacSHA256", Importance: configdef.Low,
 			Doc: "Accepted for compatibility: internal requests between workers are not signed."},
 	} {

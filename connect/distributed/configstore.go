@@ -21,6 +21,7 @@ import (
 //	commit-<name>             {"tasks":N}               the connector's N task configs are complete
 //	target-state-<name>       {"state":"PAUSED","state.v2":"STOPPED"}
 //	restart-connector-<name>  {"include-tasks":true,"only-failed":false}
+//	tasks-fencing-<name>      {"task-count":N}         exactly-once sources: the tasks that may have transactional producers
 //
 // Only the leader writes it. Every worker reads all of it, so all agree on
 // the connectors, their task configs and their target states.
@@ -53,6 +54,9 @@ type configSnapshot struct {
 	// Inconsistent connectors saw a commit without all its task configs
 	// (compaction after a failed write): their tasks wait for new configs.
 	Inconsistent map[string]bool
+	// FenceCounts are the task counts of the tasks-fencing-<name> records:
+	// how many transactional ids the next fencing of a connector covers.
+	FenceCounts map[string]int
 }
 
 func (s *configSnapshot) target(conn string) targetState {
@@ -106,7 +110,7 @@ type configStore struct {
 func newConfigStore(l *slog.Logger, changed func(string)) *configStore {
 	return &configStore{l: l, changed: changed, deferred: map[string]map[int32]map[string]string{},
 		state: configSnapshot{Offset: -1, Connectors: map[string]map[string]string{}, Targets: map[string]targetState{},
-			TaskCounts: map[string]int{}, Tasks: map[item]map[string]string{}, Inconsistent: map[string]bool{}}}
+			TaskCounts: map[string]int{}, Tasks: map[item]map[string]string{}, Inconsistent: map[string]bool{}, FenceCounts: map[string]int{}}}
 }
 
 // snapshot returns a copy of the state; the config maps in it are shared
@@ -120,6 +124,7 @@ func (c *configStore) snapshot() *configSnapshot {
 	s.TaskCounts = maps.Clone(s.TaskCounts)
 	s.Tasks = maps.Clone(s.Tasks)
 	s.Inconsistent = maps.Clone(s.Inconsistent)
+	s.FenceCounts = maps.Clone(s.FenceCounts)
 	return &s
 }
 
@@ -201,6 +206,7 @@ func (c *configStore) applyLocked(key string, value []byte, offset int64) string
 			delete(s.Targets, name)
 			delete(s.TaskCounts, name)
 			delete(s.Inconsistent, name)
+			delete(s.FenceCounts, name)
 			delete(c.deferred, name)
 			for it := range s.Tasks {
 				if it.Connector == name {
@@ -311,8 +317,22 @@ func (c *configStore) applyLocked(key string, value []byte, offset int64) string
 			c.restarts = c.restarts[len(c.restarts)-1000:]
 		}
 		return name
+	case strings.HasPrefix(key, "tasks-fencing-"):
+		name := strings.TrimPrefix(key, "tasks-fencing-")
+		if value == nil {
+			delete(s.FenceCounts, name)
+			return ""
+		}
+		var v struct {
+			Count *int `json:"task-count"`
+		}
+		if err := json.Unmarshal(value, &v); err != nil || v.Count == nil || *v.Count < 0 {
+			return bad(fmt.Errorf("not {\"task-count\":N}: %s", value))
+		}
+		s.FenceCounts[name] = *v.Count
+		return ""
 	}
-	// session-key, tasks-fencing-* and others of Kafka's: not used here.
+	// session-key and others of Kafka's: not used here.
 	return ""
 }
 
@@ -348,14 +368,20 @@ func (c *configStore) putTarget(ctx context.Context, name string, t targetState)
 	return c.write(ctx, []*kgo.Record{{Key: []byte("target-state-" + name), Value: encodeTarget(t)}})
 }
 
-// putTaskConfigs writes a connector's task configs and their commit.
-func (c *configStore) putTaskConfigs(ctx context.Context, name string, cfgs []map[string]string) error {
+// putTaskConfigs writes a connector's task configs and their commit;
+// with fenced, after them the tasks-fencing-<name> record of the new
+// generation (its earlier generation was fenced).
+func (c *configStore) putTaskConfigs(ctx context.Context, name string, cfgs []map[string]string, fenced bool) error {
 	var recs []*kgo.Record
 	for i, cfg := range cfgs {
 		recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("task-%s-%d", name, i)), Value: encodeProps(cfg)})
 	}
 	commit, _ := json.Marshal(map[string]int{"tasks": len(cfgs)})
 	recs = append(recs, &kgo.Record{Key: []byte("commit-" + name), Value: commit})
+	if fenced {
+		count, _ := json.Marshal(map[string]int{"task-count": len(cfgs)})
+		recs = append(recs, &kgo.Record{Key: []byte("tasks-fencing-" + name), Value: count})
+	}
 	return c.write(ctx, recs)
 }
 

@@ -83,7 +83,7 @@ func run(ctx context.Context, o Options) error {
 	log.Info("connect: REST API listening", "address", addr.String(), "worker_id", h.workerID)
 
 	h.worker, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, WorkerID: h.workerID, Log: log,
-		Config: WorkerConfig(), Offsets: h.offsets})
+		Config: WorkerConfig(), Offsets: h.offsets, ExactlyOnceSource: h.eosMode() == eosEnabled})
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,10 @@ func (h *Herder) openLogs(ctx context.Context, wcfg interface {
 		if err := ensureTopic(tctx, adm, s.spec, s.one, h.log); err != nil {
 			return fail(err)
 		}
-		l, err := openLog(s.spec.name, append(base, kgo.ClientID(clientID+"-"+s.spec.name)), s.apply, h.log)
+		// With exactly-once sources, offsets count once their transaction
+		// commits (Kafka's KafkaOffsetBackingStore reads read_committed).
+		committed := s.spec.name == wcfg.String(OffsetTopic) && h.eosMode() == eosEnabled
+		l, err := openLog(s.spec.name, append(base, kgo.ClientID(clientID+"-"+s.spec.name)), s.apply, h.log, committed)
 		if err != nil {
 			return fail(err)
 		}

@@ -445,7 +445,8 @@ func (h *Herder) startTask(ctx context.Context, it item, connProps, cfg map[stri
 		OnState: func(st runtime.State, trace string) {
 			h.statuses.putTask(it, string(st), trace, h.workerID, h.gen())
 		},
-		OnTopic: func(topic string) { h.statuses.putTopic(it.Connector, topic, int(it.Task)) },
+		OnTopic:       func(topic string) { h.statuses.putTopic(it.Connector, topic, int(it.Task)) },
+		Transactional: h.transactional(it),
 	})
 	if err != nil {
 		h.log.Error("connect: task failed to start", "connector", it.Connector, "task", it.Task, "error", err)

@@ -20,12 +20,16 @@ import (
 // record written before the call has been applied, which is how a worker
 // knows its view of configs, offsets or statuses is current.
 type kafkaLog struct {
-	topic    string
-	apply    func(*kgo.Record)
-	log      *slog.Logger
-	consumer *kgo.Client
-	producer *kgo.Client
-	admin    *kadm.Client
+	topic string
+	apply func(*kgo.Record)
+	// committed logs are read with read_committed (the offset topic with
+	// exactly-once sources): records of open or aborted transactions are
+	// never applied, and readToEnd waits for the last stable offset.
+	committed bool
+	log       *slog.Logger
+	consumer  *kgo.Client
+	producer  *kgo.Client
+	admin     *kadm.Client
 
 	mu      sync.Mutex
 	changed *sync.Cond
@@ -78,13 +82,22 @@ func ensureTopic(ctx context.Context, adm *kadm.Client, spec topicSpec, oneParti
 }
 
 // openLog starts reading a topic. opts are the clients' base options
-// (bootstrap servers, client id).
-func openLog(topic string, opts []kgo.Opt, apply func(*kgo.Record), log *slog.Logger) (*kafkaLog, error) {
-	l := &kafkaLog{topic: topic, apply: apply, log: log, next: map[int32]int64{}, done: make(chan struct{})}
+// (bootstrap servers, client id). Control records (transaction markers) are
+// kept, to count their offsets as read, and not applied: a topic written
+// in transactions (by exactly-once tasks, or by Kafka's transactional
+// leader) ends with a marker that readToEnd must see to finish.
+func openLog(topic string, opts []kgo.Opt, apply func(*kgo.Record), log *slog.Logger, committed bool) (*kafkaLog, error) {
+	l := &kafkaLog{topic: topic, apply: apply, log: log, committed: committed, next: map[int32]int64{}, done: make(chan struct{})}
 	l.changed = sync.NewCond(&l.mu)
 	var err error
+	isolation := kgo.ReadUncommitted()
+	if committed {
+		isolation = kgo.ReadCommitted()
+	}
 	l.consumer, err = kgo.NewClient(append(append([]kgo.Opt{}, opts...),
 		kgo.ConsumeTopics(topic),
+		kgo.KeepControlRecords(),
+		kgo.FetchIsolationLevel(isolation),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.MetadataMinAge(time.Second))...)
@@ -124,7 +137,9 @@ func (l *kafkaLog) run(ctx context.Context) {
 				return
 			}
 			for _, r := range p.Records {
-				l.apply(r)
+				if !r.Attrs.IsControl() {
+					l.apply(r)
+				}
 			}
 			l.mu.Lock()
 			l.next[p.Partition] = p.Records[len(p.Records)-1].Offset + 1
@@ -135,9 +150,14 @@ func (l *kafkaLog) run(ctx context.Context) {
 }
 
 // readToEnd waits until every record in the topic when it was called has
-// been applied.
+// been applied: up to the high watermark, or for a committed log the last
+// stable offset (what is before the first open transaction).
 func (l *kafkaLog) readToEnd(ctx context.Context) error {
-	ends, err := l.admin.ListEndOffsets(ctx, l.topic)
+	list := l.admin.ListEndOffsets
+	if l.committed {
+		list = l.admin.ListCommittedOffsets
+	}
+	ends, err := list(ctx, l.topic)
 	if err == nil {
 		err = ends.Error()
 	}

@@ -137,6 +137,9 @@ func ConnectorConfig(sink bool) *configdef.Def {
 	} else {
 		d.Define(configdef.Key{Name: TopicCreationGroups, Type: configdef.List, Default: "", Importance: configdef.Low, Group: "Topic Creation",
 			Doc: "Groups of configurations for topics created by source connectors. Only the default group is supported: topic.creation.default.replication.factor, topic.creation.default.partitions and other topic.creation.default.* topic settings."})
+		for _, k := range exactlyOnceKeys() {
+			d.Define(k)
+		}
 	}
 	return d
 }

@@ -109,6 +109,10 @@ type Options struct {
 	// Offsets stores source offsets; when nil, the file
 	// offset.storage.file.filename (standalone mode).
 	Offsets OffsetStore
+	// ExactlyOnceSource is set when the worker runs exactly-once sources
+	// (exactly.once.source.support=enabled): validation then checks the
+	// connectors' exactly.once.support and transaction.boundary.
+	ExactlyOnceSource bool
 }
 
 // Herder runs connectors in one process (standalone mode): it validates
@@ -122,6 +126,7 @@ type Herder struct {
 	workerID string
 	log      *slog.Logger
 	store    OffsetStore
+	eos      bool
 	base     []kgo.Opt
 	producer map[string]string
 	consumer map[string]string
@@ -162,6 +167,8 @@ type taskRun struct {
 	done   chan struct{}
 	// gate pauses the task (distributed mode); nil in standalone mode.
 	gate *pauseGate
+	// txn makes a source task exactly-once (distributed mode).
+	txn *Transactional
 }
 
 // NewHerder checks the worker's settings, opens the offsets file, and
@@ -189,7 +196,7 @@ func NewHerder(ctx context.Context, o Options) (*Herder, error) {
 	h := &Herder{
 		reg: o.Registry, worker: o.Worker, wcfg: wcfg, workerID: o.WorkerID, log: o.Log,
 		producer: prefixed(o.Worker, "producer."), consumer: prefixed(o.Worker, "consumer."), admin: prefixed(o.Worker, "admin."),
-		connectors: map[string]*connectorRun{},
+		connectors: map[string]*connectorRun{}, eos: o.ExactlyOnceSource,
 	}
 	clientID := wcfg.String(ClientID)
 	h.base = []kgo.Opt{kgo.SeedBrokers(wcfg.List(BootstrapServers)...)}
@@ -467,14 +474,23 @@ func (cr *connectorRun) newTask(ctx context.Context, tr *taskRun, log *slog.Logg
 		// franz-go's differ; producer.* settings come after and win.
 		opts = append([]kgo.Opt{kgo.ClientID(clientID), kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.ProducerLinger(5 * time.Millisecond)}, opts...)
-		cl, err := kgo.NewClient(append(opts, kgo.RecordPartitioner(newPartitioner()))...)
+		opts = append(opts, kgo.RecordPartitioner(newPartitioner()))
+		var txn *txnState
+		if tr.txn != nil {
+			if txn, err = newTxnState(*tr.txn, cr.cfg, interval); err != nil {
+				ch.close()
+				return nil, err
+			}
+			opts = append(opts, kgo.TransactionalID(tr.txn.ID))
+		}
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			ch.close()
 			return nil, fmt.Errorf("producer: %w", err)
 		}
 		st := &sourceTask{connector: cr.name, id: tr.id, task: task, props: tr.config, conv: conv, chain: ch, errs: errs,
 			client: cl, admin: kadm.NewClient(cl), store: h.store, interval: interval, flushWait: h.wcfg.Duration(OffsetFlushTimeout) + h.wcfg.Duration(TaskShutdownTimeout),
-			log: log, status: tr.status, topics: cr.topics, sub: newSubmitted(), gate: tr.gate}
+			log: log, status: tr.status, topics: cr.topics, sub: newSubmitted(), gate: tr.gate, txn: txn}
 		if err := st.topicCreation(h.wcfg.Bool(TopicCreationEnable), cr.props); err != nil {
 			cl.Close()
 			ch.close()

@@ -38,6 +38,9 @@ type sourceTask struct {
 	status    *taskStatus
 	topics    *topicSet
 	gate      *pauseGate
+	// txn is set for an exactly-once task (exactlyonce.go): offsets are
+	// stored only in its transactions.
+	txn *txnState
 
 	// Topic creation (topic.creation.default.*): the topics known to exist.
 	create        bool
@@ -67,6 +70,11 @@ func (c sourceContext) Offset(p map[string]any) (map[string]any, error) {
 func (t *sourceTask) run(ctx context.Context) error {
 	defer t.client.Close()
 	defer t.chain.close()
+	if t.txn != nil {
+		if err := t.prepareTransactions(ctx); err != nil {
+			return err
+		}
+	}
 	if err := t.task.Start(sourceContext{t}, t.props); err != nil {
 		return fmt.Errorf("start source task: %w", err)
 	}
@@ -75,6 +83,9 @@ func (t *sourceTask) run(ctx context.Context) error {
 	// Stop the task, wait for what was sent, and store its offsets.
 	if serr := t.task.Stop(); serr != nil && err == nil {
 		err = fmt.Errorf("stop source task: %w", serr)
+	}
+	if t.txn != nil {
+		return t.finishTransaction(err)
 	}
 	fctx, cancel := context.WithTimeout(context.Background(), t.flushWait)
 	defer cancel()
@@ -118,7 +129,11 @@ func (t *sourceTask) loop(ctx context.Context) error {
 		if err := t.failed(); err != nil {
 			return err
 		}
-		if time.Since(last) >= t.interval {
+		due := time.Since(last) >= t.interval
+		if t.txn != nil {
+			due = t.txn.due(len(recs) > 0)
+		}
+		if due {
 			if err := t.commit(); err != nil {
 				return err
 			}
@@ -192,12 +207,21 @@ func (t *sourceTask) send(ctx context.Context, r *connect.SourceRecord) error {
 		return err
 	}
 	t.topics.add(b.Topic)
-	t.client.Produce(ctx, kr, func(kr *kgo.Record, err error) {
+	pctx := ctx
+	if t.txn != nil {
+		// A transaction's records are not given up when the task stops:
+		// its last commit waits for them.
+		pctx = context.Background()
+		if err := t.beginTransaction(); err != nil {
+			return err
+		}
+	}
+	t.client.Produce(pctx, kr, func(kr *kgo.Record, err error) {
 		if err != nil {
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil && t.txn == nil {
 				return // stopping: the record was not sent and its offset is not stored
 			}
-			if t.errs.tolerateAll {
+			if t.errs.tolerateAll && t.txn == nil {
 				t.log.Error("connect: failed to send a record to Kafka, skipped (errors.tolerance=all)", "topic", kr.Topic, "error", err)
 				sub.ack()
 				return
@@ -212,6 +236,13 @@ func (t *sourceTask) send(ctx context.Context, r *connect.SourceRecord) error {
 		sub.ack()
 		if rc, ok := t.task.(connect.RecordCommitter); ok {
 			md := &connect.RecordMetadata{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Timestamp: kr.Timestamp}
+			if t.txn != nil {
+				// Handed to the task once the transaction commits.
+				t.mu.Lock()
+				t.txn.acked = append(t.txn.acked, ackedRecord{r, md})
+				t.mu.Unlock()
+				return
+			}
 			if err := rc.CommitRecord(r, md); err != nil {
 				t.log.Warn("connect: source task CommitRecord failed", "error", err)
 			}
@@ -231,8 +262,12 @@ func (t *sourceTask) dropped(r *connect.SourceRecord, sub *submission) {
 	}
 }
 
-// commit stores the offsets of records that reached Kafka.
+// commit stores the offsets of records that reached Kafka; an
+// exactly-once task commits its transaction instead.
 func (t *sourceTask) commit() error {
+	if t.txn != nil {
+		return t.commitTransaction()
+	}
 	entries, pending := t.sub.committable()
 	if len(entries) > 0 {
 		if err := t.store.Set(t.connector, entries); err != nil {

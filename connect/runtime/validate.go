@@ -161,6 +161,9 @@ func (h *Herder) ValidateConnector(props map[string]string) (*Validation, error)
 	} else {
 		c.close()
 	}
+	if !sink {
+		h.validateExactlyOnce(conn, props, v)
+	}
 	if cv, ok := conn.(ConnectorValidator); ok {
 		for k, errs := range cv.Validate(props) {
 			for _, e := range errs {

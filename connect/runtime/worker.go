@@ -64,6 +64,8 @@ type TaskSpec struct {
 	OnState func(state State, trace string)
 	// OnTopic hears each topic the task uses, the first time.
 	OnTopic func(topic string)
+	// Transactional, for a source task, makes it exactly-once.
+	Transactional *Transactional
 }
 
 // Task is one task started by StartTask.
@@ -88,7 +90,7 @@ func (h *Herder) StartTask(spec TaskSpec) (*Task, error) {
 	cr := &connectorRun{h: h, name: spec.Connector, props: maps.Clone(spec.ConnectorConfig), cfg: cfg, plugin: plugin, conn: conn,
 		topics: &topicSet{notify: spec.OnTopic}, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	st := &taskStatus{state: StateUnassigned, notify: spec.OnState}
-	tr := &taskRun{id: spec.ID, config: maps.Clone(spec.TaskConfig), status: st, cancel: cancel, done: make(chan struct{})}
+	tr := &taskRun{id: spec.ID, config: maps.Clone(spec.TaskConfig), status: st, cancel: cancel, done: make(chan struct{}), txn: spec.Transactional}
 	tr.gate = &pauseGate{status: st, resumed: make(chan struct{})}
 	if spec.Paused {
 		tr.gate.pause()
