@@ -13,10 +13,12 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/connect"
@@ -249,7 +251,10 @@ func (t *sourceTask) abortTransaction() {
 }
 
 // finishTransaction ends the task's last transaction when it stops:
-// committed when the task stops cleanly, aborted when it failed.
+// committed when the task stops cleanly, aborted when it failed. A task
+// stopped because it is replaced (new task configs, or it moved) may find
+// its producer already fenced: its transaction is then aborted, which is
+// no failure of the task.
 func (t *sourceTask) finishTransaction(runErr error) error {
 	if runErr != nil {
 		t.abortTransaction()
@@ -257,7 +262,17 @@ func (t *sourceTask) finishTransaction(runErr error) error {
 	}
 	if err := t.commitTransaction(); err != nil {
 		t.abortTransaction()
+		if fenced(err) {
+			t.log.Warn("connect: the stopping task's producer was fenced by a newer one; its last transaction is aborted", "error", err)
+			return nil
+		}
 		return err
 	}
 	return nil
+}
+
+// fenced reports whether an error says a newer producer took over the
+// transactional id.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch)
 }

@@ -82,6 +82,41 @@ func openTransaction(t testing.TB, topic string) bool {
 	return open
 }
 
+// lastValue waits for a record with the key in a topic and returns the
+// value of the last one there by then.
+func lastValue(t testing.TB, topic, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker(t)), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := admin(t).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(topic, 0)
+	var last string
+	found := false
+	for !found || last == "" {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no %s in %s", key, topic)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == key {
+				last = string(r.Value)
+			}
+			if r.Offset+1 >= end.Offset {
+				found = true
+			}
+		})
+	}
+	return last
+}
+
 // taskWorker returns the worker whose id the status of a connector's task
 // 0 shows RUNNING, asking w.
 func taskWorker(t testing.TB, c *cluster, w *worker, name string, not *worker) *worker {
@@ -208,7 +243,28 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 		return victim
 	}
 
-	// 1. SIGKILL mid-transaction.
+	// 1. New task configs: the leader fences the running task's producer,
+	// then writes them and the task count of the new generation. The old
+	// task cannot commit what it sent since its last commit.
+	waitState(t, w0, "src", "RUNNING")
+	waitFor(t, 20*time.Second, "an open transaction in "+topic, func() (bool, string) {
+		return openTransaction(t, topic), ""
+	})
+	mustCall(t, 200, "PUT", w0.url("/connectors/src/config"), map[string]string{
+		"connector.class": "FileStreamSource", "file": file, "topic": topic, "batch.size": "40",
+		"exactly.once.support": "required", "transaction.boundary": "interval", "transaction.boundary.interval.ms": "500"}, nil)
+	waitFor(t, 30*time.Second, "the task with batch.size=40", func() (bool, string) {
+		var tasks []struct {
+			Config map[string]string `json:"config"`
+		}
+		call(t, "GET", w0.url("/connectors/src/tasks"), nil, &tasks)
+		return len(tasks) == 1 && tasks[0].Config["batch.size"] == "40", fmt.Sprint(tasks)
+	})
+	if got := lastValue(t, c.group+"-configs", "tasks-fencing-src"); got != `{"task-count":1}` {
+		t.Fatalf("tasks-fencing-src = %s, want {\"task-count\":1}", got)
+	}
+
+	// 2. SIGKILL mid-transaction.
 	waitState(t, w0, "src", "RUNNING")
 	dead := strike(w0, syscall.SIGKILL)
 	<-dead.proc.exited
@@ -218,7 +274,7 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 	}
 	taskWorker(t, c, alive, "src", dead)
 
-	// 2. A zombie: the task's worker frozen while its transaction is open.
+	// 3. A zombie: the task's worker frozen while its transaction is open.
 	c.add()
 	frozen := strike(alive, syscall.SIGSTOP)
 	t.Cleanup(func() { _ = frozen.proc.cmd.Process.Signal(syscall.SIGCONT) })
