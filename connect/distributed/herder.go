@@ -431,13 +431,18 @@ func (h *Herder) taskConfigs(inst *connInstance, snap *configSnapshot) {
 func (h *Herder) startTask(ctx context.Context, it item, connProps, cfg map[string]string, paused bool) {
 	ti := &taskInstance{config: cfg, connProps: connProps}
 	h.tasks[it] = ti
+	var txn *runtime.Transactional
 	if _, plugin, err := h.reg.NewConnector(connProps[runtime.ConnectorClass]); err == nil && plugin.Type == connect.SourcePlugin {
-		// The task must see the offsets its last worker stored.
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := h.offsets.log.readToEnd(rctx)
-		cancel()
-		if err != nil {
-			h.log.Warn("connect: reading the offset topic to its end failed; the task starts from what was read", "error", err)
+		// The task must see the offsets its last worker stored. An
+		// exactly-once task reads them itself, once it has fenced the
+		// producer it replaces.
+		if txn = h.transactional(it); txn == nil {
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			err := h.offsets.log.readToEnd(rctx)
+			cancel()
+			if err != nil {
+				h.log.Warn("connect: reading the offset topic to its end failed; the task starts from what was read", "error", err)
+			}
 		}
 	}
 	t, err := h.worker.StartTask(runtime.TaskSpec{
@@ -446,7 +451,7 @@ func (h *Herder) startTask(ctx context.Context, it item, connProps, cfg map[stri
 			h.statuses.putTask(it, string(st), trace, h.workerID, h.gen())
 		},
 		OnTopic:       func(topic string) { h.statuses.putTopic(it.Connector, topic, int(it.Task)) },
-		Transactional: h.transactional(it),
+		Transactional: txn,
 	})
 	if err != nil {
 		h.log.Error("connect: task failed to start", "connector", it.Connector, "task", it.Task, "error", err)
