@@ -77,6 +77,9 @@ type App struct {
 	prodMu     sync.Mutex
 	produced   map[string]int64
 	produceErr error
+
+	// eos is the exactly_once_v2 state (eos.go).
+	eos eosState
 }
 
 type runningTask struct {
@@ -100,10 +103,12 @@ func New(topo *topology.Topology, cfg Config) (*App, error) {
 	if _, err := topo.Subtopologies(); err != nil {
 		return nil, err
 	}
-	return &App{cfg: cfg, topo: topo, log: cfg.Logger.With("application.id", cfg.ApplicationID),
+	a := &App{cfg: cfg, topo: topo, log: cfg.Logger.With("application.id", cfg.ApplicationID),
 		tasks: make(map[processor.TaskID]*runningTask), suspended: make(map[processor.TaskID]*runningTask),
 		globals: make(map[string]state.Store), cache: state.NewCache(cfg.CacheMaxBytes),
-		produced: make(map[string]int64)}, nil
+		produced: make(map[string]int64)}
+	a.eos.on = a.exactlyOnce()
+	return a, nil
 }
 
 // State is the instance's state.
@@ -188,7 +193,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	slices.Sort(topics)
 	bal := &taskBalancer{subOf: p.subOf, topicsOf: p.topicsOf, localTasks: a.localTasks, prevTasks: a.previousTasks}
-	cl, err := kgo.NewClient(append(a.baseOpts(),
+	opts := append(a.baseOpts(),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(topics...),
 		kgo.Balancers(bal),
@@ -201,7 +206,13 @@ func (a *App) Run(ctx context.Context) (err error) {
 		kgo.RecordPartitioner(partitioner{}),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.FetchMaxWait(100*time.Millisecond),
-	)...)
+	)
+	var cl *kgo.Client
+	if a.eos.on {
+		cl, err = a.newTxnClient(opts)
+	} else {
+		cl, err = kgo.NewClient(opts...)
+	}
 	if err != nil {
 		return fmt.Errorf("streams: client: %w", err)
 	}
@@ -243,7 +254,11 @@ func (a *App) loop(ctx context.Context, gerr <-chan error) error {
 			return nil
 		}
 		err := a.processBatch(ctx, fetches)
-		a.cl.AllowRebalance()
+		// Under exactly-once a rebalance comes in only between
+		// transactions (eos.go).
+		if !a.eos.on || !a.eos.dirty.Load() {
+			a.cl.AllowRebalance()
+		}
 		switch {
 		case err == nil:
 		case ctx.Err() != nil && errors.Is(err, context.Canceled):
@@ -279,6 +294,14 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 	})
 	if ferr != nil {
 		return ferr
+	}
+	if a.eos.on && a.eos.rebalanced {
+		// The session rewinds to the committed offsets: what was polled
+		// is fetched again.
+		if err := a.resetAfterRebalance(ctx); err != nil {
+			return err
+		}
+		fetches = nil
 	}
 	if err := a.openPending(ctx); err != nil {
 		return err
@@ -317,6 +340,7 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 				break
 			}
 			queues[from] = queues[from][1:]
+			a.eos.dirty.Store(true)
 			if err := rt.t.Process(inputRecord(next)); err != nil {
 				return fmt.Errorf("streams: %w", err)
 			}
@@ -334,7 +358,7 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 			commitAsked = true
 		}
 	}
-	if commitAsked || time.Since(a.lastCommit) >= a.cfg.CommitInterval {
+	if commitAsked || time.Since(a.lastCommit) >= a.cfg.CommitInterval || a.eos.waiting.Load() {
 		// Not ctx: a commit after a stop was asked for must still finish.
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -393,6 +417,9 @@ func (a *App) nextWallClock() int64 {
 // A crash between these steps replays input from the last committed
 // offsets: records may be processed twice, never lost. a.mu is held.
 func (a *App) commit(ctx context.Context, tasks map[processor.TaskID]*runningTask) error {
+	if a.eos.on {
+		return a.commitTxn(ctx)
+	}
 	a.lastCommit = time.Now()
 	if a.log.Enabled(ctx, slog.LevelDebug) {
 		for id, rt := range tasks {
@@ -476,6 +503,7 @@ func changelogKey(topic string, p int32) string { return topic + "\x00" + strcon
 
 // Send is the tasks' collector: it hands records to the producer.
 func (a *App) Send(topic string, partition int32, key, value []byte, ts int64, headers []processor.Header) error {
+	a.eos.dirty.Store(true)
 	r := &kgo.Record{Topic: topic, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
 	if partition >= 0 {
 		r.Partition = partition
@@ -527,6 +555,11 @@ func (a *App) onChangelogProduced(r *kgo.Record, err error) {
 func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.eos.on {
+		// The assignment is the whole list (an eager protocol).
+		a.eos.rebalanced = true
+		a.pending = nil
+	}
 	seen := make(map[processor.TaskID]bool)
 	for topic, parts := range assigned {
 		sub, ok := a.plan.subOf[topic]
@@ -544,7 +577,11 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 	// Suspended tasks not given back are closed now.
 	for id, rt := range a.suspended {
 		if !seen[id] {
-			a.closeTask(id, rt)
+			if a.eos.on {
+				a.closeClean(id, rt) // suspended after a commit
+			} else {
+				a.closeTask(id, rt)
+			}
 		}
 	}
 	a.log.Info("tasks assigned", "tasks", fmt.Sprint(sortedIDs(seen)))
@@ -555,6 +592,10 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.eos.on {
+		a.revokeEOS()
+		return
+	}
 	if a.closing || len(a.tasks) == 0 {
 		return
 	}
@@ -592,6 +633,19 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setState(Rebalancing)
+	if a.eos.on {
+		// The open transaction is aborted: the stores may hold its
+		// updates.
+		a.eos.rebalanced = true
+		for id, rt := range a.tasks {
+			a.closeDirty(id, rt)
+		}
+		for id, rt := range a.suspended {
+			a.closeDirty(id, rt)
+		}
+		a.pending = nil
+		return
+	}
 	for id, rt := range a.tasks {
 		a.closeTask(id, rt)
 	}
@@ -605,6 +659,10 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
 func (a *App) closeAllDirty() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.eos.on {
+		a.corruptTasks("processing failed")
+		return
+	}
 	for id, rt := range a.tasks {
 		a.closeTask(id, rt)
 	}
@@ -645,7 +703,7 @@ func (a *App) openPending(ctx context.Context) error {
 		targets = append(targets, tg...)
 	}
 	start := time.Now()
-	reached, err := restore(ctx, a.adm, a.baseOpts(), targets)
+	reached, records, err := restore(ctx, a.adm, a.baseOpts(), targets, a.eos.on)
 	if err != nil {
 		for _, rt := range fresh {
 			rt.t.Close()
@@ -653,7 +711,7 @@ func (a *App) openPending(ctx context.Context) error {
 		return fmt.Errorf("streams: %w", err)
 	}
 	if len(targets) > 0 {
-		a.log.Info("restored state stores", "changelogs", len(targets), "took", time.Since(start).Round(time.Millisecond))
+		a.log.Info("restored state stores", "changelogs", len(targets), "records", records, "took", time.Since(start).Round(time.Millisecond))
 	}
 	for _, rt := range fresh {
 		for topic := range rt.changelogEnd {
@@ -694,6 +752,11 @@ func (a *App) createTask(id processor.TaskID) (*runningTask, []restoreTarget, er
 		var err error
 		if checkpoint, err = readCheckpoint(dir); err != nil {
 			return nil, nil, fmt.Errorf("streams: task %s: %w", id, err)
+		}
+		if a.eos.on {
+			if err := dropCheckpoint(dir); err != nil {
+				return nil, nil, fmt.Errorf("streams: task %s: %w", id, err)
+			}
 		}
 		if checkpoint == nil {
 			if err := os.RemoveAll(dir); err != nil {
@@ -749,6 +812,9 @@ func (a *App) shutdown(clean bool) error {
 	defer a.mu.Unlock()
 	a.setState(PendingShutdown)
 	a.closing = true
+	if a.eos.on {
+		return a.shutdownEOS(clean)
+	}
 	var err error
 	if clean && len(a.tasks) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -794,7 +860,7 @@ func (a *App) startGlobals(ctx context.Context, wg *sync.WaitGroup, errs chan er
 		go func() {
 			defer wg.Done()
 			defer gt.Close()
-			if err := runGlobal(ctx, a.adm, a.baseOpts(), g.Topic, gt, ready); err != nil {
+			if err := runGlobal(ctx, a.adm, a.baseOpts(), g.Topic, gt, ready, a.eos.on); err != nil {
 				errs <- err
 			}
 		}()

@@ -37,13 +37,19 @@ type Config struct {
 	// StateDir (state.dir) holds persistent stores and checkpoints.
 	// Default: <os temp dir>/sluice-streams.
 	StateDir string
-	// CommitInterval (commit.interval.ms), default 30s.
+	// CommitInterval (commit.interval.ms), default 30s; 100ms under
+	// exactly_once_v2, where a commit also ends a transaction and output
+	// becomes visible to read_committed consumers only then.
 	CommitInterval time.Duration
 	// CacheMaxBytes (statestore.cache.max.bytes) is the record cache budget
 	// of the instance. 0 means the default, 10 MiB; a negative value turns
 	// caching off (Kafka's 0).
 	CacheMaxBytes int64
-	// ProcessingGuarantee (processing.guarantee): "at_least_once" (default).
+	// ProcessingGuarantee (processing.guarantee): "at_least_once" (default)
+	// or "exactly_once_v2": one transaction per commit holds the output,
+	// the changelog writes and the input offsets, and consumers read
+	// read_committed. Kafka 4 removed "exactly_once" and
+	// "exactly_once_beta"; they are refused.
 	ProcessingGuarantee string
 	// ReplicationFactor (replication.factor) of internal topics; 0 or -1:
 	// the broker's default.
@@ -80,19 +86,25 @@ func (c *Config) setDefaults() error {
 	if c.StateDir == "" {
 		c.StateDir = filepath.Join(os.TempDir(), "sluice-streams")
 	}
+	switch c.ProcessingGuarantee {
+	case "", AtLeastOnce:
+		c.ProcessingGuarantee = AtLeastOnce
+	case ExactlyOnceV2:
+	case "exactly_once", "exactly_once_beta":
+		return fmt.Errorf("streams config: processing.guarantee %q was deprecated and is removed in Kafka 4; use %s", c.ProcessingGuarantee, ExactlyOnceV2)
+	default:
+		return fmt.Errorf("streams config: processing.guarantee %q is not supported (%s or %s)", c.ProcessingGuarantee, AtLeastOnce, ExactlyOnceV2)
+	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = 30 * time.Second
+		if c.ProcessingGuarantee == ExactlyOnceV2 {
+			c.CommitInterval = 100 * time.Millisecond
+		}
 	}
 	if c.CacheMaxBytes == 0 {
 		c.CacheMaxBytes = 10 << 20
 	} else if c.CacheMaxBytes < 0 {
 		c.CacheMaxBytes = 0
-	}
-	switch c.ProcessingGuarantee {
-	case "", AtLeastOnce:
-		c.ProcessingGuarantee = AtLeastOnce
-	default:
-		return fmt.Errorf("streams config: processing.guarantee %q is not supported (only %s)", c.ProcessingGuarantee, AtLeastOnce)
 	}
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1

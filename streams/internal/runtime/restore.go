@@ -25,18 +25,28 @@ type restoreTarget struct {
 // the end offset it has now, writing straight into the inner store (no
 // logging, no cache). It returns the offset each changelog partition
 // reached, keyed by changelogKey.
-func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []restoreTarget) (map[string]int64, error) {
+//
+// readCommitted (exactly-once) reads only committed transactions, up to
+// the last stable offset. Control records (transaction markers) are
+// fetched too, in either mode, and skipped: the last offset below the end
+// may be a marker, and only seeing it tells that the end was reached.
+func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []restoreTarget, readCommitted bool) (map[string]int64, int64, error) {
 	reached := make(map[string]int64, len(targets))
+	var records int64
 	if len(targets) == 0 {
-		return reached, nil
+		return reached, 0, nil
 	}
 	var topics []string
 	for _, t := range targets {
 		topics = append(topics, t.topic)
 	}
-	ends, err := adm.ListEndOffsets(ctx, topics...)
+	list := adm.ListEndOffsets
+	if readCommitted {
+		list = adm.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topics...)
 	if err != nil {
-		return nil, fmt.Errorf("restore: end offsets of changelogs: %w", err)
+		return nil, 0, fmt.Errorf("restore: end offsets of changelogs: %w", err)
 	}
 	want := make(map[string]map[int32]kgo.Offset)
 	byPartition := make(map[string]restoreTarget)
@@ -44,7 +54,7 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 	for _, t := range targets {
 		end, ok := ends.Lookup(t.topic, t.partition)
 		if !ok || end.Err != nil {
-			return nil, fmt.Errorf("restore: end offset of %s-%d: %v", t.topic, t.partition, end.Err)
+			return nil, 0, fmt.Errorf("restore: end offset of %s-%d: %v", t.topic, t.partition, end.Err)
 		}
 		key := changelogKey(t.topic, t.partition)
 		reached[key] = end.Offset
@@ -59,28 +69,33 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 		remaining[key] = end.Offset - 1
 	}
 	if len(remaining) == 0 {
-		return reached, nil
+		return reached, 0, nil
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
+	copts := append(append([]kgo.Opt{}, opts...),
 		kgo.ConsumePartitions(want),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
+		kgo.KeepControlRecords(),
+	)
+	if readCommitted {
+		copts = append(copts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(copts...)
 	if err != nil {
-		return nil, fmt.Errorf("restore: client: %w", err)
+		return nil, 0, fmt.Errorf("restore: client: %w", err)
 	}
 	defer cl.Close()
 	for len(remaining) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var ferr error
 		fetches.EachError(func(topic string, p int32, err error) {
 			ferr = fmt.Errorf("restore: fetch %s-%d: %w", topic, p, err)
 		})
 		if ferr != nil {
-			return nil, ferr
+			return nil, 0, ferr
 		}
 		var batchErr error
 		fetches.EachTopic(func(ft kgo.FetchTopic) {
@@ -99,8 +114,12 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 					if r.Offset > last {
 						break
 					}
+					if r.Attrs.IsControl() {
+						continue
+					}
 					kvs = append(kvs, state.KeyValue{Key: r.Key, Value: state.WithTimestamp(r.Value, r.Timestamp.UnixMilli())})
 				}
+				records += int64(len(kvs))
 				if err := t.inner.PutAll(kvs); err != nil {
 					batchErr = fmt.Errorf("restore %s-%d into %s: %w", ft.Topic, fp.Partition, t.inner.Name(), err)
 					return
@@ -111,20 +130,26 @@ func restore(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, targets []re
 			})
 		})
 		if batchErr != nil {
-			return nil, batchErr
+			return nil, 0, batchErr
 		}
 	}
-	return reached, nil
+	return reached, records, nil
 }
 
 // runGlobal fills a global store's task from every partition of its topic:
 // up to the end offsets it finds first (then ready is closed), and then
 // for as long as ctx lasts. Each record goes through the global store's
-// processor.
+// processor. readCommitted (exactly-once) reads committed transactions
+// only, up to the last stable offset; markers are seen (and skipped) so
+// that the end is recognised, as in restore.
 func runGlobal(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, topic string, gt interface {
 	Process(topology.InputRecord) error
-}, ready chan<- struct{}) error {
-	ends, err := adm.ListEndOffsets(ctx, topic)
+}, ready chan<- struct{}, readCommitted bool) error {
+	list := adm.ListEndOffsets
+	if readCommitted {
+		list = adm.ListCommittedOffsets
+	}
+	ends, err := list(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("global store: end offsets of %s: %w", topic, err)
 	}
@@ -134,11 +159,16 @@ func runGlobal(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, topic stri
 			remaining[o.Partition] = o.Offset - 1
 		}
 	})
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
+	copts := append(append([]kgo.Opt{}, opts...),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
+		kgo.KeepControlRecords(),
+	)
+	if readCommitted {
+		copts = append(copts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(copts...)
 	if err != nil {
 		return fmt.Errorf("global store: client: %w", err)
 	}
@@ -165,7 +195,9 @@ func runGlobal(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, topic stri
 			if perr != nil {
 				return
 			}
-			perr = gt.Process(inputRecord(r))
+			if !r.Attrs.IsControl() {
+				perr = gt.Process(inputRecord(r))
+			}
 			if last, ok := remaining[r.Partition]; ok && r.Offset >= last {
 				delete(remaining, r.Partition)
 			}

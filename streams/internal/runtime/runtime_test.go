@@ -146,8 +146,4 @@ func TestConfigFromProperties(t *testing.T) {
 	if _, err := ConfigFromProperties(map[string]string{"aplication.id": "x"}); err == nil {
 		t.Fatal("a misspelt property was accepted")
 	}
-	bad := Config{ApplicationID: "x", Brokers: []string{"a"}, ProcessingGuarantee: "exactly_once_v2"}
-	if err := bad.setDefaults(); err == nil {
-		t.Fatal("exactly_once_v2 was accepted though it is not implemented")
-	}
 }
