@@ -43,6 +43,7 @@ func runChild(addr, appID, dir string) int {
 	cfg := appConfig(addr, appID, dir)
 	cfg.CommitInterval = 100 * time.Millisecond
 	cfg.MaxPollRecords = 20
+	eosChild(&cfg) // exactly-once children (eos_test.go)
 	a, err := streams.NewApp(topo, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,394 @@
+package streams
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/streams"
+	"github.com/sluicehq/sluice/streams/serde"
+)
+
+// Exactly-once tests. The children are the crash test's (runChild), run
+// under exactly_once_v2 when these variables are set.
+const (
+	childEOS      = "STREAMS_CHILD_EOS"
+	childInstance = "STREAMS_CHILD_INSTANCE_ID"
+)
+
+// eosChild turns a child's configuration to exactly_once_v2 when the test
+// asks for it: no record cache, so that every count update goes out at
+// once (a transaction cut short by a kill then holds output records for
+// read_committed to hide), a log on stderr for the test to read, and
+// optionally a static group instance id, so that a restarted child takes
+// its predecessor's place without waiting out its session.
+func eosChild(cfg *streams.Config) {
+	if os.Getenv(childEOS) == "" {
+		return
+	}
+	cfg.ProcessingGuarantee = "exactly_once_v2"
+	cfg.CacheMaxBytes = -1
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if id := os.Getenv(childInstance); id != "" {
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.InstanceID(id))
+	}
+}
+
+func eosConfig(addr, appID, dir, instanceID string) streams.Config {
+	cfg := appConfig(addr, appID, dir)
+	cfg.ProcessingGuarantee = "exactly_once_v2"
+	cfg.CommitInterval = 0 // the EOS default, 100ms
+	cfg.CacheMaxBytes = -1
+	if instanceID != "" {
+		cfg.ClientOptions = append(cfg.ClientOptions, kgo.InstanceID(instanceID))
+	}
+	return cfg
+}
+
+// startEOSApp runs an exactly-once word count in this process.
+func startEOSApp(t *testing.T, cfg streams.Config) *app {
+	t.Helper()
+	topo, err := wordCountTopology(t, false).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := streams.NewApp(topo, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &app{App: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- a.Run(ctx) }()
+	t.Cleanup(func() { h.stop(t) })
+	return h
+}
+
+// child is a word count running in a child process.
+type child struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startEOSChild(t *testing.T, addr, appID, dir, instanceID string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childBroker+"="+addr, childApp+"="+appID, childDir+"="+dir, childEOS+"=1",
+		childInstance+"="+instanceID)
+	c := &child{cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = c.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.err = cmd.Wait(); close(c.exited) }()
+	t.Cleanup(func() { c.kill() })
+	return c
+}
+
+func (c *child) kill() {
+	select {
+	case <-c.exited:
+		return
+	default:
+	}
+	c.cmd.Process.Signal(syscall.SIGCONT) // a stopped process dies only once continued
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	<-c.exited
+}
+
+func (c *child) running() bool {
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// lineWriter writes the known text, in small batches, until stopped; the
+// lines acknowledged are the input whose counts the output must show.
+type lineWriter struct {
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	written int
+	err     error
+}
+
+func writeLines(t *testing.T, addr string, lines []string, batch int, every time.Duration) *lineWriter {
+	t.Helper()
+	cl := newClient(t, addr)
+	w := &lineWriter{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for next := 0; next < len(lines); next += batch {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			end := min(next+batch, len(lines))
+			recs := make([]*kgo.Record, 0, end-next)
+			for i := next; i < end; i++ {
+				recs = append(recs, &kgo.Record{Topic: inputTopic, Key: []byte(strconv.Itoa(i)), Value: []byte(lines[i])})
+			}
+			err := cl.ProduceSync(context.Background(), recs...).FirstErr()
+			w.mu.Lock()
+			if err != nil {
+				w.err = err
+				w.mu.Unlock()
+				return
+			}
+			w.written = end
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.finish)
+	return w
+}
+
+// finish stops the writer and returns how many lines were written.
+func (w *lineWriter) finish() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+func (w *lineWriter) count() (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.written, w.err
+}
+
+// readTopic reads every record of topic up to its end: the last stable
+// offset for read_committed, the high watermark otherwise. Transaction
+// markers are fetched (and dropped) so that the end is recognised.
+func readTopic(t *testing.T, addr, topic string, committed bool) []*kgo.Record {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, addr))
+	list := adm.ListEndOffsets
+	opts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond)}
+	if committed {
+		list = adm.ListCommittedOffsets
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	ends, err := list(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := map[string]map[int32]kgo.Offset{topic: {}}
+	remaining := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			start[topic][o.Partition] = kgo.NewOffset().AtStart()
+			remaining[o.Partition] = o.Offset - 1
+		}
+	})
+	var out []*kgo.Record
+	if len(remaining) == 0 {
+		return out
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers(addr), kgo.ConsumePartitions(start))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for len(remaining) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v (left: %v)", topic, ctx.Err(), remaining)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			last, ok := remaining[r.Partition]
+			if !ok || r.Offset > last {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+			if r.Offset == last {
+				delete(remaining, r.Partition)
+			}
+		})
+	}
+	return out
+}
+
+// checkCounts reads the output with read_committed and checks that, for
+// every word, the counts it shows are 1, 2, 3, ... in order (each update
+// once: nothing aborted visible, nothing counted twice, nothing skipped)
+// and end at the true count. It returns the problems found and how many
+// records read_committed shows.
+func checkCounts(t *testing.T, addr string, want map[string]int64) ([]string, int) {
+	t.Helper()
+	recs := readTopic(t, addr, outputTopic, true)
+	last := make(map[string]int64)
+	var problems []string
+	for _, r := range recs {
+		n, err := serde.Int64.Deserialize(r.Topic, r.Value)
+		if err != nil {
+			t.Fatalf("output record %s@%d: %v", r.Key, r.Offset, err)
+		}
+		w := string(r.Key)
+		if n != last[w]+1 && len(problems) < 10 {
+			problems = append(problems, fmt.Sprintf("%s: %d after %d at %d-%d@%d", w, n, last[w], r.Partition, r.Partition, r.Offset))
+		}
+		last[w] = n
+	}
+	if !maps.Equal(last, want) {
+		problems = append(problems, "final counts: "+diff(last, want))
+	}
+	return problems, len(recs)
+}
+
+// latestCounts is the last count of each word under read_committed.
+func latestCounts(t *testing.T, addr string) map[string]int64 {
+	t.Helper()
+	last := make(map[string]int64)
+	for _, r := range readTopic(t, addr, outputTopic, true) {
+		n, err := serde.Int64.Deserialize(r.Topic, r.Value)
+		if err != nil {
+			t.Fatalf("output record %s@%d: %v", r.Key, r.Offset, err)
+		}
+		last[string(r.Key)] = n
+	}
+	return last
+}
+
+func committedInput(adm *kadm.Client, appID string) int64 {
+	resp, err := adm.FetchOffsets(context.Background(), appID)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == inputTopic && o.Err == nil {
+			n += o.At
+		}
+	})
+	return n
+}
+
+var restoredRecords = regexp.MustCompile(`msg="restored state stores" .*records=(\d+)`)
+
+// TestExactlyOnceSurvivesKills: a word count under exactly_once_v2 is
+// killed with SIGKILL at random moments while input flows, and restarted
+// each time on the same state directory (the same transactional.id, whose
+// first InitProducerID aborts the dead instance's open transaction). Once
+// the input stops and a last instance drains it, read_committed shows
+// every word's counts as 1, 2, ..., n with n its true count: no update
+// aborted or counted twice is visible and none is missing. The kills did
+// cut transactions short (read_uncommitted shows more records) and the
+// restarted instances restored their stores from the changelogs.
+func TestExactlyOnceSurvivesKills(t *testing.T) {
+	kills, lineCount := 20, 6000
+	if os.Getenv("SLUICE_LONG") != "" {
+		kills, lineCount = 100, 40000
+	}
+	addr := startBroker(t)
+	createTopic(t, addr, inputTopic, partitions)
+	createTopic(t, addr, outputTopic, partitions)
+	const appID, instance = "wc-eos", "wc-eos-1"
+	dir := t.TempDir()
+	adm := kadm.NewClient(newClient(t, addr))
+	lines := makeLines(7, lineCount)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+
+	// Spread the input over the kills: about 1.5 s a kill.
+	batch := max(lineCount/(kills*15), 1)
+	w := writeLines(t, addr, lines, batch, 100*time.Millisecond)
+	var logs []string
+	restores := 0
+	for i := range kills {
+		c := startEOSChild(t, addr, appID, dir, instance)
+		before := committedInput(adm, appID)
+		waitFor(t, 30*time.Second, fmt.Sprintf("child %d to commit progress", i), func() (bool, string) {
+			if !c.running() {
+				t.Fatalf("child %d exited: %v\n%s", i, c.err, c.log.String())
+			}
+			n := committedInput(adm, appID)
+			return n > before, fmt.Sprintf("%d lines committed, %d before", n, before)
+		})
+		// A random moment while it works.
+		time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+		c.kill()
+		log := c.log.String()
+		logs = append(logs, log)
+		for _, m := range restoredRecords.FindAllStringSubmatch(log, -1) {
+			if n, _ := strconv.Atoi(m[1]); n > 0 && i > 0 {
+				restores++
+			}
+		}
+	}
+	w.finish()
+	written, err := w.count()
+	if err != nil {
+		t.Fatalf("writing input: %v", err)
+	}
+	t.Logf("%d kills; %d lines written; %d restores from changelogs after kills", kills, written, restores)
+	if restores == 0 {
+		t.Errorf("no restarted instance restored a store from its changelog:\n%s", logs[len(logs)-1])
+	}
+
+	// A last instance, in this process, drains the input.
+	want := countWords(lines[:written])
+	a := startEOSApp(t, eosConfig(addr, appID, dir, instance))
+	waitFor(t, 60*time.Second, "the last instance to commit all the input", func() (bool, string) {
+		n := committedInput(adm, appID)
+		return n == int64(written), fmt.Sprintf("%d of %d lines", n, written)
+	})
+	waitFor(t, 60*time.Second, "the true counts in the output (read_committed)", func() (bool, string) {
+		got := latestCounts(t, addr)
+		return maps.Equal(got, want), diff(got, want)
+	})
+	a.stop(t)
+	problems, visible := checkCounts(t, addr, want)
+	if len(problems) > 0 {
+		t.Fatalf("output under read_committed:\n%s", strings.Join(problems, "\n"))
+	}
+	all := len(readTopic(t, addr, outputTopic, false))
+	t.Logf("output: %d records visible to read_committed, %d written in all (%d in aborted transactions)", visible, all, all-visible)
+	if all <= visible {
+		t.Errorf("no output record was aborted in %d kills mid-stream: the kills did not cut a transaction short", kills)
+	}
+}
