@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -391,4 +392,139 @@ func TestExactlyOnceSurvivesKills(t *testing.T) {
 	if all <= visible {
 		t.Errorf("no output record was aborted in %d kills mid-stream: the kills did not cut a transaction short", kills)
 	}
+}
+
+// zombieRun starts a word count in a child process (the future zombie),
+// lets it commit progress while input flows, stops it with SIGSTOP
+// mid-transaction, and starts a second instance in this process with the
+// configuration next gives it (from the zombie's state directory), which
+// must take over every task and make progress. It then continues the
+// zombie and returns it, the new instance, the writer and where the
+// zombie's log stood when it was stopped.
+func zombieRun(t *testing.T, appID string, next func(addr, zombieDir string) streams.Config) (addr string, z *child, b *app, w *lineWriter, lines []string, mark int) {
+	addr = startBroker(t)
+	createTopic(t, addr, inputTopic, partitions)
+	createTopic(t, addr, outputTopic, partitions)
+	adm := kadm.NewClient(newClient(t, addr))
+	lines = makeLines(11, 4000)
+	w = writeLines(t, addr, lines, 20, 100*time.Millisecond)
+	dir := t.TempDir()
+	z = startEOSChild(t, addr, appID, dir, "")
+	waitFor(t, 30*time.Second, "the first instance to commit progress", func() (bool, string) {
+		if !z.running() {
+			t.Fatalf("child exited: %v\n%s", z.err, z.log.String())
+		}
+		n := committedInput(adm, appID)
+		return n > 0, fmt.Sprintf("%d lines committed", n)
+	})
+	if err := z.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	mark = len(z.log.String())
+	b = startEOSApp(t, next(addr, dir))
+	waitFor(t, 60*time.Second, "the new instance to take every task", func() (bool, string) {
+		return len(b.Tasks()) == 2*partitions, fmt.Sprint(b.Tasks())
+	})
+	before := committedInput(adm, appID)
+	waitFor(t, 30*time.Second, "the new instance to commit progress", func() (bool, string) {
+		n := committedInput(adm, appID)
+		return n > before, fmt.Sprintf("%d lines committed, %d at the takeover", n, before)
+	})
+	if err := z.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	return addr, z, b, w, lines, mark
+}
+
+// finishZombieRun stops the input, waits for the true counts, stops both
+// instances and checks the whole read_committed output: every word's
+// counts 1, 2, ..., n. A zombie transaction that committed would show
+// counts repeated (it counted words the new instance counts again).
+func finishZombieRun(t *testing.T, addr string, z *child, b *app, w *lineWriter, lines []string) {
+	t.Helper()
+	w.finish()
+	written, err := w.count()
+	if err != nil {
+		t.Fatalf("writing input: %v", err)
+	}
+	want := countWords(lines[:written])
+	waitFor(t, 60*time.Second, "the true counts in the output (read_committed)", func() (bool, string) {
+		got := latestCounts(t, addr)
+		return maps.Equal(got, want), diff(got, want)
+	})
+	b.stop(t)
+	z.kill()
+	problems, visible := checkCounts(t, addr, want)
+	if len(problems) > 0 {
+		t.Fatalf("output under read_committed:\n%s", strings.Join(problems, "\n"))
+	}
+	all := len(readTopic(t, addr, outputTopic, false))
+	t.Logf("%d lines; output: %d records visible to read_committed, %d in aborted transactions", written, visible, all-visible)
+}
+
+// TestExactlyOnceZombieFencedByGeneration: an instance paused past its
+// session (SIGSTOP) is a zombie: the group gives its tasks to another
+// instance. Continued, it still holds an open transaction with the
+// updates it made before the pause; its commit carries its old member id
+// and generation (KIP-447), the coordinator refuses the offsets, and the
+// transaction is aborted: nothing it wrote becomes visible.
+func TestExactlyOnceZombieFencedByGeneration(t *testing.T) {
+	const appID = "wc-zombie-gen"
+	addr, z, b, w, lines, mark := zombieRun(t, appID, func(addr, _ string) streams.Config {
+		return eosConfig(addr, appID, t.TempDir(), "")
+	})
+	var how string
+	waitFor(t, 30*time.Second, "the zombie's transaction to be aborted", func() (bool, string) {
+		log := z.log.String()[mark:]
+		switch {
+		case strings.Contains(log, "exactly-once: transaction aborted"):
+			how = "aborted (its offsets refused or its partitions lost)"
+		case strings.Contains(log, "producer fenced"):
+			// Paused past transaction.timeout.ms: the coordinator
+			// aborted it and bumped the epoch first.
+			how = "fenced after its transaction timed out"
+		}
+		return how != "", lastLines(log, 30)
+	})
+	t.Logf("the zombie's transaction: %s", how)
+	finishZombieRun(t, addr, z, b, w, lines)
+}
+
+// TestExactlyOnceZombieFencedByTransactionalID: a second instance starts
+// with the paused instance's identity (its process id, so the same
+// transactional.id, as when a replacement reuses a volume). Its
+// InitProducerID fences the paused one and aborts its open transaction;
+// continued, the old instance's writes and commit are refused and it
+// stops with an error, without re-initialising the id (which would fence
+// the new owner in turn).
+func TestExactlyOnceZombieFencedByTransactionalID(t *testing.T) {
+	const appID = "wc-zombie-id"
+	addr, z, b, w, lines, _ := zombieRun(t, appID, func(addr, zdir string) streams.Config {
+		dir := t.TempDir()
+		pid, err := os.ReadFile(filepath.Join(zdir, appID, "process-id"))
+		if err != nil {
+			t.Fatalf("the first instance's process id: %v", err)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, appID), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, appID, "process-id"), pid, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return eosConfig(addr, appID, dir, "")
+	})
+	select {
+	case <-z.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the fenced instance still runs 30s after it was continued:\n%s", lastLines(z.log.String(), 20))
+	}
+	if z.err == nil || !strings.Contains(z.log.String(), "producer fenced") {
+		t.Fatalf("the fenced instance exited with %v; want an error naming the fencing:\n%s", z.err, lastLines(z.log.String(), 20))
+	}
+	finishZombieRun(t, addr, z, b, w, lines)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
 }

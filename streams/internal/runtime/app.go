@@ -257,6 +257,7 @@ func (a *App) loop(ctx context.Context, gerr <-chan error) error {
 		// Under exactly-once a rebalance comes in only between
 		// transactions (eos.go).
 		if !a.eos.on || !a.eos.dirty.Load() {
+			a.eos.waiting.Store(false)
 			a.cl.AllowRebalance()
 		}
 		switch {

@@ -155,11 +155,21 @@ func (a *App) resetAfterRebalance(ctx context.Context) error {
 		// that work was aborted.
 		a.corruptTasks("transaction aborted by a rebalance")
 	}
-	a.eos.waiting.Store(false)
 	return a.begin()
 }
 
+// begin begins the next transaction, unless a record of the last one was
+// refused because the producer is fenced: franz-go would then load a new
+// epoch of the transactional.id at Begin, fencing in turn the instance
+// that took it over, so the instance stops instead.
 func (a *App) begin() error {
+	a.prodMu.Lock()
+	perr := a.produceErr
+	a.produceErr = nil
+	a.prodMu.Unlock()
+	if fenced(perr) {
+		return a.txnFailed(perr)
+	}
 	if err := a.eos.sess.Begin(); err != nil {
 		return a.txnFailed(err)
 	}
@@ -175,7 +185,6 @@ func (a *App) begin() error {
 // a.mu is held.
 func (a *App) commitTxn(ctx context.Context) error {
 	a.lastCommit = time.Now()
-	a.eos.waiting.Store(false)
 	if !a.eos.dirty.Load() && !a.eos.rebalanced {
 		return nil
 	}
@@ -193,12 +202,17 @@ func (a *App) commitTxn(ctx context.Context) error {
 	perr := a.produceErr
 	a.produceErr = nil
 	a.prodMu.Unlock()
+	if fenced(perr) {
+		// Not even an abort: franz-go would then load a new producer
+		// epoch, and that would fence the instance that took over.
+		return a.txnFailed(perr)
+	}
 	how := kgo.TryCommit
 	if perr != nil {
 		a.log.Warn("exactly-once: a record was not written; aborting the transaction", "error", perr)
 		how = kgo.TryAbort
 	}
-	committed, err := a.eos.sess.End(ctx, how)
+	committed, err := a.endUnlocked(ctx, how)
 	a.eos.rebalanced = false
 	a.eos.dirty.Store(false)
 	if err != nil {
@@ -220,6 +234,47 @@ func (a *App) commitTxn(ctx context.Context) error {
 	a.purgeRepartition(ctx)
 	return a.begin()
 }
+
+// endUnlocked ends the transaction with a.mu released, so that a group
+// callback can run meanwhile. End waits for a heartbeat after committing
+// the offsets; if the member is gone, the heartbeat loop has stopped and
+// franz-go instead waits to report the partitions lost, which it does
+// only once the loop allows a rebalance: left alone, both would wait for
+// the other until ctx ends. So if End is still running after a while and
+// a rebalance is waiting, it is let in (the session then aborts, and the
+// lost tasks are closed by onLost). a.mu is held on entry and on return.
+func (a *App) endUnlocked(ctx context.Context, how kgo.TransactionEndTry) (bool, error) {
+	a.mu.Unlock()
+	defer a.mu.Lock()
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		timer := time.NewTimer(endWatchdog)
+		defer timer.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-timer.C:
+			}
+			if a.eos.waiting.Load() {
+				a.log.Info("exactly-once: a rebalance waits for a commit that is stuck; letting it in")
+				a.cl.AllowRebalance()
+				return
+			}
+			timer.Reset(endWatchdog / 10)
+		}
+	}()
+	committed, err := a.eos.sess.End(ctx, how)
+	close(stop)
+	<-watched
+	return committed, err
+}
+
+// endWatchdog is how long a commit may take before a waiting rebalance is
+// let in (a commit takes milliseconds when the member is alive).
+const endWatchdog = 2 * time.Second
 
 // purgeRepartition deletes the repartition records below the committed
 // offsets, at most every 30s (Kafka's repartition.purge.interval.ms).
@@ -251,10 +306,17 @@ func (a *App) txnFailed(err error) error {
 	for id, rt := range a.tasks {
 		a.closeDirty(id, rt)
 	}
-	if errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+	if fenced(err) {
 		return fmt.Errorf("streams: exactly-once: producer fenced (another instance runs with transactional.id %s): %w", a.eos.txnID, err)
 	}
 	return fmt.Errorf("streams: exactly-once: transaction: %w", err)
+}
+
+// fenced reports an error that means another producer took this one's
+// transactional.id (a newer epoch), or that it may not use it at all.
+func fenced(err error) bool {
+	return err != nil && (errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed))
 }
 
 // corruptTasks closes every open task without committing, wipes its state
