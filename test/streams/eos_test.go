@@ -41,7 +41,7 @@ func eosChild(cfg *streams.Config) {
 	if os.Getenv(childEOS) == "" {
 		return
 	}
-	cfg.ProcessingGuarantee = "exactly_once_v2"
+	cfg.ProcessingGuarantee = streams.ExactlyOnceV2
 	cfg.CacheMaxBytes = -1
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if id := os.Getenv(childInstance); id != "" {
@@ -51,7 +51,7 @@ func eosChild(cfg *streams.Config) {
 
 func eosConfig(addr, appID, dir, instanceID string) streams.Config {
 	cfg := appConfig(addr, appID, dir)
-	cfg.ProcessingGuarantee = "exactly_once_v2"
+	cfg.ProcessingGuarantee = streams.ExactlyOnceV2
 	cfg.CommitInterval = 0 // the EOS default, 100ms
 	cfg.CacheMaxBytes = -1
 	if instanceID != "" {
@@ -543,10 +543,10 @@ func TestExactlyOnceRebalanceCommits(t *testing.T) {
 	lines := makeLines(5, 8000)
 	w := writeLines(t, addr, lines, 40, 50*time.Millisecond)
 	var logs []*syncBuffer
-	start := func() *app {
+	start := func(dir string) *app {
 		l := &syncBuffer{}
 		logs = append(logs, l)
-		cfg := eosConfig(addr, appID, t.TempDir(), "")
+		cfg := eosConfig(addr, appID, dir, "")
 		cfg.Logger = slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		return startEOSApp(t, cfg)
 	}
@@ -558,13 +558,14 @@ func TestExactlyOnceRebalanceCommits(t *testing.T) {
 			return n > before+100, fmt.Sprintf("%d lines committed, %d before", n, before)
 		})
 	}
-	a := start()
+	aDir := t.TempDir()
+	a := start(aDir)
 	waitFor(t, 30*time.Second, "instance a to run every task", func() (bool, string) {
 		return len(a.Tasks()) == 2*partitions, fmt.Sprint(a.Tasks())
 	})
 	progress("a to make progress")
 	for range 3 {
-		b := start()
+		b := start(t.TempDir())
 		waitFor(t, 30*time.Second, "a and b to split the tasks", func() (bool, string) {
 			return len(a.Tasks()) == partitions && len(b.Tasks()) == partitions, fmt.Sprintf("a %v, b %v", a.Tasks(), b.Tasks())
 		})
@@ -591,6 +592,27 @@ func TestExactlyOnceRebalanceCommits(t *testing.T) {
 		t.Fatalf("output under read_committed:\n%s", strings.Join(problems, "\n"))
 	}
 	all := len(readTopic(t, addr, outputTopic, false))
+
+	// A clean stop commits and checkpoints: a restart on the same state
+	// directory trusts the checkpoints and restores nothing.
+	a = start(aDir)
+	waitFor(t, 30*time.Second, "the restarted instance to run every task", func() (bool, string) {
+		return len(a.Tasks()) == 2*partitions, fmt.Sprint(a.Tasks())
+	})
+	got, err := queryAll(a)
+	if err != nil || !maps.Equal(got, want) {
+		t.Fatalf("store after a clean restart: %v %s", err, diff(got, want))
+	}
+	restart := logs[len(logs)-1].String()
+	if !restoredRecords.MatchString(restart) {
+		t.Fatalf("the restarted instance logged no restoration:\n%s", lastLines(restart, 20))
+	}
+	for _, m := range restoredRecords.FindAllStringSubmatch(restart, -1) {
+		if m[1] != "0" {
+			t.Errorf("the restart after a clean stop restored %s records; its checkpoints should cover the changelogs", m[1])
+		}
+	}
+	a.stop(t)
 	for i, l := range logs {
 		if n := strings.Count(l.String(), "exactly-once: transaction aborted"); n > 0 {
 			t.Errorf("instance %d aborted %d transactions in clean rebalances:\n%s", i, n, lastLines(l.String(), 20))
