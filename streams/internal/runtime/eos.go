@@ -32,6 +32,10 @@ package runtime
 // again, as Kafka Streams does with a corrupted task. A checkpoint is
 // trusted only if written on a clean close after a commit; it is deleted
 // when a task opens, so a crash always wipes and restores.
+//
+// A fenced producer (an instance with the same transactional.id started
+// since) stops the instance with an error: franz-go's recovery would load
+// a newer epoch and fence the new owner in turn.
 
 import (
 	"context"
