@@ -158,6 +158,12 @@ type txnFields struct {
 	// nextPID is, while such an EndTxn's markers are written, the producer id
 	// the producer continues with (at epoch 0); else -1.
 	nextPID int64
+	// initEpoch is the epoch a KIP-360 InitProducerId presented (its producer
+	// id is pid) when the coordinator last bumped or fenced on its request, so
+	// that the producer's retry is recognised; -1 after any other change. Kept
+	// in memory only, as Kafka keeps its lastProducerEpoch: after a reload a
+	// retry is fenced, which the producer survives by starting over.
+	initEpoch int16
 }
 
 // New returns a coordinator; nextPID hands out producer ids.
@@ -238,7 +244,7 @@ func (c *Coordinator) load(p int32, tp *txnPartition) {
 		}
 		m := &txnMeta{id: k.TransactionalID, txnFields: txnFields{pid: v.ProducerID, epoch: v.ProducerEpoch, timeoutMs: v.TimeoutMillis,
 			state: v.State, startMs: v.StartTimestamp, updateMs: v.LastUpdateTimestamp, partitions: map[TopicPartition]bool{},
-			tv: v.ClientTransactionVersion, lastEpoch: -1, prevPID: v.PreviousProducerID, nextPID: v.NextProducerID}}
+			tv: v.ClientTransactionVersion, lastEpoch: -1, prevPID: v.PreviousProducerID, nextPID: v.NextProducerID, initEpoch: -1}}
 		if v.Version < 1 {
 			m.tv, m.prevPID, m.nextPID = 0, -1, -1
 		}
@@ -312,6 +318,7 @@ func (c *Coordinator) stillLeads(p int32, tp *txnPartition) bool {
 
 // persist writes m's state (as next would make it) to the log.
 func (c *Coordinator) persist(ctx context.Context, p int32, m *txnMeta) error {
+	m.initEpoch = -1 // any change ends what a retried InitProducerId may match
 	key := (&kmsg.TxnMetadataKey{Version: 0, TransactionalID: m.id}).AppendTo(nil)
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
@@ -352,6 +359,16 @@ func (c *Coordinator) persist(ctx context.Context, p int32, m *txnMeta) error {
 // incarnation. An open transaction of the previous epoch is aborted first, and the
 // caller asked to retry (CONCURRENT_TRANSACTIONS) until that is done, as Kafka does.
 func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs int32) (int64, int16, error) {
+	return c.InitProducerIDExpecting(ctx, id, timeoutMs, -1, -1)
+}
+
+// InitProducerIDExpecting is InitProducerID for a producer that presents the id and
+// epoch it has (InitProducerId v3+, KIP-360: a producer recovering from an error
+// keeps its identity). It goes ahead only if that is still the transactional id's
+// current producer, or a retry of a request that was: anything else is a fenced
+// incarnation and gets PRODUCER_FENCED, so that a zombie cannot take the id back from
+// the producer that replaced it. pid -1 presents nothing, as before v3.
+func (c *Coordinator) InitProducerIDExpecting(ctx context.Context, id string, timeoutMs int32, pid int64, epoch int16) (int64, int16, error) {
 	if id == "" {
 		return -1, -1, kerr.InvalidRequest
 	}
@@ -369,7 +386,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 			return -1, -1, kerr.CoordinatorNotAvailable
 		}
 		m = &txnMeta{id: id, txnFields: txnFields{pid: pid, epoch: 0, timeoutMs: timeoutMs, state: kmsg.TransactionStateEmpty,
-			partitions: map[TopicPartition]bool{}, startMs: -1, updateMs: now, lastEpoch: -1, prevPID: -1, nextPID: -1}}
+			partitions: map[TopicPartition]bool{}, startMs: -1, updateMs: now, lastEpoch: -1, prevPID: -1, nextPID: -1, initEpoch: -1}}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		if err := c.persist(ctx, p, m); err != nil {
@@ -388,6 +405,9 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if pid >= 0 && !m.isCurrentProducer(pid, epoch) {
+		return -1, -1, kerr.ProducerFenced
+	}
 	if m.completing {
 		return -1, -1, kerr.ConcurrentTransactions
 	}
@@ -400,6 +420,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		if err := c.fence(ctx, p, cepoch, m, now); err != nil {
 			return -1, -1, err
 		}
+		m.initEpoch = epoch
 		return -1, -1, kerr.ConcurrentTransactions
 	}
 	saved := m.txnFields
@@ -413,7 +434,24 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		m.txnFields = saved
 		return -1, -1, err
 	}
+	if pid >= 0 && m.pid == pid {
+		m.initEpoch = epoch
+	}
 	return m.pid, m.epoch, nil
+}
+
+// isCurrentProducer reports whether the producer id and epoch an InitProducerId
+// presents are the transactional id's current producer: its id and epoch, the epoch
+// of a request of its own that the coordinator already acted on (a retry), or the last
+// epoch of the id it was moved off when its epochs ran out. m.mu is held.
+func (m *txnMeta) isCurrentProducer(pid int64, epoch int16) bool {
+	switch {
+	case pid == m.pid:
+		return epoch == m.epoch || m.initEpoch >= 0 && epoch == m.initEpoch
+	case m.prevPID >= 0 && pid == m.prevPID:
+		return epoch >= math.MaxInt16-1
+	}
+	return false
 }
 
 // fence aborts m's open transaction on the coordinator's own initiative (a new
@@ -728,9 +766,11 @@ func (c *Coordinator) complete(p int32, cepoch int32, m *txnMeta) {
 			if m.nextPID >= 0 {
 				m.prevPID, m.pid, m.epoch, m.nextPID = m.pid, m.nextPID, 0, -1
 			}
+			initEpoch := m.initEpoch // the fencing abort of a KIP-360 init ends here; its retry follows
 			err = c.persist(ctx, p, m)
 			if err == nil {
 				m.completing = false
+				m.initEpoch = initEpoch
 			} else {
 				m.txnFields = saved
 			}

@@ -208,3 +208,63 @@ func TestNotCoordinator(t *testing.T) {
 		t.Fatalf("init on a broker leading nothing: %v, want NOT_COORDINATOR", err)
 	}
 }
+
+// A producer that presents its id and epoch to InitProducerId (KIP-360) keeps its
+// transactional id only while it is the current producer: a zombie replaced by a newer
+// incarnation is fenced instead of fencing it back, a retry of a request the
+// coordinator acted on is recognised, and one with a transaction open gets it aborted
+// and then its new epoch.
+func TestInitProducerIDPresentingItsEpoch(t *testing.T) {
+	store, markers := &memStorage{}, &memMarkers{sent: make(chan struct{}, 8)}
+	c := newTestCoordinator(t, store, markers)
+	ctx := context.Background()
+
+	pid, zombie, err := c.InitProducerID(ctx, "t", 60000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, current, err := c.InitProducerID(ctx, "t", 60000) // a new incarnation
+	if err != nil || current != zombie+1 {
+		t.Fatalf("second init: epoch %d %v", current, err)
+	}
+	if _, _, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, zombie); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("the replaced incarnation re-initialising: %v, want PRODUCER_FENCED", err)
+	}
+	if _, _, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid+1, current); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("another producer id: %v, want PRODUCER_FENCED", err)
+	}
+	got, bumped, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, current)
+	if err != nil || got != pid || bumped != current+1 {
+		t.Fatalf("the current producer re-initialising: %d %d %v, want %d at epoch %d", got, bumped, err, pid, current+1)
+	}
+	// The response was lost: the retry presents the epoch before the bump.
+	_, retried, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, current)
+	if err != nil || retried <= bumped {
+		t.Fatalf("a retried re-init: epoch %d %v, want above %d", retried, err, bumped)
+	}
+	// A plain init (a new incarnation) ends what a retry may match.
+	_, plain, err := c.InitProducerID(ctx, "t", 60000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, current); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("a stale retry after a new incarnation: %v, want PRODUCER_FENCED", err)
+	}
+
+	// With a transaction open: it is aborted, and the retry gets a new epoch.
+	if err := c.AddPartitions(ctx, "t", pid, plain, []TopicPartition{{"a", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, plain); !errors.Is(err, kerr.ConcurrentTransactions) {
+		t.Fatalf("re-init with a transaction open: %v, want CONCURRENT_TRANSACTIONS", err)
+	}
+	<-markers.sent
+	waitFor(t, "the abort to complete", func() bool { return state(t, c, "t") == kmsg.TransactionStateCompleteAbort })
+	_, after, err := c.InitProducerIDExpecting(ctx, "t", 60000, pid, plain)
+	if err != nil || after <= plain+1 {
+		t.Fatalf("re-init after the abort: epoch %d %v, want above %d", after, err, plain+1)
+	}
+	if err := c.AddPartitions(ctx, "t", pid, plain, []TopicPartition{{"a", 0}}); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("the old epoch after the re-init: %v, want PRODUCER_FENCED", err)
+	}
+}

@@ -6,7 +6,9 @@
 // ever given twice. A transactional producer gets its id from the transaction
 // coordinator of its transactional id (internal/txn): the same id with the next
 // epoch on every call, which fences older incarnations; an open transaction of
-// the previous epoch is aborted first (CONCURRENT_TRANSACTIONS until then).
+// the previous epoch is aborted first (CONCURRENT_TRANSACTIONS until then). A
+// transactional producer that presents its id and epoch (v3+, KIP-360) keeps
+// them only if it is still the current producer: else PRODUCER_FENCED.
 // Errors: COORDINATOR_NOT_AVAILABLE when no id block can be reserved;
 // NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, INVALID_TRANSACTION_TIMEOUT
 // (above transaction.max.timeout.ms), CONCURRENT_TRANSACTIONS for
@@ -32,7 +34,7 @@ func (h *handlers) initProducerID(ctx context.Context, req *server.Request) *ser
 			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 			return &server.Reply{Msg: resp}
 		}
-		pid, epoch, err := h.Txns.InitProducerID(ctx, *r.TransactionalID, r.TransactionTimeoutMillis)
+		pid, epoch, err := h.Txns.InitProducerIDExpecting(ctx, *r.TransactionalID, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch)
 		if err != nil {
 			resp.ErrorCode = errCode(err)
 			return &server.Reply{Msg: resp}
