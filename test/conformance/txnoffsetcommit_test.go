@@ -107,11 +107,23 @@ func TestTxnOffsetCommit(t *testing.T) {
 		if ip.ErrorCode != 0 {
 			t.Fatalf("InitProducerId: %s", errName(ip.ErrorCode))
 		}
-		pid, epoch := ip.ProducerID, ip.ProducerEpoch
+		// producer is the producer id and epoch that commit a group's offsets.
+		// Below v5 the broker takes any producer's; from v5 (transactions v2)
+		// it adds the offsets to the producer's transaction itself, so the
+		// producer must be the transactional id's ("txn-"+group), as a client's
+		// is. A second call for a group moves that producer to its next epoch.
+		producer := func(group string) (int64, int16) {
+			if v < 5 {
+				return ip.ProducerID, ip.ProducerEpoch
+			}
+			return initTxn(t, c, "txn-"+group)
+		}
+		pid, epoch := producer(groupName(t, "unused"))
 
 		// A group outside the group protocol (generation -1): taken, and
 		// invisible while the transaction is open.
 		group := groupName(t, "simple")
+		pid, epoch = producer(group)
 		committed := commit(t, c, commitReq(maxVersion(t, 8), group, -1, "", topic, id, map[int32]int64{0: 3}, "plain"))
 		wantCode(t, "plain commit", committed[0], nil)
 		codes := txnCommit(t, c, txnCommitReq(v, group, pid, epoch, -1, "", topic, map[int32]int64{0: 42, 1: 7}, "meta"))
@@ -136,25 +148,47 @@ func TestTxnOffsetCommit(t *testing.T) {
 		wantCode(t, "empty group id", empty.Topics[0].Partitions[0].ErrorCode, kerr.InvalidGroupID)
 
 		// Zombie fencing: once the producer's next epoch has committed,
-		// the older epoch is refused.
-		wantCode(t, "next epoch", txnCommit(t, c, txnCommitReq(v, group, pid, epoch+1, -1, "", topic, map[int32]int64{0: 50}, ""))[0], nil)
+		// the older epoch is refused (from v5 by the transaction coordinator,
+		// which the next epoch's InitProducerId told).
+		next := epoch + 1
+		if v >= 5 {
+			_, next = producer(group)
+		}
+		wantCode(t, "next epoch", txnCommit(t, c, txnCommitReq(v, group, pid, next, -1, "", topic, map[int32]int64{0: 50}, ""))[0], nil)
 		wantCode(t, "stale epoch", txnCommit(t, c, txnCommitReq(v, group, pid, epoch, -1, "", topic, map[int32]int64{0: 51}, ""))[0], kerr.InvalidProducerEpoch)
 
 		// A member of a Stable group (KIP-447's group metadata from v3).
 		m := joinAndSync(t, c, groupName(t, "member"), subscription(topic))
-		wantCode(t, "member commit", txnCommit(t, c, txnCommitReq(v, m.group, pid, epoch+1, m.generation, m.id, topic, map[int32]int64{0: 5}, ""))[0], nil)
+		mpid, mepoch := pid, next
+		if v >= 5 {
+			mpid, mepoch = producer(m.group)
+		}
+		wantCode(t, "member commit", txnCommit(t, c, txnCommitReq(v, m.group, mpid, mepoch, m.generation, m.id, topic, map[int32]int64{0: 5}, ""))[0], nil)
 		stale, stranger := kerr.IllegalGeneration, kerr.UnknownMemberID
 		if v < 3 {
 			// Nothing to check: the fields are not on the wire.
 			stale, stranger = nil, nil
 		}
-		wantCode(t, "wrong generation", txnCommit(t, c, txnCommitReq(v, m.group, pid, epoch+1, m.generation+1, m.id, topic, map[int32]int64{0: 6}, ""))[0], stale)
-		wantCode(t, "unknown member", txnCommit(t, c, txnCommitReq(v, m.group, pid, epoch+1, m.generation, "no-such-member", topic, map[int32]int64{0: 6}, ""))[0], stranger)
+		wantCode(t, "wrong generation", txnCommit(t, c, txnCommitReq(v, m.group, mpid, mepoch, m.generation+1, m.id, topic, map[int32]int64{0: 6}, ""))[0], stale)
+		wantCode(t, "unknown member", txnCommit(t, c, txnCommitReq(v, m.group, mpid, mepoch, m.generation, "no-such-member", topic, map[int32]int64{0: 6}, ""))[0], stranger)
 		if v >= 3 {
-			wantCode(t, "generation 3 of a group that does not exist", txnCommit(t, c, txnCommitReq(v, groupName(t, "none"), pid, epoch+1, 3, "someone", topic, map[int32]int64{0: 6}, ""))[0], kerr.IllegalGeneration)
+			none := groupName(t, "none")
+			npid, nepoch := mpid, mepoch
+			if v >= 5 {
+				npid, nepoch = producer(none)
+			}
+			wantCode(t, "generation 3 of a group that does not exist", txnCommit(t, c, txnCommitReq(v, none, npid, nepoch, 3, "someone", topic, map[int32]int64{0: 6}, ""))[0], kerr.IllegalGeneration)
 		}
 		if got, _ := fetchOffsets(t, c, maxVersion(t, 9), m.group, topic, id, []int32{0}); got[0].offset != -1 {
 			t.Errorf("member's group: offset %d of an open transaction is visible", got[0].offset)
+		}
+		if v >= 5 {
+			// A producer the transaction coordinator does not know is refused
+			// before anything is written.
+			stranger := txnCommit(t, c, txnCommitReq(v, groupName(t, "stranger"), ip.ProducerID, ip.ProducerEpoch, -1, "", topic, map[int32]int64{0: 1}, ""))
+			if stranger[0] == 0 {
+				t.Errorf("v%d: a commit by a producer with no transaction was taken", v)
+			}
 		}
 	})
 }

@@ -28,7 +28,7 @@ func registerGroups(mux *server.Mux, h *handlers) {
 	mux.Register(14, 0, 5, h.syncGroup)
 	mux.Register(15, 0, 6, h.describeGroups)
 	mux.Register(16, 0, 5, h.listGroups)
-	mux.Register(28, 0, 4, h.txnOffsetCommit)
+	mux.Register(28, 0, 5, h.txnOffsetCommit)
 	mux.Register(42, 0, 3, h.deleteGroups)
 	mux.Register(47, 0, 0, h.offsetDelete)
 	if h.Groups.ServesConsumerProtocol() {
