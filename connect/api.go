@@ -88,6 +88,10 @@ type SourceTaskContext interface {
 	// Offset returns the last stored offset of a source partition, nil if
 	// none.
 	Offset(partition map[string]any) (map[string]any, error)
+	// TransactionContext lets the task define its transactions; nil
+	// unless the worker runs exactly-once sources and the connector has
+	// transaction.boundary=connector (Kafka returns null then too).
+	TransactionContext() TransactionContext
 }
 
 // SinkTask writes records to a sink. Put receives records in order per

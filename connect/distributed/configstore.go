@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,8 +23,10 @@ import (
 //	target-state-<name>       {"state":"PAUSED","state.v2":"STOPPED"}
 //	restart-connector-<name>  {"include-tasks":true,"only-failed":false}
 //	tasks-fencing-<name>      {"task-count":N}         exactly-once sources: the tasks that may have transactional producers
+//	logger-cluster-<namespace> {"level":"DEBUG"}       a logging level for every worker (KIP-976)
 //
-// Only the leader writes it. Every worker reads all of it, so all agree on
+// Only the leader writes it, but for logger-cluster- records, which the
+// worker that received the request writes. Every worker reads all of it, so all agree on
 // the connectors, their task configs and their target states.
 
 // targetState is what a connector should be doing.
@@ -101,6 +104,13 @@ type configStore struct {
 	// connector it concerns.
 	changed func(connector string)
 
+	// loggerLevel sets a logging level of this worker, for the
+	// logger-cluster- records after loggersFrom: those written before the
+	// worker started are not applied (as in Kafka: levels set at run time
+	// do not outlive a worker).
+	loggerLevel func(namespace, level string)
+	loggersFrom int64
+
 	mu       sync.Mutex
 	state    configSnapshot
 	deferred map[string]map[int32]map[string]string
@@ -108,7 +118,7 @@ type configStore struct {
 }
 
 func newConfigStore(l *slog.Logger, changed func(string)) *configStore {
-	return &configStore{l: l, changed: changed, deferred: map[string]map[int32]map[string]string{},
+	return &configStore{l: l, changed: changed, loggersFrom: math.MaxInt64, deferred: map[string]map[int32]map[string]string{},
 		state: configSnapshot{Offset: -1, Connectors: map[string]map[string]string{}, Targets: map[string]targetState{},
 			TaskCounts: map[string]int{}, Tasks: map[item]map[string]string{}, Inconsistent: map[string]bool{}, FenceCounts: map[string]int{}}}
 }
@@ -331,6 +341,20 @@ func (c *configStore) applyLocked(key string, value []byte, offset int64) string
 		}
 		s.FenceCounts[name] = *v.Count
 		return ""
+	case strings.HasPrefix(key, "logger-cluster-"):
+		ns := strings.TrimPrefix(key, "logger-cluster-")
+		if value == nil || offset <= c.loggersFrom || c.loggerLevel == nil {
+			return ""
+		}
+		var v struct {
+			Level string `json:"level"`
+		}
+		if err := json.Unmarshal(value, &v); err != nil || v.Level == "" {
+			return bad(fmt.Errorf("not {\"level\":...}: %s", value))
+		}
+		c.l.Info("connect: setting a logging level for the cluster", "namespace", ns, "level", v.Level)
+		c.loggerLevel(ns, v.Level)
+		return ""
 	}
 	// session-key and others of Kafka's: not used here.
 	return ""
@@ -383,6 +407,21 @@ func (c *configStore) putTaskConfigs(ctx context.Context, name string, cfgs []ma
 		recs = append(recs, &kgo.Record{Key: []byte("tasks-fencing-" + name), Value: count})
 	}
 	return c.write(ctx, recs)
+}
+
+// startLoggerLevels makes the logger-cluster- records read from now on
+// set logging levels here; the ones already read stay ignored.
+func (c *configStore) startLoggerLevels() {
+	c.mu.Lock()
+	c.loggersFrom = c.state.Offset
+	c.mu.Unlock()
+}
+
+// putLoggerLevel writes a logging level for every worker; it returns once
+// this worker has read it back (and set it).
+func (c *configStore) putLoggerLevel(ctx context.Context, namespace, level string) error {
+	b, _ := json.Marshal(map[string]string{"level": level})
+	return c.write(ctx, []*kgo.Record{{Key: []byte("logger-cluster-" + namespace), Value: b}})
 }
 
 // putRestart writes a restart request.

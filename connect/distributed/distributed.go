@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/connect"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/rest"
 	"github.com/sluicehq/sluice/connect/runtime"
 )
@@ -26,6 +27,9 @@ type Options struct {
 	// Version and Commit are shown by GET /.
 	Version, Commit string
 	Log             *slog.Logger
+	// Loggers is the level table Log's handler consults (served at
+	// /admin/loggers); when nil, one is made over Log (logging.Wrap).
+	Loggers *logging.Levels
 	// Started, when set, is called once the worker has read the internal
 	// topics and joins the group, with the REST API's address.
 	Started func(rest net.Addr)
@@ -47,6 +51,12 @@ func run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	levels := o.Loggers
+	if levels == nil {
+		log, levels = logging.Wrap(log)
+	}
+	workerLog := log
+	log = log.With(logging.Key, "connect.distributed")
 	wcfg, err := WorkerConfig().Parse(o.Worker)
 	if err != nil {
 		return &connect.ConfigError{Msg: "worker config", Err: err}
@@ -60,16 +70,17 @@ func run(ctx context.Context, o Options) error {
 		maxDelay: time.Duration(wcfg.Int(ScheduledRebalanceMaxDelay)) * time.Millisecond,
 		syncWait: time.Duration(wcfg.Int(WorkerSyncTimeout)) * time.Millisecond,
 		reconf:   map[string]bool{}, owned: map[item]bool{}, conns: map[string]*connInstance{},
-		tasks: map[item]*taskInstance{}, submits: map[string][]map[string]string{},
+		tasks: map[item]*taskInstance{}, submits: map[string][]map[string]string{}, levels: levels,
 	}
 	h.configs = newConfigStore(log, h.configChanged)
+	h.configs.loggerLevel = h.setLoggerLevel
 	h.statuses = newStatusStore(log)
 	if h.offsets, err = newOffsetStore(log); err != nil {
 		return err
 	}
 
 	// The REST API starts first: its address is the worker's id and URL.
-	srv, addr, err := rest.Listen(listeners[0], h.startupGate(rest.Handler(h, o.Version, o.Commit, log)), log)
+	srv, addr, err := rest.Listen(listeners[0], h.startupGate(rest.Handler(h, o.Version, o.Commit, workerLog)), log)
 	if err != nil {
 		return err
 	}
@@ -82,8 +93,8 @@ func run(ctx context.Context, o Options) error {
 	h.url = "http://" + h.workerID + "/"
 	log.Info("connect: REST API listening", "address", addr.String(), "worker_id", h.workerID)
 
-	h.worker, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, WorkerID: h.workerID, Log: log,
-		Config: WorkerConfig(), Offsets: h.offsets, ExactlyOnceSource: h.eosMode() == eosEnabled})
+	h.worker, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, WorkerID: h.workerID, Log: workerLog,
+		Config: WorkerConfig(), Offsets: h.offsets, ExactlyOnceSource: h.eosMode() == eosEnabled, Loggers: levels})
 	if err != nil {
 		return err
 	}
@@ -119,6 +130,7 @@ func run(ctx context.Context, o Options) error {
 
 	h.workMu.Lock()
 	h.applied = h.configs.snapshot()
+	h.configs.startLoggerLevels()
 	h.restarts = h.applied.Offset // restart requests before this start are done with
 	h.workMu.Unlock()
 	h.mu.Lock()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluicehq/sluice/connect"
 	"github.com/sluicehq/sluice/connect/configdef"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/runtime"
 )
 
@@ -32,6 +33,7 @@ type Herder struct {
 	workerID string // host:port, in statuses
 	url      string // http://host:port/, in the group metadata
 	log      *slog.Logger
+	levels   *logging.Levels
 
 	configs  *configStore
 	statuses *statusStore

@@ -16,8 +16,9 @@ import (
 
 type offsets map[string]any
 
-func (o offsets) Configs() map[string]string { return nil }
-func (o offsets) Logger() *slog.Logger       { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func (o offsets) Configs() map[string]string                     { return nil }
+func (o offsets) Logger() *slog.Logger                           { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func (o offsets) TransactionContext() connect.TransactionContext { return nil }
 func (o offsets) Offset(p map[string]any) (map[string]any, error) {
 	if v, ok := o[p[FilenameField].(string)]; ok {
 		return map[string]any{PositionField: v}, nil

@@ -48,8 +48,9 @@ type sourceCtx struct {
 	offsets map[string]map[string]any
 }
 
-func (c *sourceCtx) Configs() map[string]string { return c.props }
-func (c *sourceCtx) Logger() *slog.Logger       { return quiet }
+func (c *sourceCtx) Configs() map[string]string                     { return c.props }
+func (c *sourceCtx) Logger() *slog.Logger                           { return quiet }
+func (c *sourceCtx) TransactionContext() connect.TransactionContext { return nil }
 func (c *sourceCtx) Offset(p map[string]any) (map[string]any, error) {
 	return c.offsets[fmt.Sprint(p)], nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sluicehq/sluice/connect"
 	"github.com/sluicehq/sluice/connect/configdef"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/runtime"
 )
 
@@ -48,7 +49,10 @@ type Server struct {
 
 // Handler returns the API's handler.
 func Handler(h Herder, version, commit string, log *slog.Logger) http.Handler {
-	s := &Server{h: h, version: version, commit: commit, log: log}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{h: h, version: version, commit: commit, log: log.With(logging.Key, "connect.rest")}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.root)
 	mux.HandleFunc("GET /health", s.health)
@@ -67,6 +71,9 @@ func Handler(h Herder, version, commit string, log *slog.Logger) http.Handler {
 	}
 	if cv, ok := h.(ConfigValidator); ok {
 		mux.HandleFunc("PUT /connector-plugins/{plugin}/config/validate", s.validate(cv))
+	}
+	if lh, ok := h.(LoggerHerder); ok && lh.LoggerLevels() != nil {
+		s.registerLoggers(mux, lh.LoggerLevels())
 	}
 	_, writable := h.(Writer)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

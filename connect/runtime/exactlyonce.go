@@ -49,7 +49,7 @@ func exactlyOnceKeys() []configdef.Key {
 			Doc: "Permitted values are requested, required. If set to \"required\", forces a preflight check for the connector to ensure that it can provide exactly-once semantics with the given configuration. Only checked when the worker has exactly.once.source.support=enabled."},
 		{Name: TransactionBoundary, Type: configdef.String, Default: BoundaryPoll, Validator: configdef.OneOf(false, BoundaryPoll, BoundaryInterval, BoundaryConnector),
 			Importance: configdef.Medium, Group: "Exactly Once Support",
-			Doc: "Permitted values are: poll, interval, connector. If set to 'poll', a new producer transaction will be started and committed for every batch of records that each task from this connector provides to Connect. If set to 'interval', commits transactions only after a user-defined time interval has passed. 'connector' (connector-defined boundaries) is not supported by this worker."},
+			Doc: "Permitted values are: poll, interval, connector. If set to 'poll', a new producer transaction will be started and committed for every batch of records that each task from this connector provides to Connect. If set to 'connector', relies on connector-defined transaction boundaries; note that not all connectors are capable of defining their own transaction boundaries, and in that case, attempts to instantiate a connector with this value will fail. Finally, if set to 'interval', commits transactions only after a user-defined time interval has passed."},
 		{Name: TransactionBoundaryInterval, Type: configdef.Long, Validator: configdef.AtLeast(0), Importance: configdef.Low, Group: "Exactly Once Support",
 			Doc: "If 'transaction.boundary' is set to 'interval', determines the interval for producer transaction commits by connector tasks. If unset, defaults to the value of the worker-level 'offset.flush.interval.ms' property."},
 		{Name: ConnectorOffsetsTopic, Type: configdef.String, Default: "", Importance: configdef.Low, Group: "Exactly Once Support",
@@ -69,7 +69,13 @@ func (h *Herder) validateExactlyOnce(conn connect.Connector, props map[string]st
 		return
 	}
 	if strings.TrimSpace(props[TransactionBoundary]) == BoundaryConnector {
-		v.add(TransactionBoundary, "Connector-defined transaction boundaries (transaction.boundary=connector) are not supported by this worker; use poll or interval.")
+		support := connect.TransactionBoundariesUnsupported
+		if tc, ok := conn.(connect.TransactionBoundarySourceConnector); ok {
+			support = tc.CanDefineTransactionBoundaries(props)
+		}
+		if support != connect.TransactionBoundariesSupported {
+			v.add(TransactionBoundary, "The connector does not support connector-defined transaction boundaries with the given configuration. Please reconfigure it to use a different transaction boundary definition.")
+		}
 	}
 	if strings.TrimSpace(props[ExactlyOnceSupportConfig]) == "required" {
 		support := connect.ExactlyOnceUnknown
@@ -108,6 +114,9 @@ type txnState struct {
 	open     bool      // a transaction was begun and not ended
 	last     time.Time // when the last transaction ended
 	acked    []ackedRecord
+	// tctx is the task's TransactionContext with
+	// transaction.boundary=connector, nil otherwise.
+	tctx *txnContext
 }
 
 // ackedRecord is a record Kafka acknowledged, for RecordCommitter once its
@@ -124,7 +133,7 @@ func newTxnState(spec Transactional, conn *configdef.Values, flushInterval time.
 		ts.boundary = BoundaryPoll
 	}
 	if ts.boundary == BoundaryConnector {
-		return nil, connect.ConfigErrorf("%s=%s is not supported by this worker; use %s or %s", TransactionBoundary, BoundaryConnector, BoundaryPoll, BoundaryInterval)
+		ts.tctx = newTxnContext()
 	}
 	if conn.Has(TransactionBoundaryInterval) {
 		ts.interval = conn.Duration(TransactionBoundaryInterval)
@@ -136,9 +145,13 @@ func newTxnState(spec Transactional, conn *configdef.Values, flushInterval time.
 }
 
 // due reports whether the transaction ends now: after a poll that gave
-// records (poll), or once the interval has passed (interval).
+// records (poll), or once the interval has passed (interval); never with
+// connector-defined boundaries (the loop asks the TransactionContext).
 func (ts *txnState) due(polled bool) bool {
-	if ts.boundary == BoundaryInterval {
+	switch ts.boundary {
+	case BoundaryConnector:
+		return false // the task's TransactionContext says when
+	case BoundaryInterval:
 		return time.Since(ts.last) >= ts.interval
 	}
 	return polled || ts.open
@@ -260,7 +273,23 @@ func (t *sourceTask) finishTransaction(runErr error) error {
 		t.abortTransaction()
 		return runErr
 	}
-	if err := t.commitTransaction(); err != nil {
+	commit := t.commitTransaction
+	if t.txn.tctx != nil {
+		// Only what the task asked for: a transaction it did not end is
+		// aborted, its offsets not committed (Kafka leaves it open until
+		// the next producer fences it).
+		commit = func() error {
+			if err := t.batchBoundary(); err != nil {
+				return err
+			}
+			if t.txn.open {
+				t.log.Info("connect: the stopping task's open transaction was not committed by the connector; aborting it")
+				t.abortTransaction()
+			}
+			return nil
+		}
+	}
+	if err := commit(); err != nil {
 		t.abortTransaction()
 		if fenced(err) {
 			t.log.Warn("connect: the stopping task's producer was fenced by a newer one; its last transaction is aborted", "error", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/connect"
 	"github.com/sluicehq/sluice/connect/configdef"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/offsets"
 )
 
@@ -113,7 +114,14 @@ type Options struct {
 	// (exactly.once.source.support=enabled): validation then checks the
 	// connectors' exactly.once.support and transaction.boundary.
 	ExactlyOnceSource bool
+	// Loggers is the level table Log's handler consults
+	// (logging.Levels.Handler), served at /admin/loggers; nil when the
+	// levels cannot be changed.
+	Loggers *logging.Levels
 }
+
+// LoggerLevels returns the worker's level table, nil if it has none.
+func (h *Herder) LoggerLevels() *logging.Levels { return h.levels }
 
 // Herder runs connectors in one process (standalone mode): it validates
 // their configs, starts them and their tasks, keeps their status, and
@@ -127,6 +135,7 @@ type Herder struct {
 	log      *slog.Logger
 	store    OffsetStore
 	eos      bool
+	levels   *logging.Levels
 	base     []kgo.Opt
 	producer map[string]string
 	consumer map[string]string
@@ -194,7 +203,7 @@ func NewHerder(ctx context.Context, o Options) (*Herder, error) {
 		o.Log.Info("connect: plugin.path is ignored: plugins are compiled into this binary", "plugin.path", strings.Join(wcfg.List(PluginPath), ","))
 	}
 	h := &Herder{
-		reg: o.Registry, worker: o.Worker, wcfg: wcfg, workerID: o.WorkerID, log: o.Log,
+		reg: o.Registry, worker: o.Worker, wcfg: wcfg, workerID: o.WorkerID, log: o.Log.With(logging.Key, "connect.runtime"), levels: o.Loggers,
 		producer: prefixed(o.Worker, "producer."), consumer: prefixed(o.Worker, "consumer."), admin: prefixed(o.Worker, "admin."),
 		connectors: map[string]*connectorRun{}, eos: o.ExactlyOnceSource,
 	}

@@ -102,8 +102,13 @@ func (t *sourceTask) loop(ctx context.Context) error {
 	last := time.Now()
 	for ctx.Err() == nil {
 		if t.gate.isPaused() {
-			// Store what reached Kafka before holding still.
-			if err := t.commit(); err != nil {
+			// Store what reached Kafka before holding still; a
+			// connector-defined transaction ends only if the task asked.
+			pauseCommit := t.commit
+			if t.txn != nil && t.txn.tctx != nil {
+				pauseCommit = t.batchBoundary
+			}
+			if err := pauseCommit(); err != nil {
 				return err
 			}
 			t.gate.wait(ctx)
@@ -125,9 +130,19 @@ func (t *sourceTask) loop(ctx context.Context) error {
 			if err := t.send(ctx, r); err != nil {
 				return err
 			}
+			if t.txn != nil && t.txn.tctx != nil {
+				if err := t.recordBoundary(r); err != nil {
+					return err
+				}
+			}
 		}
 		if err := t.failed(); err != nil {
 			return err
+		}
+		if t.txn != nil && t.txn.tctx != nil {
+			if err := t.batchBoundary(); err != nil {
+				return err
+			}
 		}
 		due := time.Since(last) >= t.interval
 		if t.txn != nil {

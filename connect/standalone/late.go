@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/connect"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/runtime"
 )
 
@@ -13,9 +14,13 @@ import (
 // listener's address is the worker's id): until then, and after the
 // worker stopped, it answers as a worker with no connectors.
 type lateHerder struct {
-	mu sync.Mutex
-	h  *runtime.Herder
+	mu     sync.Mutex
+	h      *runtime.Herder
+	levels *logging.Levels
 }
+
+// LoggerLevels is the worker's level table, there before the herder.
+func (l *lateHerder) LoggerLevels() *logging.Levels { return l.levels }
 
 func (l *lateHerder) set(h *runtime.Herder) {
 	l.mu.Lock()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connect"
+	"github.com/sluicehq/sluice/connect/logging"
 	"github.com/sluicehq/sluice/connect/rest"
 	"github.com/sluicehq/sluice/connect/runtime"
 )
@@ -28,6 +29,9 @@ type Options struct {
 	// Version and Commit are shown by GET /.
 	Version, Commit string
 	Log             *slog.Logger
+	// Loggers is the level table Log's handler consults (served at
+	// /admin/loggers); when nil, one is made over Log (logging.Wrap).
+	Loggers *logging.Levels
 	// Started, when set, is called once the connectors are started, with
 	// the REST API's address (nil when it has no listener).
 	Started func(rest net.Addr)
@@ -42,6 +46,10 @@ func Run(ctx context.Context, o Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	levels := o.Loggers
+	if levels == nil {
+		log, levels = logging.Wrap(log)
+	}
 	wcfg, err := runtime.WorkerConfig().Parse(o.Worker)
 	if err != nil {
 		return &connect.ConfigError{Msg: "worker config", Err: err}
@@ -54,7 +62,7 @@ func Run(ctx context.Context, o Options) error {
 	if len(listeners) > 0 {
 		// The REST API starts first so its address names the worker; it
 		// answers once the herder is set.
-		h := &lateHerder{}
+		h := &lateHerder{levels: levels}
 		srv, a, err := rest.Listen(listeners[0], rest.Handler(h, o.Version, o.Commit, log), log)
 		if err != nil {
 			return err
@@ -69,13 +77,13 @@ func Run(ctx context.Context, o Options) error {
 		workerID = advertised(wcfg.String(runtime.RestAdvertisedHost), int(wcfg.Int(runtime.RestAdvertisedPort)), a)
 		log.Info("connect: REST API listening", "address", a.String())
 		defer func() { h.set(nil) }()
-		herder, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, WorkerID: workerID, Log: log})
+		herder, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, WorkerID: workerID, Log: log, Loggers: levels})
 		if err != nil {
 			return err
 		}
 		h.set(herder)
 	} else {
-		herder, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, Log: log})
+		herder, err = runtime.NewHerder(ctx, runtime.Options{Registry: o.Registry, Worker: o.Worker, Log: log, Loggers: levels})
 		if err != nil {
 			return err
 		}

@@ -53,7 +53,7 @@ Example:
   sluice connect standalone worker.properties file-source.properties`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := a.logger()
+			log, levels, err := a.connectLogger()
 			if err != nil {
 				return err
 			}
@@ -74,7 +74,7 @@ Example:
 			v, commit := buildVersion()
 			return standalone.Run(ctx, standalone.Options{
 				Worker: worker, Connectors: conns, Registry: builtin.Registry(),
-				Version: v, Commit: commit, Log: log,
+				Version: v, Commit: commit, Log: log, Loggers: levels,
 				Started: func(addr net.Addr) {
 					where := "no REST API"
 					if addr != nil {
@@ -117,7 +117,7 @@ Example worker.properties:
     -d '{"name":"src","config":{"connector.class":"FileStreamSource","file":"/tmp/in.txt","topic":"t"}}'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := a.logger()
+			log, levels, err := a.connectLogger()
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ Example worker.properties:
 			defer stop()
 			v, commit := buildVersion()
 			return distributed.Run(ctx, distributed.Options{
-				Worker: worker, Registry: builtin.Registry(), Version: v, Commit: commit, Log: log,
+				Worker: worker, Registry: builtin.Registry(), Version: v, Commit: commit, Log: log, Loggers: levels,
 				Started: func(addr net.Addr) {
 					log.Info("connect: worker started", "rest", "REST API on "+addr.String())
 				},

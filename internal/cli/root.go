@@ -94,16 +94,35 @@ func envOr(environ []string, name, def string) string {
 
 // logger builds the slog logger the flags ask for, writing to stderr.
 func (a *app) logger() (*slog.Logger, error) {
+	level, err := a.level()
+	if err != nil {
+		return nil, err
+	}
+	h, err := a.logHandler(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h), nil
+}
+
+// level is the --log-level flag's level.
+func (a *app) level() (slog.Level, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", a.logLevel)
 	}
+	return level, nil
+}
+
+// logHandler builds the handler of --log-format, writing to stderr the
+// records at level or above.
+func (a *app) logHandler(level slog.Leveler) (slog.Handler, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(a.logFormat) {
 	case "text":
-		return slog.New(slog.NewTextHandler(a.stderr, opts)), nil
+		return slog.NewTextHandler(a.stderr, opts), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(a.stderr, opts)), nil
+		return slog.NewJSONHandler(a.stderr, opts), nil
 	default:
 		return nil, fmt.Errorf("--log-format %q: want text or json", a.logFormat)
 	}
