@@ -1,0 +1,236 @@
+package streams
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/sluicehq/sluice/streams/processor"
+	"github.com/sluicehq/sluice/streams/serde"
+	"github.com/sluicehq/sluice/streams/state"
+	"github.com/sluicehq/sluice/streams/state/pebblestore"
+)
+
+// SessionWindowedKStream is a grouped stream cut into session windows,
+// ready to aggregate: each aggregation keeps one aggregate per session of
+// each key, in a session store, and yields a table keyed by the key and its
+// session (Windowed[K]).
+type SessionWindowedKStream[K, V any] struct {
+	g KGroupedStream[K, V]
+	w SessionWindows
+}
+
+// WindowedBySession cuts a grouped stream into session windows (Kafka's
+// groupedStream.windowedBy(SessionWindows)):
+//
+//	sessions := streams.WindowedBySession(clicks.GroupByKey(), streams.OfInactivityGapWithNoGrace(5*time.Minute))
+//	counts := sessions.Count()
+//
+// It is a function, not a method of KGroupedStream, because Go rejects the
+// instantiation cycle a method would make: KGroupedStream[K] would lead to
+// KTable[Windowed[K]], whose ToStream and GroupByKey lead back to
+// KGroupedStream[Windowed[K]], and so on without end.
+func WindowedBySession[K, V any](g KGroupedStream[K, V], w SessionWindows) SessionWindowedKStream[K, V] {
+	if w.err != nil {
+		g.s.b.fail(fmt.Errorf("windowedBy: %w", w.err))
+	}
+	return SessionWindowedKStream[K, V]{g: g, w: w}
+}
+
+// Count counts the records of each session. Records with a null key are
+// skipped. Options: Named, WithStore, InMemory, WithoutCaching,
+// WithoutLogging, WithLogConfig, WithRetention (Kafka's Materialized).
+func (s SessionWindowedKStream[K, V]) Count(opts ...Option) KTable[Windowed[K], int64] {
+	o := collect(opts)
+	o.valueSerde = nil
+	return sessionAggregate(s, o, "KSTREAM-COUNT", serde.Int64, sessionSteps[K, V, int64]{
+		init:  func() (int64, bool) { return 0, true },
+		add:   func(_ K, _ V, n int64, _ bool) int64 { return n + 1 },
+		merge: func(_ K, n int64, _ bool, m int64) int64 { return n + m },
+	})
+}
+
+// Reduce combines the values of each session: the first value as it is,
+// then reduce(aggregate, value); when a record merges sessions, their
+// aggregates are combined with reduce too, earliest session first.
+func (s SessionWindowedKStream[K, V]) Reduce(reduce func(agg, v V) V, opts ...Option) KTable[Windowed[K], V] {
+	o := collect(opts)
+	vals := pickSerde(s.g.s.b, o.valueSerde, s.g.vals)
+	combine := func(agg V, had bool, v V) V {
+		if !had {
+			return v
+		}
+		return reduce(agg, v)
+	}
+	return sessionAggregate(s, o, "KSTREAM-REDUCE", vals, sessionSteps[K, V, V]{
+		init:  func() (V, bool) { var zero V; return zero, false },
+		add:   func(_ K, v V, agg V, had bool) V { return combine(agg, had, v) },
+		merge: func(_ K, agg V, had bool, next V) V { return combine(agg, had, next) },
+	})
+}
+
+// AggregateSessions folds the values of each session into an aggregate of
+// another type, starting from init(). When a record falls within the gap
+// of existing sessions, they become one: merge(key, agg, next) combines
+// their aggregates (starting from init(), earliest session first) before
+// the record is added with agg.
+func AggregateSessions[K, V, VA any](s SessionWindowedKStream[K, V], init func() VA, agg func(K, V, VA) VA, merge func(key K, agg, next VA) VA, opts ...Option) KTable[Windowed[K], VA] {
+	o := collect(opts)
+	vals := pickSerde[VA](s.g.s.b, o.valueSerde, nil)
+	return sessionAggregate(s, o, "KSTREAM-AGGREGATE", vals, sessionSteps[K, V, VA]{
+		init:  func() (VA, bool) { return init(), true },
+		add:   func(k K, v V, a VA, _ bool) VA { return agg(k, v, a) },
+		merge: func(k K, a VA, _ bool, next VA) VA { return merge(k, a, next) },
+	})
+}
+
+// sessionSteps are an aggregation's functions. had says whether agg holds
+// anything yet (a reduction starts from nothing).
+type sessionSteps[K, V, VA any] struct {
+	init  func() (agg VA, had bool)
+	add   func(k K, v V, agg VA, had bool) VA
+	merge func(k K, agg VA, had bool, next VA) VA
+}
+
+// sessionAggregate adds the session store and the node that aggregates
+// into it, as Kafka's KStreamSessionWindowAggregate does.
+func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, prefix string, vals serde.Serde[VA], steps sessionSteps[K, V, VA]) KTable[Windowed[K], VA] {
+	b := s.g.s.b
+	w := s.w
+	retention := satAdd(w.gap, w.grace)
+	if o.retention != 0 {
+		r := o.retention.Milliseconds()
+		if r < retention {
+			b.fail(fmt.Errorf("the retention period of a session store (%v) must be no smaller than the inactivity gap plus the grace period (%dms)", o.retention, retention))
+		}
+		retention = r
+	}
+	keys := pickSerde(b, o.keySerde, s.g.keys)
+	store := o.store
+	if store == "" {
+		store = b.name(nil, prefix+"-STATE-STORE")
+	}
+	var sup state.Supplier
+	if o.inMemory {
+		sup = state.InMemory(store)
+	} else {
+		sup = pebblestore.Supplier(store)
+	}
+	sb := state.NewSessionStoreBuilder(sup, keys, vals, retention).
+		WithCaching(!o.noCache).
+		WithLogging(!o.noLog, o.logConfig)
+	name := b.name(o, prefix)
+	src := s.g.source(store)
+	b.addNode(name, func() *node {
+		var ss *state.TypedSessionStore[K, VA]
+		var cached bool
+		observed := int64(-1) // this processor's stream time, as Kafka's
+		return &node{
+			init: func(ctx processor.NodeContext) error {
+				var err error
+				ss, cached, err = sessionStore[K, VA](ctx, store)
+				return err
+			},
+			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
+				if r.Key == nil {
+					return nil
+				}
+				k := typed[K](r.Key)
+				ts := r.Timestamp
+				observed = max(observed, ts)
+				closeTime := observed - w.grace - w.gap
+				agg, had := steps.init()
+				var merged []state.Session[K, VA]
+				start, end := ts, ts
+				err := ss.FindSessions(k, ts-w.gap, satAdd(ts, w.gap), func(sn state.Session[K, VA]) bool {
+					merged = append(merged, sn)
+					agg, had = steps.merge(k, agg, had, sn.Value), true
+					start, end = min(start, sn.Start), max(end, sn.End)
+					return true
+				})
+				if err != nil {
+					return err
+				}
+				if end < closeTime {
+					return nil // late: its session closed already
+				}
+				if start != ts || end != ts {
+					for _, sn := range merged {
+						if err := ss.Remove(k, sn.Start, sn.End); err != nil {
+							return err
+						}
+						if !cached {
+							wk := Windowed[K]{Key: k, Window: Window{Start: sn.Start, End: sn.End}}
+							if err := ctx.Forward(processor.AnyRecord{Key: wk, Value: change{old: sn.Value}, Timestamp: sn.End, Headers: r.Headers}, ""); err != nil {
+								return err
+							}
+						}
+					}
+				}
+				agg = steps.add(k, typed[V](r.Value), agg, had)
+				if err := ss.Put(k, start, end, agg); err != nil {
+					return err
+				}
+				if cached {
+					return nil
+				}
+				wk := Windowed[K]{Key: k, Window: Window{Start: start, End: end}}
+				return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: agg}, Timestamp: end, Headers: r.Headers}, "")
+			},
+		}
+	}, src.node)
+	b.t.AddStore(sb, name)
+	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keys: SessionWindowedSerde(keys), vals: vals}
+}
+
+// sessionStore finds a session aggregation's store and, when it is cached,
+// makes the cache forward each flushed session as a change stamped with the
+// session's end, as Kafka's SessionCacheFlushListener does.
+func sessionStore[K, V any](ctx processor.NodeContext, name string) (*state.TypedSessionStore[K, V], bool, error) {
+	s, err := ctx.Store(name)
+	if err != nil {
+		return nil, false, err
+	}
+	ss, ok := s.(*state.TypedSessionStore[K, V])
+	if !ok {
+		return nil, false, fmt.Errorf("store %s is %T, want a session store of %s to %s", name, s, serde.TypeName[K](), serde.TypeName[V]())
+	}
+	cs, cached := state.Unwrap[*state.CachingStore](ss.Bytes())
+	if !cached {
+		return ss, false, nil
+	}
+	cs.SetFlushListener(func(e state.FlushedEntry) error {
+		k, start, end, err := ss.DecodeKey(e.Key)
+		if err != nil {
+			return err
+		}
+		var newV, oldV any
+		if e.New != nil {
+			v, _, err := ss.DecodeValue(e.New)
+			if err != nil {
+				return err
+			}
+			newV = v
+		}
+		if e.Old != nil {
+			v, _, err := ss.DecodeValue(e.Old)
+			if err != nil {
+				return err
+			}
+			oldV = v
+		}
+		if newV == nil && oldV == nil {
+			return nil // created and merged away between two flushes
+		}
+		wk := Windowed[K]{Key: k, Window: Window{Start: start, End: end}}
+		return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: newV, old: oldV}, Timestamp: end}, "")
+	})
+	return ss, true, nil
+}
+
+// satAdd adds two non-negative times, capping at the largest time.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
