@@ -12,10 +12,13 @@ package state
 // (the session-windowed key format). Values are the state package's usual
 // timestamp-then-value bytes.
 //
-// Retention: a session whose end is at or before observed stream time minus
-// the retention period is expired, where observed stream time is the
-// largest session end the store has seen. Expired sessions are invisible to
-// reads at once, and puts of expired sessions are dropped, as in Kafka. They
+// Retention: a session whose end is before observed stream time minus the
+// retention period is expired, where observed stream time is the largest
+// session end the store has seen. Expired sessions are invisible to reads
+// at once, and puts of expired sessions are dropped, as in Kafka. (Kafka's
+// stores also expire a session that ends exactly at that horizon, while its
+// session aggregation still accepts records for it; here the two agree, so
+// that a record the aggregation accepts is always stored.) They
 // are deleted from the byte store (not through the changelog, whose own
 // retention.ms drops them, like Kafka's dropped segments) by a scan that
 // runs each time the expiry horizon has moved by half the retention period:
@@ -185,7 +188,7 @@ func (s *TypedSessionStore[K, V]) load() error {
 	return nil
 }
 
-// horizon is the end time at or before which sessions are expired.
+// horizon is the end time before which sessions are expired.
 func (s *TypedSessionStore[K, V]) horizon() int64 {
 	st := s.streamTime.Load()
 	if st < 0 {
@@ -194,8 +197,7 @@ func (s *TypedSessionStore[K, V]) horizon() int64 {
 	return st - s.retention
 }
 
-// expire deletes from the byte store every session ending at or before
-// horizon.
+// expire deletes from the byte store every session ending before horizon.
 func (s *TypedSessionStore[K, V]) expire(horizon int64) error {
 	var dead []KeyValue
 	err := s.inner.Range(nil, nil, func(k, _ []byte) error {
@@ -203,7 +205,7 @@ func (s *TypedSessionStore[K, V]) expire(horizon int64) error {
 		if err != nil {
 			return fmt.Errorf("store %s: %w", s.Name(), err)
 		}
-		if end <= horizon {
+		if end < horizon {
 			dead = append(dead, KeyValue{Key: k})
 		}
 		return nil
@@ -250,7 +252,7 @@ func (s *TypedSessionStore[K, V]) Put(key K, start, end int64, v V) error {
 		s.streamTime.Store(end)
 	}
 	h := s.horizon()
-	if end <= h {
+	if end < h {
 		return nil // expired: Kafka skips it too
 	}
 	if h >= 0 && (s.expiredTo < 0 || h >= s.expiredTo+s.interval) {
@@ -291,7 +293,7 @@ func (s *TypedSessionStore[K, V]) FetchSession(key K, start, end int64) (v V, ok
 	if err := s.load(); err != nil {
 		return v, false, err
 	}
-	if checkSession(start, end) != nil || end <= s.horizon() {
+	if checkSession(start, end) != nil || end < s.horizon() {
 		return v, false, nil
 	}
 	kb, err := s.key(key)
@@ -320,9 +322,7 @@ func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latest
 	if latestSessionStart < 0 {
 		return nil
 	}
-	if h := s.horizon(); h != math.MinInt64 {
-		earliestSessionEnd = max(earliestSessionEnd, h+1)
-	}
+	earliestSessionEnd = max(earliestSessionEnd, s.horizon())
 	earliestSessionEnd = max(earliestSessionEnd, 0)
 	kb, err := s.key(key)
 	if err != nil {

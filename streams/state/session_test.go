@@ -103,36 +103,41 @@ func TestSessionRetentionExpiresByObservedStreamTime(t *testing.T) {
 	s := NewTypedSessionStore(inner, "t", serde.String, serde.Int64, 100, nil)
 	must(t, s.Put("a", 0, 10, 1))
 	must(t, s.Put("a", 40, 50, 2))
-	must(t, s.Put("b", 105, 110, 3)) // stream time 110: live sessions end after 10
+	must(t, s.Put("b", 105, 110, 3)) // stream time 110: live sessions end at 10 or later
+	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.Fetch("a", fn) }); got != "a[0,10]=1 a[40,50]=2" {
+		t.Fatalf("after stream time 110, a = %q; a[0,10] ends at the horizon and is live", got)
+	}
+	must(t, s.Put("b", 111, 111, 3)) // horizon 11
 	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.Fetch("a", fn) }); got != "a[40,50]=2" {
-		t.Fatalf("after stream time 110, a = %q; a[0,10] ended at the horizon and is expired", got)
+		t.Fatalf("after stream time 111, a = %q; a[0,10] is expired", got)
 	}
 	if _, ok, _ := s.FetchSession("a", 0, 10); ok {
 		t.Fatal("an expired session is still fetched")
 	}
-	// The horizon reached 0: the first expiry scan deleted it.
-	if v, _ := inner.Get(SessionKeyBytes([]byte("a"), 0, 10)); v != nil {
-		t.Fatal("a[0,10] is still in the byte store after the first expiry scan")
-	}
+	// The first expiry scan ran at horizon 10, the next is due at 60: the
+	// expired sessions are hidden but not deleted yet.
 	must(t, s.Put("b", 140, 140, 4))
 	must(t, s.Put("b", 155, 155, 5)) // horizon 55: a[40,50] expired
 	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.Fetch("a", fn) }); got != "" {
 		t.Fatalf("after stream time 155, a = %q", got)
 	}
-	// The horizon moved by 45 of the 50 between scans: not deleted yet.
-	if v, _ := inner.Get(SessionKeyBytes([]byte("a"), 40, 50)); v == nil {
-		t.Fatal("deleted before the expiry scan was due")
+	for _, w := range [][2]int64{{0, 10}, {40, 50}} {
+		if v, _ := inner.Get(SessionKeyBytes([]byte("a"), w[0], w[1])); v == nil {
+			t.Fatalf("a%v deleted before the expiry scan was due", w)
+		}
 	}
 	must(t, s.Put("b", 160, 160, 6)) // horizon 60: scan due
-	if v, _ := inner.Get(SessionKeyBytes([]byte("a"), 40, 50)); v != nil {
-		t.Fatal("a[40,50] is still in the byte store after the expiry scan")
+	for _, w := range [][2]int64{{0, 10}, {40, 50}} {
+		if v, _ := inner.Get(SessionKeyBytes([]byte("a"), w[0], w[1])); v != nil {
+			t.Fatalf("a%v is still in the byte store after the expiry scan", w)
+		}
 	}
-	if n, _ := inner.ApproximateNumEntries(); n != 4 {
-		t.Fatalf("byte store holds %d sessions, want b's 4", n)
+	if n, _ := inner.ApproximateNumEntries(); n != 5 {
+		t.Fatalf("byte store holds %d sessions, want b's 5", n)
 	}
 	// A put of an expired session is dropped, as in Kafka.
 	must(t, s.Put("c", 20, 30, 9))
-	if n, _ := inner.ApproximateNumEntries(); n != 4 {
+	if n, _ := inner.ApproximateNumEntries(); n != 5 {
 		t.Fatalf("an expired session was stored: %d entries", n)
 	}
 	if st, _ := s.ObservedStreamTime(); st != 160 {
