@@ -369,3 +369,36 @@ func TestSessionStateSurvivesReopenOnPebble(t *testing.T) {
 		t.Fatalf("after reopen: out = %s", got)
 	}
 }
+
+// BenchmarkSessionCount counts sessions of 10,000 keys, each record
+// extending its key's session, through the record cache.
+func BenchmarkSessionCount(b *testing.B) {
+	for _, mem := range []bool{false, true} {
+		b.Run(fmt.Sprintf("inMemory=%v", mem), func(b *testing.B) {
+			opts := []streams.Option{streams.WithStore("sessions")}
+			if mem {
+				opts = append(opts, streams.InMemory())
+			}
+			topo, err := sessionCount(streams.OfInactivityGapWithNoGrace(time.Minute), opts...).Build()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := streamstest.New(topo, streamstest.WithStateDir(b.TempDir()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+			keys := make([]string, 10000)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("key-%05d", i)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := in.PipeAt(keys[i%len(keys)], "v", at(int64(i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

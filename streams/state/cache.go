@@ -51,6 +51,7 @@ type CachingStore struct {
 	mu    sync.Mutex
 	lru   *list.List // of *cacheEntry, front = most recent
 	byKey map[string]*list.Element
+	keys  sortedKeys // byKey's keys in order, for Range
 	dirty []string // keys in the order they became dirty
 }
 
@@ -71,6 +72,7 @@ func NewCachingStore(inner BytesStore, cache *Cache, context func() any) *Cachin
 		context:    context,
 		lru:        list.New(),
 		byKey:      make(map[string]*list.Element),
+		keys:       newSortedKeys(),
 	}
 }
 
@@ -128,6 +130,7 @@ func (s *CachingStore) insert(key string, value []byte, dirty bool, ctx any) {
 	}
 	e := &cacheEntry{key: key, value: value, dirty: dirty, ctx: ctx}
 	s.byKey[key] = s.lru.PushFront(e)
+	s.keys.add(key)
 	s.cache.used.Add(size(key, value))
 	if dirty {
 		s.dirty = append(s.dirty, key)
@@ -163,6 +166,7 @@ func (s *CachingStore) remove(el *list.Element) {
 	e := el.Value.(*cacheEntry)
 	s.lru.Remove(el)
 	delete(s.byKey, e.key)
+	s.keys.remove(e.key)
 	s.cache.used.Add(-size(e.key, e.value))
 }
 
@@ -235,13 +239,11 @@ func (s *CachingStore) Close() error {
 func (s *CachingStore) Range(from, to []byte, fn func(k, v []byte) error) error {
 	s.mu.Lock()
 	var cached []KeyValue
-	for k, el := range s.byKey {
-		if inRange([]byte(k), from, to) {
-			cached = append(cached, KeyValue{[]byte(k), el.Value.(*cacheEntry).value})
-		}
-	}
+	s.keys.scan(from, to, func(k string) bool {
+		cached = append(cached, KeyValue{[]byte(k), s.byKey[k].Value.(*cacheEntry).value})
+		return true
+	})
 	s.mu.Unlock()
-	slices.SortFunc(cached, func(a, b KeyValue) int { return compareBytes(a.Key, b.Key) })
 	stopped := false
 	user := fn
 	fn = func(k, v []byte) error {

@@ -22,12 +22,13 @@ type MemoryStore struct {
 	name   string
 	mu     sync.RWMutex
 	m      map[string][]byte
+	keys   sortedKeys // m's keys in order, for Range
 	closed bool
 }
 
 // NewMemoryStore returns an empty store.
 func NewMemoryStore(name string) *MemoryStore {
-	return &MemoryStore{name: name, m: make(map[string][]byte)}
+	return &MemoryStore{name: name, m: make(map[string][]byte), keys: newSortedKeys()}
 }
 
 func (s *MemoryStore) Name() string     { return s.name }
@@ -61,11 +62,16 @@ func (s *MemoryStore) Put(key, value []byte) error {
 }
 
 func (s *MemoryStore) put(key, value []byte) {
+	k := string(key)
 	if value == nil {
-		delete(s.m, string(key))
+		delete(s.m, k)
+		s.keys.remove(k)
 		return
 	}
-	s.m[string(key)] = slices.Clone(value)
+	if _, ok := s.m[k]; !ok {
+		s.keys.add(k)
+	}
+	s.m[k] = slices.Clone(value)
 }
 
 func (s *MemoryStore) PutAll(kvs []KeyValue) error {
@@ -80,8 +86,8 @@ func (s *MemoryStore) PutAll(kvs []KeyValue) error {
 	return nil
 }
 
-// Range sorts the keys in range on each call: ranges serve interactive
-// queries and the merge with a cache, not the per-record path.
+// Range copies the entries in range (found in the ordered key set) before
+// calling fn, so that fn may write to the store.
 func (s *MemoryStore) Range(from, to []byte, fn func(k, v []byte) error) error {
 	s.mu.RLock()
 	if s.closed {
@@ -89,13 +95,11 @@ func (s *MemoryStore) Range(from, to []byte, fn func(k, v []byte) error) error {
 		return ErrClosed
 	}
 	var kvs []KeyValue
-	for k, v := range s.m {
-		if inRange([]byte(k), from, to) {
-			kvs = append(kvs, KeyValue{[]byte(k), v})
-		}
-	}
+	s.keys.scan(from, to, func(k string) bool {
+		kvs = append(kvs, KeyValue{[]byte(k), s.m[k]})
+		return true
+	})
 	s.mu.RUnlock()
-	slices.SortFunc(kvs, func(a, b KeyValue) int { return compareBytes(a.Key, b.Key) })
 	for _, kv := range kvs {
 		if err := fn(kv.Key, kv.Value); err != nil {
 			if err == ErrStopIteration {
