@@ -52,7 +52,7 @@ type CachingStore struct {
 	lru   *list.List // of *cacheEntry, front = most recent
 	byKey map[string]*list.Element
 	keys  sortedKeys // byKey's keys in order, for Range
-	dirty []string // keys in the order they became dirty
+	dirty []string   // keys in the order they became dirty
 }
 
 type cacheEntry struct {
