@@ -30,8 +30,11 @@ type SessionWindowedKStream[K, V any] struct {
 // KTable[Windowed[K]], whose ToStream and GroupByKey lead back to
 // KGroupedStream[Windowed[K]], and so on without end.
 func WindowedBySession[K, V any](g KGroupedStream[K, V], w SessionWindows) SessionWindowedKStream[K, V] {
-	if w.err != nil {
+	switch {
+	case w.err != nil:
 		g.s.b.fail(fmt.Errorf("windowedBy: %w", w.err))
+	case w.gap <= 0:
+		g.s.b.fail(fmt.Errorf("windowedBy: session windows without a gap: make them with OfInactivityGapWithNoGrace or OfInactivityGapAndGrace"))
 	}
 	return SessionWindowedKStream[K, V]{g: g, w: w}
 }

@@ -301,6 +301,7 @@ func TestSessionWindowsValidation(t *testing.T) {
 		{"negative gap", streams.OfInactivityGapAndGrace(-time.Second, 0), nil, "gap time cannot be zero or negative"},
 		{"sub-millisecond gap", streams.OfInactivityGapWithNoGrace(500 * time.Microsecond), nil, "gap time cannot be zero or negative"},
 		{"negative grace", streams.OfInactivityGapAndGrace(time.Second, -time.Millisecond), nil, "grace period must not be negative"},
+		{"zero value", streams.SessionWindows{}, nil, "session windows without a gap"},
 		{"retention under gap plus grace", streams.OfInactivityGapAndGrace(time.Second, time.Second),
 			[]streams.Option{streams.WithRetention(1999 * time.Millisecond)}, "must be no smaller than the inactivity gap plus the grace period"},
 	} {
@@ -400,5 +401,18 @@ func BenchmarkSessionCount(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestSessionNullKeysSkippedNullValuesAggregated(t *testing.T) {
+	// As Kafka's session aggregation: a record without a key has no
+	// session; one without a value still counts.
+	d := run(t, sessionCount(streams.OfInactivityGapWithNoGrace(10*time.Millisecond), streams.WithoutCaching()))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
+	must(t, in.PipeRaw(nil, []byte("v"), at(0)))
+	must(t, in.PipeTombstone("a"))
+	if got := pairs(t, out); got != "[a@0/0]=1" {
+		t.Fatalf("out = %q", got)
 	}
 }
