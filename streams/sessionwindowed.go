@@ -135,6 +135,7 @@ func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, 
 			},
 			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
 				if r.Key == nil {
+					sessionDropped(ctx, "null key")
 					return nil
 				}
 				k := typed[K](r.Key)
@@ -154,7 +155,8 @@ func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, 
 					return err
 				}
 				if end < closeTime {
-					return nil // late: its session closed already
+					sessionDropped(ctx, "late record: its session closed", "window_start", start, "window_end", end, "close_time", closeTime, "stream_time", observed)
+					return nil
 				}
 				if start != ts || end != ts {
 					for _, sn := range merged {
@@ -228,6 +230,14 @@ func sessionStore[K, V any](ctx processor.NodeContext, name string) (*state.Type
 		return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: newV, old: oldV}, Timestamp: end}, "")
 	})
 	return ss, true, nil
+}
+
+// sessionDropped counts and logs a skipped record (Kafka's
+// dropped-records metric) when the task's context offers it.
+func sessionDropped(ctx processor.NodeContext, reason string, attrs ...any) {
+	if d, ok := ctx.(interface{ RecordDropped(string, ...any) }); ok {
+		d.RecordDropped(reason, attrs...)
+	}
 }
 
 // satAdd adds two non-negative times, capping at the largest time.
