@@ -14,8 +14,8 @@ import (
 
 var sessionKeys = streams.SessionWindowedSerde(serde.String)
 
-// at is a timestamp in milliseconds since the epoch.
-func at(ms int64) time.Time { return time.UnixMilli(ms) }
+// sessionAt is a timestamp in milliseconds since the epoch.
+func sessionAt(ms int64) time.Time { return time.UnixMilli(ms) }
 
 // sessionCount builds in -> groupByKey -> session count -> out.
 func sessionCount(w streams.SessionWindows, opts ...streams.Option) *streams.Builder {
@@ -25,8 +25,8 @@ func sessionCount(w streams.SessionWindows, opts ...streams.Option) *streams.Bui
 	return b
 }
 
-// pipeAll writes key@ms records ("a@0") with value v.
-func pipeAll(t *testing.T, in *streamstest.InputTopic[string, string], recs ...string) {
+// pipeSessions writes key@ms records ("a@0") with value v.
+func pipeSessions(t *testing.T, in *streamstest.InputTopic[string, string], recs ...string) {
 	t.Helper()
 	for _, r := range recs {
 		k, ms, _ := strings.Cut(r, "@")
@@ -34,7 +34,7 @@ func pipeAll(t *testing.T, in *streamstest.InputTopic[string, string], recs ...s
 		if _, err := fmt.Sscan(ms, &ts); err != nil {
 			t.Fatalf("bad record %q", r)
 		}
-		must(t, in.PipeAt(k, "v", at(ts)))
+		must(t, in.PipeAt(k, "v", sessionAt(ts)))
 	}
 }
 
@@ -72,7 +72,7 @@ func TestSessionCountPerKeyWithGaps(t *testing.T) {
 				{"b@40", "[b@40/40]=1"},
 			}
 			for _, s := range steps {
-				pipeAll(t, in, s.rec)
+				pipeSessions(t, in, s.rec)
 				if got := pairs(t, out); got != s.want {
 					t.Fatalf("after %s: out = %q, want %q", s.rec, got, s.want)
 				}
@@ -94,13 +94,13 @@ func TestSessionCountPerKeyWithGaps(t *testing.T) {
 				t.Fatalf("FindSessions(a, 16, 30) = %v", found)
 			}
 			// The output is stamped with each session's end.
-			pipeAll(t, in, "c@47")
+			pipeSessions(t, in, "c@47")
 			recs, err := out.ReadRecords()
 			must(t, err)
 			if len(recs) != 1 || recs[0].Timestamp.UnixMilli() != 47 {
 				t.Fatalf("c@47 gave %+v", recs)
 			}
-			pipeAll(t, in, "c@45")
+			pipeSessions(t, in, "c@45")
 			recs, err = out.ReadRecords()
 			must(t, err)
 			if len(recs) != 2 || recs[0].Timestamp.UnixMilli() != 47 || recs[1].Timestamp.UnixMilli() != 47 ||
@@ -119,12 +119,12 @@ func TestSessionRecordBridgingTwoSessionsMergesThem(t *testing.T) {
 	d := run(t, sessionCount(streams.OfInactivityGapAndGrace(10*time.Millisecond, 20*time.Millisecond), streams.WithStore("sessions")))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
-	pipeAll(t, in, "a@0", "a@2", "a@15")
+	pipeSessions(t, in, "a@0", "a@2", "a@15")
 	if got := pairs(t, out); got != "[a@0/0]=1 [a@0/0]=null [a@0/2]=2 [a@15/15]=1" {
 		t.Fatalf("out = %s", got)
 	}
 	// 8 is within 10 of both [0,2] and [15,15]: one session [0,15] of 4.
-	pipeAll(t, in, "a@8")
+	pipeSessions(t, in, "a@8")
 	if got := pairs(t, out); got != "[a@0/2]=null [a@15/15]=null [a@0/15]=4" {
 		t.Fatalf("bridge: out = %s", got)
 	}
@@ -172,7 +172,7 @@ func TestSessionOutOfOrderWithinGrace(t *testing.T) {
 				{"a@120", inside},
 			}
 			for _, s := range steps {
-				pipeAll(t, in, s.rec)
+				pipeSessions(t, in, s.rec)
 				if got := pairs(t, out); got != s.want {
 					t.Fatalf("after %s: out = %q, want %q", s.rec, got, s.want)
 				}
@@ -190,17 +190,17 @@ func TestSessionRecordsBeyondGraceAreDropped(t *testing.T) {
 	d := run(t, sessionCount(streams.OfInactivityGapAndGrace(10*time.Millisecond, 5*time.Millisecond), streams.WithStore("sessions")))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
-	pipeAll(t, in, "a@100", "b@200")
+	pipeSessions(t, in, "a@100", "b@200")
 	if got := pairs(t, out); got != "[a@100/100]=1 [b@200/200]=1" {
 		t.Fatalf("out = %s", got)
 	}
 	// Stream time 200: sessions ending before 200-10-5 = 185 are closed.
-	pipeAll(t, in, "a@184") // a new session [184,184]: closed already
-	pipeAll(t, in, "a@95")  // would extend [100,100] to [95,100]: closed
+	pipeSessions(t, in, "a@184") // a new session [184,184]: closed already
+	pipeSessions(t, in, "a@95")  // would extend [100,100] to [95,100]: closed
 	if got := pairs(t, out); got != "" {
 		t.Fatalf("late records gave %s", got)
 	}
-	pipeAll(t, in, "a@185")
+	pipeSessions(t, in, "a@185")
 	if got := pairs(t, out); got != "[a@185/185]=1" {
 		t.Fatalf("a@185 (on time) gave %q", got)
 	}
@@ -228,8 +228,8 @@ func TestSessionReduceAndAggregateWithMerger(t *testing.T) {
 	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	reduced := streamstest.CreateOutputTopic(d, "reduced", sessionKeys, serde.String)
 	aggregated := streamstest.CreateOutputTopic(d, "aggregated", sessionKeys, serde.String)
-	must(t, input.PipeAt("a", "x", at(0)))
-	must(t, input.PipeAt("a", "y", at(15)))
+	must(t, input.PipeAt("a", "x", sessionAt(0)))
+	must(t, input.PipeAt("a", "y", sessionAt(15)))
 	if got := pairs(t, reduced); got != "[a@0/0]=x [a@15/15]=y" {
 		t.Fatalf("reduced = %s", got)
 	}
@@ -239,14 +239,14 @@ func TestSessionReduceAndAggregateWithMerger(t *testing.T) {
 	// z merges both sessions: reduce folds the earlier session's value then
 	// the later one's, then z; the aggregation starts from init and merges
 	// each session's aggregate in with the merger.
-	must(t, input.PipeAt("a", "z", at(8)))
+	must(t, input.PipeAt("a", "z", sessionAt(8)))
 	if got := pairs(t, reduced); got != "[a@0/0]=null [a@15/15]=null [a@0/15]=xyz" {
 		t.Fatalf("reduced after merge = %s", got)
 	}
 	if got := pairs(t, aggregated); got != "[a@0/0]=null [a@15/15]=null [a@0/15]=<+<x+<yz" {
 		t.Fatalf("aggregated after merge = %s", got)
 	}
-	must(t, input.PipeAt("a", "w", at(20)))
+	must(t, input.PipeAt("a", "w", sessionAt(20)))
 	if got := pairs(t, reduced); got != "[a@0/15]=null [a@0/20]=xyzw" {
 		t.Fatalf("reduced after extension = %s", got)
 	}
@@ -263,12 +263,12 @@ func TestSessionRetentionDropsOldSessions(t *testing.T) {
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	st, err := streamstest.SessionStore[string, int64](d, "sessions")
 	must(t, err)
-	pipeAll(t, in, "a@0", "a@5", "b@55")
+	pipeSessions(t, in, "a@0", "a@5", "b@55")
 	// Stream time 55, retention 50: a session ending at 5 is still kept.
 	if got := storeSessions(t, st, "a"); got != "[0,5]=2" {
 		t.Fatalf("a after stream time 55 = %q", got)
 	}
-	pipeAll(t, in, "b@56")
+	pipeSessions(t, in, "b@56")
 	if got := storeSessions(t, st, "a"); got != "" {
 		t.Fatalf("a after stream time 56 = %q, want expired", got)
 	}
@@ -277,11 +277,11 @@ func TestSessionRetentionDropsOldSessions(t *testing.T) {
 	}
 	// 50 is on time (sessions close at 56 - 10), and kept until stream
 	// time passes 100.
-	pipeAll(t, in, "c@50", "b@60")
+	pipeSessions(t, in, "c@50", "b@60")
 	if got := storeSessions(t, st, "c"); got != "[50,50]=1" {
 		t.Fatalf("c = %q", got)
 	}
-	pipeAll(t, in, "b@101")
+	pipeSessions(t, in, "b@101")
 	if got := storeSessions(t, st, "c"); got != "" {
 		t.Fatalf("c after stream time 101 = %q", got)
 	}
@@ -345,7 +345,7 @@ func TestSessionStateSurvivesReopenOnPebble(t *testing.T) {
 	}
 	d := open()
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
-	pipeAll(t, in, "a@0", "a@4", "b@10", "a@30")
+	pipeSessions(t, in, "a@0", "a@4", "b@10", "a@30")
 	st, err := streamstest.SessionStore[string, int64](d, "sessions")
 	must(t, err)
 	before := storeSessions(t, st, "a") + " | " + storeSessions(t, st, "b")
@@ -365,7 +365,7 @@ func TestSessionStateSurvivesReopenOnPebble(t *testing.T) {
 	// is 16 away), then 22 bridges [0,14] and [30,30].
 	in = streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
-	pipeAll(t, in, "a@14", "a@22")
+	pipeSessions(t, in, "a@14", "a@22")
 	if got := pairs(t, out); got != "[a@0/4]=null [a@0/14]=3 [a@0/14]=null [a@30/30]=null [a@0/30]=5" {
 		t.Fatalf("after reopen: out = %s", got)
 	}
@@ -396,7 +396,7 @@ func BenchmarkSessionCount(b *testing.B) {
 			}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := in.PipeAt(keys[i%len(keys)], "v", at(int64(i))); err != nil {
+				if err := in.PipeAt(keys[i%len(keys)], "v", sessionAt(int64(i))); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -410,7 +410,7 @@ func TestSessionNullKeysSkippedNullValuesAggregated(t *testing.T) {
 	d := run(t, sessionCount(streams.OfInactivityGapWithNoGrace(10*time.Millisecond), streams.WithoutCaching()))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
-	must(t, in.PipeRaw(nil, []byte("v"), at(0)))
+	must(t, in.PipeRaw(nil, []byte("v"), sessionAt(0)))
 	must(t, in.PipeTombstone("a"))
 	if got := pairs(t, out); got != "[a@0/0]=1" {
 		t.Fatalf("out = %q", got)
