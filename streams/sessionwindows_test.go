@@ -416,3 +416,24 @@ func TestSessionNullKeysSkippedNullValuesAggregated(t *testing.T) {
 		t.Fatalf("out = %q", got)
 	}
 }
+
+func TestSessionTableFeedsOtherOperators(t *testing.T) {
+	// The windowed table's changes as a stream, filtered and rekeyed by the
+	// plain key, as Kafka users do with toStream().filter(...).map(...).
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	counts := streams.WindowedBySession(in.GroupByKey(), streams.OfInactivityGapAndGrace(10*time.Millisecond, time.Second)).
+		Count(streams.WithoutCaching())
+	busy := counts.ToStream().Filter(func(_ streams.Windowed[string], n int64) bool { return n >= 2 })
+	streams.Map(busy, func(wk streams.Windowed[string], n int64) (string, string) {
+		return wk.Key, fmt.Sprintf("%d-%d:%d", wk.Window.Start, wk.Window.End, n)
+	}).To("busy", streams.WithValueSerde(serde.String))
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := streamstest.CreateOutputTopic[string, string](d, "busy", nil, nil)
+	pipeSessions(t, input, "a@0", "b@1", "a@5", "a@30", "a@21")
+	// a@21 cannot reach [0,5] (it ended 16 before) but joins [30,30].
+	if got := pairs(t, out); got != "a=0-5:2 a=21-30:2" {
+		t.Fatalf("busy = %q", got)
+	}
+}
