@@ -437,3 +437,26 @@ func TestSessionTableFeedsOtherOperators(t *testing.T) {
 		t.Fatalf("busy = %q", got)
 	}
 }
+
+func TestSessionWindowsAfterGroupByRepartition(t *testing.T) {
+	// Grouping by a new key goes through a repartition topic named after
+	// the store, as the key-value aggregations do.
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	byValue := streams.GroupBy(in, func(_, v string) string { return v })
+	streams.WindowedBySession(byValue, streams.OfInactivityGapWithNoGrace(10*time.Millisecond)).
+		Count(streams.WithStore("by-page")).ToStream().To("out")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := streamstest.CreateOutputTopic(d, "out", sessionKeys, serde.Int64)
+	must(t, input.PipeAt("u1", "home", sessionAt(0)))
+	must(t, input.PipeAt("u2", "home", sessionAt(4)))
+	must(t, input.PipeAt("u3", "cart", sessionAt(6)))
+	if got := pairs(t, out); got != "[home@0/0]=1 [home@0/0]=null [home@0/4]=2 [cart@6/6]=1" {
+		t.Fatalf("out = %q", got)
+	}
+	rep := streamstest.CreateOutputTopic[string, string](d, "test-app-by-page-repartition", nil, nil)
+	if got := pairs(t, rep); got != "home=home home=home cart=cart" {
+		t.Fatalf("repartition topic = %q", got)
+	}
+}
