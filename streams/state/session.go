@@ -114,8 +114,8 @@ type TypedSessionStore[K, V any] struct {
 	// streamTime is the largest session end seen; interactive queries read
 	// it from other goroutines.
 	streamTime atomic.Int64
-	mu         sync.Mutex // guards loaded against concurrent first uses
-	loaded     bool
+	mu         sync.Mutex // serializes the first uses
+	loaded     atomic.Bool
 	expiredTo  int64 // horizon of the last expiry scan; the processing goroutine only
 }
 
@@ -161,9 +161,12 @@ func (s *TypedSessionStore[K, V]) ObservedStreamTime() (int64, error) {
 // on disk, or restored from the changelog straight into the byte store) on
 // first use, and drops what has expired by it.
 func (s *TypedSessionStore[K, V]) load() error {
+	if s.loaded.Load() {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.loaded {
+	if s.loaded.Load() {
 		return nil
 	}
 	latest := int64(-1)
@@ -181,10 +184,13 @@ func (s *TypedSessionStore[K, V]) load() error {
 	if latest > s.streamTime.Load() {
 		s.streamTime.Store(latest)
 	}
-	s.loaded = true
 	if h := latest - s.retention; latest >= 0 && h >= 0 {
-		return s.expire(h)
+		if err := s.expire(h); err != nil {
+			return err
+		}
 	}
+	// Set last: a caller that sees it without the lock also sees expiredTo.
+	s.loaded.Store(true)
 	return nil
 }
 
