@@ -76,6 +76,22 @@ func (l *localSessionStores[K, V]) each(scan func(state.SessionStore[K, V], func
 	return nil
 }
 
+// FetchRange visits each local store in turn: the keys of a range live in
+// several tasks, so the order holds within a task's store only.
+func (l *localSessionStores[K, V]) FetchRange(from, to K, fn func(state.Session[K, V]) bool) error {
+	ss, err := l.stores()
+	if err != nil {
+		return err
+	}
+	stop := false
+	for _, s := range ss {
+		if err := s.FetchRange(from, to, func(sn state.Session[K, V]) bool { stop = !fn(sn); return !stop }); err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *localSessionStores[K, V]) FetchSession(key K, start, end int64) (V, bool, error) {
 	var zero V
 	ss, err := l.stores()

@@ -84,6 +84,12 @@ type ReadOnlySessionStore[K, V any] interface {
 	// FetchSession returns the value of the session of key that is exactly
 	// [start, end], and whether there is one.
 	FetchSession(key K, start, end int64) (V, bool, error)
+	// FetchRange visits the live sessions of the keys whose serialized
+	// bytes lie between those of from and to (inclusive), in store order
+	// (one key's sessions by end time, though a key that extends another's
+	// bytes may interleave with it, as in Kafka's stores), until fn returns
+	// false.
+	FetchRange(from, to K, fn func(Session[K, V]) bool) error
 }
 
 // SessionStore is a typed session store as processors use it.
@@ -343,6 +349,47 @@ func (s *TypedSessionStore[K, V]) FindSessions(key K, earliestSessionEnd, latest
 		}
 		if string(rk) != string(kb) || start > latestSessionStart || end < earliestSessionEnd {
 			return nil
+		}
+		val, _, err := s.DecodeValue(v)
+		if err != nil {
+			return err
+		}
+		if !fn(Session[K, V]{Key: key, Start: start, End: end, Value: val}) {
+			return ErrStopIteration
+		}
+		return nil
+	})
+}
+
+func (s *TypedSessionStore[K, V]) FetchRange(from, to K, fn func(Session[K, V]) bool) error {
+	if err := s.load(); err != nil {
+		return err
+	}
+	fb, err := s.key(from)
+	if err != nil {
+		return err
+	}
+	tb, err := s.key(to)
+	if err != nil {
+		return err
+	}
+	if string(fb) > string(tb) {
+		return nil
+	}
+	h := s.horizon()
+	return s.bytes.Range(SessionKeyBytes(fb, 0, 0), SessionKeyBytes(tb, math.MaxInt64, math.MaxInt64), func(k, v []byte) error {
+		rk, _, end, err := SplitSessionKey(k)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", s.Name(), err)
+		}
+		// A longer key can sort inside the range of the bounds' composite
+		// keys without lying between the bounds themselves.
+		if string(rk) < string(fb) || string(rk) > string(tb) || end < h {
+			return nil
+		}
+		key, start, end, err := s.DecodeKey(k)
+		if err != nil {
+			return err
 		}
 		val, _, err := s.DecodeValue(v)
 		if err != nil {

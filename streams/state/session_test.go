@@ -80,6 +80,16 @@ func TestFindSessionsByKeyAndTime(t *testing.T) {
 			t.Errorf("FindSessions(a, %d, %d) = %q, want %q", c.earliestEnd, c.latestStart, got, c.want)
 		}
 	}
+	// A key range: "a\x00" and "ab" lie between "a" and "ab"; "b" does not.
+	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.FetchRange("a", "ab", fn) }); got != "a\x00[11,15]=5 a[0,5]=1 a[10,20]=2 a[30,30]=3 ab[12,12]=4" {
+		t.Fatalf("fetch a..ab = %q", got)
+	}
+	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.FetchRange("a\x00", "b", fn) }); got != "a\x00[11,15]=5 ab[12,12]=4 b[15,25]=6" {
+		t.Fatalf("fetch a\\x00..b = %q", got)
+	}
+	if got := sessions(t, func(fn func(Session[string, int64]) bool) error { return s.FetchRange("b", "a", fn) }); got != "" {
+		t.Fatalf("fetch b..a = %q", got)
+	}
 	// Stopping early.
 	n := 0
 	must(t, s.Fetch("a", func(Session[string, int64]) bool { n++; return false }))

@@ -123,6 +123,19 @@ func TestSessionWindowsRestoredFromChangelog(t *testing.T) {
 		return err == nil && maps.Equal(got, want), fmt.Sprint(err, got)
 	})
 
+	// A key range across the tasks: every user's sessions.
+	qs, err := streams.QuerySessionStore[string, int64](a.App, sessionsStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	if err := qs.FetchRange("u0", "u9", func(sn state.Session[string, int64]) bool { total += int(sn.Value); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if want := len(first) + len(bridges); total != want {
+		t.Fatalf("the sessions of u0..u9 count %d clicks, want %d", total, want)
+	}
+
 	// The changelog is compacted and deleted after the retention (gap +
 	// grace) plus a day, as Kafka's windowed changelogs are.
 	adm := kadm.NewClient(newClient(t, addr))
