@@ -94,11 +94,10 @@ type sessionSteps[K, V, VA any] struct {
 	merge func(k K, agg VA, had bool, next VA) VA
 }
 
-// sessionAggregate adds the session store and the node that aggregates
-// into it, as Kafka's KStreamSessionWindowAggregate does.
-func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, prefix string, vals serde.Serde[VA], steps sessionSteps[K, V, VA]) KTable[Windowed[K], VA] {
-	b := s.g.s.b
-	w := s.w
+// sessionStoreBuilder makes the session store of an aggregation over w:
+// its retention is WithRetention's, which must cover gap + grace, or else
+// gap + grace (Kafka's default).
+func sessionStoreBuilder[K, VA any](b *Builder, o *options, prefix string, w SessionWindows, keys serde.Serde[K], vals serde.Serde[VA]) state.Builder {
 	retention := satAdd(w.gap, w.grace)
 	if o.retention != 0 {
 		r := o.retention.Milliseconds()
@@ -107,7 +106,6 @@ func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, 
 		}
 		retention = r
 	}
-	keys := pickSerde(b, o.keySerde, s.g.keys)
 	store := o.store
 	if store == "" {
 		store = b.name(nil, prefix+"-STATE-STORE")
@@ -121,8 +119,30 @@ func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, 
 	sb := state.NewSessionStoreBuilder(sup, keys, vals, retention).
 		WithCaching(!o.noCache).
 		WithLogging(!o.noLog, o.logConfig)
+	return sb
+}
+
+// sessionAggregate adds the session store and the node that aggregates
+// into it.
+func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, prefix string, vals serde.Serde[VA], steps sessionSteps[K, V, VA]) KTable[Windowed[K], VA] {
+	b := s.g.s.b
+	keys := pickSerde(b, o.keySerde, s.g.keys)
+	sb := sessionStoreBuilder(b, o, prefix, s.w, keys, vals)
 	name := b.name(o, prefix)
-	src := s.g.source(store)
+	src := s.g.source(sb.Name())
+	addSessionAggregator(b, name, sb.Name(), src.node, s.w, steps)
+	b.t.AddStore(sb, name)
+	return KTable[Windowed[K], VA]{b: b, node: name, store: sb.Name(), keys: SessionWindowedSerde(keys), vals: vals}
+}
+
+// addSessionAggregator adds the node that aggregates records into the
+// sessions of store, as Kafka's KStreamSessionWindowAggregate does: a record
+// finds its key's sessions within the gap of its timestamp, merges them
+// into one session spanning them all (deleting them and forwarding their
+// deletes), adds itself, and stores and forwards the result stamped with
+// the session's end; a record whose merged session ends before stream time
+// minus gap and grace is dropped as late.
+func addSessionAggregator[K, V, VA any](b *Builder, name, store, parent string, w SessionWindows, steps sessionSteps[K, V, VA]) {
 	b.addNode(name, func() *node {
 		var ss *state.TypedSessionStore[K, VA]
 		var cached bool
@@ -182,9 +202,7 @@ func sessionAggregate[K, V, VA any](s SessionWindowedKStream[K, V], o *options, 
 				return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: agg}, Timestamp: end, Headers: r.Headers}, "")
 			},
 		}
-	}, src.node)
-	b.t.AddStore(sb, name)
-	return KTable[Windowed[K], VA]{b: b, node: name, store: store, keys: SessionWindowedSerde(keys), vals: vals}
+	}, parent)
 }
 
 // sessionStore finds a session aggregation's store and, when it is cached,
