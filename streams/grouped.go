@@ -151,6 +151,9 @@ type CogroupedKStream[K, VA any] struct {
 	b     *Builder
 	keys  serde.Serde[K]
 	parts []func(sb state.Builder, init func() VA) string
+	// sessionParts are the same parts aggregating into session windows
+	// (CogroupWindowedBySession, sessionwindowed.go).
+	sessionParts []func(sb state.Builder, w SessionWindows, init func() VA, merge func(K, VA, VA) VA) string
 }
 
 // Cogroup starts a cogroup with g and its aggregator.
@@ -177,6 +180,7 @@ func CogroupWith[K, V, VA any](c *CogroupedKStream[K, VA], g KGroupedStream[K, V
 		})
 		return name
 	})
+	c.sessionParts = append(c.sessionParts, cogroupSessionPart(c.b, g, agg, i))
 	return c
 }
 

@@ -30,13 +30,17 @@ type SessionWindowedKStream[K, V any] struct {
 // KTable[Windowed[K]], whose ToStream and GroupByKey lead back to
 // KGroupedStream[Windowed[K]], and so on without end.
 func WindowedBySession[K, V any](g KGroupedStream[K, V], w SessionWindows) SessionWindowedKStream[K, V] {
+	checkSessionWindows(g.s.b, w)
+	return SessionWindowedKStream[K, V]{g: g, w: w}
+}
+
+func checkSessionWindows(b *Builder, w SessionWindows) {
 	switch {
 	case w.err != nil:
-		g.s.b.fail(fmt.Errorf("windowedBy: %w", w.err))
+		b.fail(fmt.Errorf("windowedBy: %w", w.err))
 	case w.gap <= 0:
-		g.s.b.fail(fmt.Errorf("windowedBy: session windows without a gap: make them with OfInactivityGapWithNoGrace or OfInactivityGapAndGrace"))
+		b.fail(fmt.Errorf("windowedBy: session windows without a gap: make them with OfInactivityGapWithNoGrace or OfInactivityGapAndGrace"))
 	}
-	return SessionWindowedKStream[K, V]{g: g, w: w}
 }
 
 // Count counts the records of each session. Records with a null key are
@@ -264,4 +268,64 @@ func satAdd(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
+}
+
+// SessionWindowedCogroupedKStream is a cogroup cut into session windows:
+// each grouped stream adds to the sessions of its keys with its own
+// aggregator, all in one session store.
+type SessionWindowedCogroupedKStream[K, VA any] struct {
+	c *CogroupedKStream[K, VA]
+	w SessionWindows
+}
+
+// CogroupWindowedBySession cuts a cogroup into session windows (Kafka's
+// cogroupedStream.windowedBy(SessionWindows)).
+func CogroupWindowedBySession[K, VA any](c *CogroupedKStream[K, VA], w SessionWindows) SessionWindowedCogroupedKStream[K, VA] {
+	checkSessionWindows(c.b, w)
+	return SessionWindowedCogroupedKStream[K, VA]{c: c, w: w}
+}
+
+// Aggregate builds the cogrouped session table: each session starts from
+// init(), and merge(key, agg, next) combines the aggregates of the sessions
+// a record merges, as in AggregateSessions.
+func (s SessionWindowedCogroupedKStream[K, VA]) Aggregate(init func() VA, merge func(key K, agg, next VA) VA, opts ...Option) KTable[Windowed[K], VA] {
+	c := s.c
+	o := collect(opts)
+	vals := pickSerde[VA](c.b, o.valueSerde, nil)
+	keys := pickSerde(c.b, o.keySerde, c.keys)
+	sb := sessionStoreBuilder(c.b, o, "COGROUPKSTREAM-AGGREGATE", s.w, keys, vals)
+	var parents []string
+	for _, part := range c.sessionParts {
+		name := part(sb, s.w, init, merge)
+		if _, exists := c.b.t.Store(sb.Name()); exists {
+			c.b.t.ConnectStore(sb.Name(), name)
+		} else {
+			c.b.t.AddStore(sb, name)
+		}
+		parents = append(parents, name)
+	}
+	name := c.b.name(o, "COGROUPKSTREAM-MERGE")
+	c.b.stateless(name, func(ctx processor.NodeContext, r processor.AnyRecord) error {
+		return ctx.Forward(r, "")
+	}, parents...)
+	return KTable[Windowed[K], VA]{b: c.b, node: name, store: sb.Name(), keys: SessionWindowedSerde(keys), vals: vals}
+}
+
+// cogroupSessionPart is how one grouped stream of a cogroup adds to the
+// sessions with its own aggregator.
+func cogroupSessionPart[K, V, VA any](b *Builder, g KGroupedStream[K, V], agg func(K, V, VA) VA, i int) func(state.Builder, SessionWindows, func() VA, func(K, VA, VA) VA) string {
+	return func(sb state.Builder, w SessionWindows, init func() VA, merge func(K, VA, VA) VA) string {
+		gg := g
+		if gg.name == "" {
+			gg.name = fmt.Sprintf("%s-%d", sb.Name(), i)
+		}
+		src := gg.source(sb.Name())
+		name := b.name(nil, "COGROUPKSTREAM-AGGREGATE")
+		addSessionAggregator(b, name, sb.Name(), src.node, w, sessionSteps[K, V, VA]{
+			init:  func() (VA, bool) { return init(), true },
+			add:   func(k K, v V, a VA, _ bool) VA { return agg(k, v, a) },
+			merge: func(k K, a VA, _ bool, next VA) VA { return merge(k, a, next) },
+		})
+		return name
+	}
 }

@@ -460,3 +460,42 @@ func TestSessionWindowsAfterGroupByRepartition(t *testing.T) {
 		t.Fatalf("repartition topic = %q", got)
 	}
 }
+
+func TestCogroupedSessionWindows(t *testing.T) {
+	// Clicks and purchases of a user add to the same sessions, each with
+	// its own aggregator; a record that merges sessions combines their
+	// aggregates with the merger, starting from init.
+	b := streams.NewBuilder()
+	clicks := streams.Stream[string, string](b, []string{"clicks"})
+	buys := streams.Stream[string, int64](b, []string{"buys"})
+	c := streams.Cogroup(clicks.GroupByKey(), func(_ string, _ string, agg string) string { return agg + "c" })
+	c = streams.CogroupWith(c, buys.GroupByKey(), func(_ string, n int64, agg string) string { return agg + fmt.Sprintf("b%d", n) })
+	streams.CogroupWindowedBySession(c, streams.OfInactivityGapAndGrace(10*time.Millisecond, 20*time.Millisecond)).
+		Aggregate(func() string { return "" }, func(_ string, agg, next string) string { return agg + "|" + next },
+			streams.WithStore("journeys"), streams.WithValueSerde(serde.String)).
+		ToStream().To("journeys")
+	d := run(t, b)
+	ci := streamstest.CreateInputTopic[string, string](d, "clicks", nil, nil)
+	bi := streamstest.CreateInputTopic[string, int64](d, "buys", nil, nil)
+	out := streamstest.CreateOutputTopic(d, "journeys", sessionKeys, serde.String)
+	must(t, ci.PipeAt("a", "home", sessionAt(0)))
+	must(t, bi.PipeAt("a", 7, sessionAt(5)))
+	must(t, ci.PipeAt("a", "cart", sessionAt(30)))
+	must(t, bi.PipeAt("a", 1, sessionAt(20)))
+	must(t, ci.PipeAt("b", "home", sessionAt(1)))
+	if got := pairs(t, out); got != "[a@0/0]=c [a@0/0]=null [a@0/5]=|cb7 [a@30/30]=c [a@30/30]=null [a@20/30]=|cb1 [b@1/1]=c" {
+		t.Fatalf("out = %q", got)
+	}
+	st, err := streamstest.SessionStore[string, string](d, "journeys")
+	must(t, err)
+	if got := storeSessions(t, st, "a"); got != "[0,5]=|cb7 [20,30]=|cb1" {
+		t.Fatalf("store a = %s", got)
+	}
+	bad := streams.NewBuilder()
+	bc := streams.Cogroup(streams.Stream[string, string](bad, []string{"x"}).GroupByKey(), func(_, _ string, agg int64) int64 { return agg + 1 })
+	streams.CogroupWindowedBySession(bc, streams.OfInactivityGapWithNoGrace(0)).
+		Aggregate(func() int64 { return 0 }, func(_ string, a, b int64) int64 { return a + b })
+	if _, err := bad.Build(); err == nil || !strings.Contains(err.Error(), "gap time cannot be zero") {
+		t.Fatalf("cogroup with a zero gap: build error %v", err)
+	}
+}
