@@ -156,7 +156,7 @@ func partitioner[K, V any](b *Builder, o *options) topology.StreamPartitioner {
 
 // WithRetention sets how long a windowed store keeps windows
 // (Materialized.withRetention); it must be at least the window size plus
-// the grace period.
+// the grace period (for session windows, the gap plus the grace period).
 func WithRetention(d time.Duration) Option { return func(o *options) { o.retention = d } }
 
 // WithTimestampExtractor sets a source's timestamp extractor.

@@ -100,7 +100,8 @@ type sessionSteps[K, V, VA any] struct {
 
 // sessionStoreBuilder makes the session store of an aggregation over w:
 // its retention is WithRetention's, which must cover gap + grace, or else
-// gap + grace (Kafka's default).
+// gap + grace (Kafka's default). It is a windowedStore, so that
+// suppression downstream finds when sessions close.
 func sessionStoreBuilder[K, VA any](b *Builder, o *options, prefix string, w SessionWindows, keys serde.Serde[K], vals serde.Serde[VA]) state.Builder {
 	retention := satAdd(w.gap, w.grace)
 	if o.retention != 0 {
@@ -123,7 +124,10 @@ func sessionStoreBuilder[K, VA any](b *Builder, o *options, prefix string, w Ses
 	sb := state.NewSessionStoreBuilder(sup, keys, vals, retention).
 		WithCaching(!o.noCache).
 		WithLogging(!o.noLog, o.logConfig)
-	return sb
+	// A session closes a gap after its end and then waits out the grace:
+	// what SuppressUntilWindowCloses waits for, as Kafka's grace search
+	// finds for a session aggregation.
+	return windowedStore{Builder: sb, grace: satAdd(w.gap, w.grace)}
 }
 
 // sessionAggregate adds the session store and the node that aggregates

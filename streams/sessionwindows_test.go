@@ -499,3 +499,32 @@ func TestCogroupedSessionWindows(t *testing.T) {
 		t.Fatalf("cogroup with a zero gap: build error %v", err)
 	}
 }
+
+func TestSessionFinalResultsWithSuppression(t *testing.T) {
+	// Suppression until the window closes emits each session once, when
+	// stream time passes its end plus the gap and the grace, as Kafka's
+	// final results of session windows; merged-away sessions never show.
+	b := streams.NewBuilder()
+	in := streams.Stream[string, string](b, []string{"in"})
+	counts := streams.WindowedBySession(in.GroupByKey(), streams.OfInactivityGapAndGrace(10*time.Millisecond, 5*time.Millisecond)).Count()
+	streams.SuppressUntilWindowCloses(counts, streams.UnboundedBuffer()).ToStream().To("final")
+	d := run(t, b)
+	input := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	out := streamstest.CreateOutputTopic(d, "final", sessionKeys, serde.Int64)
+	steps := []struct{ rec, want string }{
+		{"a@0", ""},
+		{"a@5", ""},
+		{"b@12", ""},
+		{"b@19", ""},
+		// Stream time 20: a's [0,5] closed at 5 + 10 + 5.
+		{"b@20", "[a@0/5]=2"},
+		{"c@34", ""},
+		{"c@35", "[b@12/20]=3"},
+	}
+	for _, s := range steps {
+		pipeSessions(t, input, s.rec)
+		if got := pairs(t, out); got != s.want {
+			t.Fatalf("after %s: final = %q, want %q", s.rec, got, s.want)
+		}
+	}
+}
