@@ -163,7 +163,7 @@ func addSessionAggregator[K, V, VA any](b *Builder, name, store, parent string, 
 			},
 			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
 				if r.Key == nil {
-					sessionDropped(ctx, "null key")
+					recordDropped(ctx, "null key")
 					return nil
 				}
 				k := typed[K](r.Key)
@@ -183,7 +183,7 @@ func addSessionAggregator[K, V, VA any](b *Builder, name, store, parent string, 
 					return err
 				}
 				if end < closeTime {
-					sessionDropped(ctx, "late record: its session closed", "window_start", start, "window_end", end, "close_time", closeTime, "stream_time", observed)
+					recordDropped(ctx, "late record: its session closed", "window_start", start, "window_end", end, "close_time", closeTime, "stream_time", observed)
 					return nil
 				}
 				if start != ts || end != ts {
@@ -256,14 +256,6 @@ func sessionStore[K, V any](ctx processor.NodeContext, name string) (*state.Type
 		return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: newV, old: oldV}, Timestamp: end}, "")
 	})
 	return ss, true, nil
-}
-
-// sessionDropped counts and logs a skipped record (Kafka's
-// dropped-records metric) when the task's context offers it.
-func sessionDropped(ctx processor.NodeContext, reason string, attrs ...any) {
-	if d, ok := ctx.(interface{ RecordDropped(string, ...any) }); ok {
-		d.RecordDropped(reason, attrs...)
-	}
 }
 
 // satAdd adds two non-negative times, capping at the largest time.

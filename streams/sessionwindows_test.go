@@ -200,6 +200,9 @@ func TestSessionRecordsBeyondGraceAreDropped(t *testing.T) {
 	if got := pairs(t, out); got != "" {
 		t.Fatalf("late records gave %s", got)
 	}
+	if n := d.DroppedRecords(); n != 2 {
+		t.Fatalf("dropped records = %d, want the 2 late ones", n)
+	}
 	pipeSessions(t, in, "a@185")
 	if got := pairs(t, out); got != "[a@185/185]=1" {
 		t.Fatalf("a@185 (on time) gave %q", got)
@@ -414,6 +417,9 @@ func TestSessionNullKeysSkippedNullValuesAggregated(t *testing.T) {
 	must(t, in.PipeTombstone("a"))
 	if got := pairs(t, out); got != "[a@0/0]=1" {
 		t.Fatalf("out = %q", got)
+	}
+	if n := d.DroppedRecords(); n != 1 {
+		t.Fatalf("dropped records = %d, want the one without a key", n)
 	}
 }
 
