@@ -52,13 +52,23 @@ type CachingStore struct {
 	lru   *list.List // of *cacheEntry, front = most recent
 	byKey map[string]*list.Element
 	keys  sortedKeys // byKey's keys in order, for Range
-	dirty []string   // keys in the order they became dirty
+	// dirty lists entries in the order they became dirty. An entry evicted
+	// (and so written down) leaves its reference behind rather than be
+	// searched for; a reference counts only while its seq is the entry's.
+	dirty []dirtyRef
+	seq   uint64
+}
+
+type dirtyRef struct {
+	key string
+	seq uint64
 }
 
 type cacheEntry struct {
 	key   string
 	value []byte // nil: a delete
 	dirty bool
+	seq   uint64 // when it last became dirty
 	ctx   any
 }
 
@@ -122,7 +132,7 @@ func (s *CachingStore) insert(key string, value []byte, dirty bool, ctx any) {
 		e := el.Value.(*cacheEntry)
 		s.cache.used.Add(size(key, value) - size(key, e.value))
 		if dirty && !e.dirty {
-			s.dirty = append(s.dirty, key)
+			s.markDirty(e)
 		}
 		e.value, e.dirty, e.ctx = value, e.dirty || dirty, ctx
 		s.lru.MoveToFront(el)
@@ -133,8 +143,15 @@ func (s *CachingStore) insert(key string, value []byte, dirty bool, ctx any) {
 	s.keys.add(key)
 	s.cache.used.Add(size(key, value))
 	if dirty {
-		s.dirty = append(s.dirty, key)
+		s.markDirty(e)
 	}
+}
+
+// markDirty queues e to be written down; s.mu is held.
+func (s *CachingStore) markDirty(e *cacheEntry) {
+	s.seq++
+	e.seq = s.seq
+	s.dirty = append(s.dirty, dirtyRef{key: e.key, seq: e.seq})
 }
 
 // maybeEvict evicts this store's least recently used entries while the
@@ -151,9 +168,6 @@ func (s *CachingStore) maybeEvict() error {
 		s.remove(el)
 		s.mu.Unlock()
 		if e.dirty {
-			s.mu.Lock()
-			s.dirty = slices.DeleteFunc(s.dirty, func(k string) bool { return k == e.key })
-			s.mu.Unlock()
 			if err := s.writeDown(e); err != nil {
 				return err
 			}
@@ -199,13 +213,13 @@ func (s *CachingStore) Flush() error {
 // FlushCache writes the dirty entries down without flushing the inner store.
 func (s *CachingStore) FlushCache() error {
 	s.mu.Lock()
-	keys := s.dirty
+	refs := s.dirty
 	s.dirty = nil
 	var entries []*cacheEntry
-	for _, k := range keys {
-		if el, ok := s.byKey[k]; ok {
+	for _, r := range refs {
+		if el, ok := s.byKey[r.key]; ok {
 			e := el.Value.(*cacheEntry)
-			if e.dirty {
+			if e.dirty && e.seq == r.seq {
 				e.dirty = false
 				entries = append(entries, &cacheEntry{key: e.key, value: e.value, ctx: e.ctx})
 			}

@@ -58,3 +58,33 @@ func TestBoundedRangesThroughCacheAndMemoryStore(t *testing.T) {
 		t.Fatalf("an empty range (from > to) = %q", got)
 	}
 }
+
+func TestCacheEvictedDirtyEntryIsWrittenOnceAndRequeuedWhenDirtiedAgain(t *testing.T) {
+	inner := NewMemoryStore("s")
+	cs := NewCachingStore(inner, NewCache(3*66), nil) // three 1-byte entries
+	var flushed []string
+	cs.SetFlushListener(func(e FlushedEntry) error {
+		flushed = append(flushed, fmt.Sprintf("%s=%s", e.Key, e.New))
+		return nil
+	})
+	for _, kv := range []string{"a1", "b1", "c1", "d1", "a2"} {
+		must(t, cs.Put([]byte(kv[:1]), []byte(kv[1:])))
+	}
+	// d evicted a, and a's return evicted b: both written down then.
+	if got := strings.Join(flushed, " "); got != "a=1 b=1" {
+		t.Fatalf("written on eviction: %q", got)
+	}
+	must(t, cs.FlushCache())
+	// The rest in the order they became dirty, a last (dirtied again after
+	// its eviction), each once.
+	if got := strings.Join(flushed, " "); got != "a=1 b=1 c=1 d=1 a=2" {
+		t.Fatalf("written: %q", got)
+	}
+	must(t, cs.FlushCache())
+	if len(flushed) != 5 {
+		t.Fatalf("a second flush wrote again: %q", flushed)
+	}
+	if got := rangeKeys(t, inner, "", ""); got != "a=2 b=1 c=1 d=1" {
+		t.Fatalf("store = %q", got)
+	}
+}
