@@ -81,15 +81,10 @@ func (w TimeWindowedKStream[K, V]) minRetention() int64 {
 }
 
 // defaultRetention is the store's retention when WithRetention is not
-// given: for time windows the larger of a day and the window plus its
-// grace (Kafka's default while windows carried a maintain duration of a
-// day); for sliding windows, which never had one, just the minimum.
-func (w TimeWindowedKStream[K, V]) defaultRetention() int64 {
-	if w.sliding {
-		return w.minRetention()
-	}
-	return max(w.minRetention(), state.DefaultWindowRetention)
-}
+// given: the least that serves the windows, as Kafka's materializers have
+// used since windows stopped carrying a maintain duration (the day that
+// older versions kept is gone from Kafka too). Session stores do the same.
+func (w TimeWindowedKStream[K, V]) defaultRetention() int64 { return w.minRetention() }
 
 // Count counts the records of each key in each window (records with a
 // null key or value are skipped). Options: Named, WithStore, InMemory,

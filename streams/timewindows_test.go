@@ -51,7 +51,9 @@ func windowCounts(w streams.TimeWindows, opts ...streams.Option) *streams.Builde
 }
 
 func TestTumblingWindowCounts(t *testing.T) {
-	d := run(t, windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond), streams.WithStore("counts")))
+	// Retention set beyond the default (size + grace) so that the store still
+	// holds the early windows when they are read at the end.
+	d := run(t, windowCounts(streams.OfSizeWithNoGrace(10*time.Millisecond), streams.WithStore("counts"), streams.WithRetention(time.Second)))
 	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
 	for _, r := range []struct {
 		k  string
@@ -313,9 +315,9 @@ func TestWindowStoreChangelogConfigAndRestoreAfterReopen(t *testing.T) {
 		t.Fatal("no store counts")
 	}
 	cfg := sb.LogConfig()
-	// Retention defaults to a day (more than size + grace); the changelog
-	// keeps a day more.
-	if cfg["cleanup.policy"] != "compact,delete" || cfg["retention.ms"] != fmt.Sprint(2*24*60*60*1000) {
+	// Retention defaults to size + grace (10 ms); the changelog keeps a day
+	// more.
+	if cfg["cleanup.policy"] != "compact,delete" || cfg["retention.ms"] != fmt.Sprint(24*60*60*1000+10) {
 		t.Errorf("changelog config %v", cfg)
 	}
 
@@ -412,10 +414,11 @@ func TestDefaultRetentions(t *testing.T) {
 		count func(g streams.KGroupedStream[string, string])
 		want  int64
 	}{
-		// Time windows keep a day, or the window and its grace if longer.
+		// Time windows keep the window and its grace, as Kafka's
+		// materializer does.
 		"tumbling": {func(g streams.KGroupedStream[string, string]) {
 			streams.WindowedBy(g, streams.OfSizeAndGrace(time.Minute, time.Minute)).Count(streams.WithStore("s"))
-		}, day},
+		}, 2 * 60_000},
 		"long tumbling": {func(g streams.KGroupedStream[string, string]) {
 			streams.WindowedBy(g, streams.OfSizeAndGrace(24*time.Hour, time.Hour)).Count(streams.WithStore("s"))
 		}, day + 60*60*1000},

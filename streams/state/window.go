@@ -53,11 +53,6 @@ func SplitWindowKey(b []byte) (key []byte, windowStart int64, seq uint32, err er
 	return b[:n], int64(binary.BigEndian.Uint64(b[n:])), binary.BigEndian.Uint32(b[n+8:]), nil
 }
 
-// DefaultWindowRetention is Kafka's default retention of a window store
-// when none is set: a day, or the window size plus the grace period if
-// longer.
-const DefaultWindowRetention = 24 * 60 * 60 * 1000
-
 // windowChangelogExtraRetention is windowstore.changelog.additional.retention.ms's
 // default: a window store's changelog keeps records this long beyond the
 // store's retention, so that clock drift does not delete them early.

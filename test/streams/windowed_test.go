@@ -36,7 +36,7 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 		b := streams.NewBuilder()
 		clicks := streams.Stream[string, string](b, []string{in})
 		counts := streams.WindowedBy(clicks.GroupByKey(), streams.OfSizeWithNoGrace(10*time.Second)).
-			Count(streams.WithStore("clicks-per-10s"))
+			Count(streams.WithStore("clicks-per-10s"), streams.WithRetention(time.Hour)) // kept past the window's close, for the queries below
 		streams.SuppressUntilWindowCloses(counts, streams.UnboundedBuffer(), streams.Named("final")).
 			ToStream().To(out, streams.WithValueSerde(serde.Int64))
 		return b
@@ -87,7 +87,7 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 	a.stop(t)
 
 	// The window store's changelog is compacted and deleted, kept for the
-	// store's retention (a day by default) plus a day.
+	// store's retention (an hour, as set) plus a day.
 	adm := kadm.NewClient(newClient(t, addr))
 	cfgs, err := adm.DescribeTopicConfigs(context.Background(), windowLog)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestWindowedCountAndSuppressRestoreFromChangelogs(t *testing.T) {
 			got[c.Key] = *c.Value
 		}
 	}
-	if got["cleanup.policy"] != "compact,delete" || got["retention.ms"] != fmt.Sprint(2*24*60*60*1000) {
+	if got["cleanup.policy"] != "compact,delete" || got["retention.ms"] != fmt.Sprint(60*60*1000+24*60*60*1000) {
 		t.Errorf("window changelog configs: cleanup.policy=%q retention.ms=%q", got["cleanup.policy"], got["retention.ms"])
 	}
 
