@@ -607,3 +607,26 @@ func TestPartitionerOption(t *testing.T) {
 		t.Error("a partitioner of string values was accepted for int64 values")
 	}
 }
+
+// A delete that leaves a cached table at a flush carries the delete's own
+// timestamp downstream, not that of the value it removed, as in Kafka: the
+// cache keeps each entry's record time with it.
+func TestCachedTableDeleteCarriesItsOwnTimestamp(t *testing.T) {
+	b := streams.NewBuilder()
+	streams.Table[string, string](b, "in", streams.WithStore("t")).ToStream().To("out")
+	d := run(t, b, streamstest.WithStartTime(time.UnixMilli(1000)))
+	in := streamstest.CreateInputTopic[string, string](d, "in", nil, nil)
+	if err := in.PipeAt("k", "v", time.UnixMilli(10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.PipeTombstone("k"); err != nil { // at the wall clock, 1000
+		t.Fatal(err)
+	}
+	recs, err := streamstest.CreateOutputTopic[string, string](d, "out", nil, nil).ReadRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || !recs[1].NullValue || recs[1].Timestamp.UnixMilli() != 1000 {
+		t.Fatalf("output %+v, want k=v at 10 then a tombstone at 1000", recs)
+	}
+}

@@ -119,15 +119,15 @@ func tableStore[K, V any](ctx processor.NodeContext, name string) (*state.TypedS
 			}
 			newV, ts = v, t
 		}
+		if e.New == nil {
+			ts = e.Timestamp // a delete: its own record's time
+		}
 		if e.Old != nil {
-			v, t, err := kv.DecodeValue(e.Old)
+			v, _, err := kv.DecodeValue(e.Old)
 			if err != nil {
 				return err
 			}
 			oldV = v
-			if e.New == nil {
-				ts = t
-			}
 		}
 		if newV == nil && oldV == nil {
 			return nil

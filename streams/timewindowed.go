@@ -247,15 +247,15 @@ func windowTableStore[K, V any](ctx processor.NodeContext, name string) (*state.
 			}
 			newV, ts = v, t
 		}
+		if e.New == nil {
+			ts = e.Timestamp // a delete: its own record's time
+		}
 		if e.Old != nil {
-			v, t, err := ws.DecodeValue(e.Old)
+			v, _, err := ws.DecodeValue(e.Old)
 			if err != nil {
 				return err
 			}
 			oldV = v
-			if e.New == nil {
-				ts = t
-			}
 		}
 		if newV == nil && oldV == nil {
 			return nil

@@ -34,9 +34,9 @@ const entryOverhead = 64
 // the store held before it (Old) so that a KTable can forward both.
 type FlushedEntry struct {
 	Key, New, Old []byte
-	// Context is what the writer's context function returned when the
-	// entry was last written: the record that caused it.
-	Context any
+	// Timestamp is the timestamp of the record whose write left the entry as
+	// it is, a delete's for a delete (whose value carries none).
+	Timestamp int64
 }
 
 // CachingStore holds writes to its inner store in memory until Flush or
@@ -45,7 +45,7 @@ type FlushedEntry struct {
 type CachingStore struct {
 	BytesStore
 	cache   *Cache
-	context func() any
+	timestamp func() int64
 	onFlush func(FlushedEntry) error
 
 	mu    sync.Mutex
@@ -69,17 +69,18 @@ type cacheEntry struct {
 	value []byte // nil: a delete
 	dirty bool
 	seq   uint64 // when it last became dirty
-	ctx   any
+	ts    int64
 }
 
-// NewCachingStore wraps inner. context is called on each write and its
-// result handed back with the flushed entry; onFlush (may be nil) is called
-// for each dirty entry after it reached the inner store.
-func NewCachingStore(inner BytesStore, cache *Cache, context func() any) *CachingStore {
+// NewCachingStore wraps inner. timestamp (may be nil) gives the timestamp of
+// the record being processed at each write, handed back with the flushed
+// entry; onFlush (may be nil) is called for each dirty entry after it
+// reached the inner store.
+func NewCachingStore(inner BytesStore, cache *Cache, timestamp func() int64) *CachingStore {
 	return &CachingStore{
 		BytesStore: inner,
 		cache:      cache,
-		context:    context,
+		timestamp:  timestamp,
 		lru:        list.New(),
 		byKey:      make(map[string]*list.Element),
 		keys:       newSortedKeys(),
@@ -110,35 +111,35 @@ func (s *CachingStore) Get(key []byte) ([]byte, error) {
 	// Reads fill the cache with clean entries, as Kafka's does, so that a
 	// read-modify-write of a hot key costs one lookup.
 	s.mu.Lock()
-	s.insert(string(key), v, false, nil)
+	s.insert(string(key), v, false, 0)
 	s.mu.Unlock()
 	return v, s.maybeEvict()
 }
 
 func (s *CachingStore) Put(key, value []byte) error {
-	var ctx any
-	if s.context != nil {
-		ctx = s.context()
+	var ts int64
+	if s.timestamp != nil {
+		ts = s.timestamp()
 	}
 	s.mu.Lock()
-	s.insert(string(key), slices.Clone(value), true, ctx)
+	s.insert(string(key), slices.Clone(value), true, ts)
 	s.mu.Unlock()
 	return s.maybeEvict()
 }
 
 // insert adds or replaces an entry; s.mu is held.
-func (s *CachingStore) insert(key string, value []byte, dirty bool, ctx any) {
+func (s *CachingStore) insert(key string, value []byte, dirty bool, ts int64) {
 	if el, ok := s.byKey[key]; ok {
 		e := el.Value.(*cacheEntry)
 		s.cache.used.Add(size(key, value) - size(key, e.value))
 		if dirty && !e.dirty {
 			s.markDirty(e)
 		}
-		e.value, e.dirty, e.ctx = value, e.dirty || dirty, ctx
+		e.value, e.dirty, e.ts = value, e.dirty || dirty, ts
 		s.lru.MoveToFront(el)
 		return
 	}
-	e := &cacheEntry{key: key, value: value, dirty: dirty, ctx: ctx}
+	e := &cacheEntry{key: key, value: value, dirty: dirty, ts: ts}
 	s.byKey[key] = s.lru.PushFront(e)
 	s.keys.add(key)
 	s.cache.used.Add(size(key, value))
@@ -196,7 +197,7 @@ func (s *CachingStore) writeDown(e *cacheEntry) error {
 		return err
 	}
 	if s.onFlush != nil {
-		return s.onFlush(FlushedEntry{Key: []byte(e.key), New: e.value, Old: old, Context: e.ctx})
+		return s.onFlush(FlushedEntry{Key: []byte(e.key), New: e.value, Old: old, Timestamp: e.ts})
 	}
 	return nil
 }
@@ -221,7 +222,7 @@ func (s *CachingStore) FlushCache() error {
 			e := el.Value.(*cacheEntry)
 			if e.dirty && e.seq == r.seq {
 				e.dirty = false
-				entries = append(entries, &cacheEntry{key: e.key, value: e.value, ctx: e.ctx})
+				entries = append(entries, &cacheEntry{key: e.key, value: e.value, ts: e.ts})
 			}
 		}
 	}

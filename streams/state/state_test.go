@@ -43,12 +43,12 @@ func TestCacheHoldsWritesUntilFlushAndForwardsOldValues(t *testing.T) {
 	log := &logRecorder{}
 	cache := NewCache(1 << 20)
 	inner := NewMemoryStore("s")
-	cs := NewCachingStore(NewLoggedStore(inner, log), cache, func() any { return "ctx" })
+	cs := NewCachingStore(NewLoggedStore(inner, log), cache, func() int64 { return 77 })
 	var flushed []string
 	cs.SetFlushListener(func(e FlushedEntry) error {
 		nv, _, _ := SplitTimestamp(e.New)
 		ov, _, _ := SplitTimestamp(e.Old)
-		flushed = append(flushed, fmt.Sprintf("%s:%s<-%s(%v)", e.Key, nv, ov, e.Context))
+		flushed = append(flushed, fmt.Sprintf("%s:%s<-%s(%v)", e.Key, nv, ov, e.Timestamp))
 		return nil
 	})
 	s := NewTypedStore(cs, "t", serde.String, serde.Int64, nil)
@@ -68,7 +68,7 @@ func TestCacheHoldsWritesUntilFlushAndForwardsOldValues(t *testing.T) {
 	}
 	must(t, s.Put("a", 4))
 	must(t, cs.Flush())
-	if got := flushed[2]; got != "a:\x00\x00\x00\x00\x00\x00\x00\x04<-\x00\x00\x00\x00\x00\x00\x00\x03(ctx)" {
+	if got := flushed[2]; got != "a:\x00\x00\x00\x00\x00\x00\x00\x04<-\x00\x00\x00\x00\x00\x00\x00\x03(77)" {
 		t.Fatalf("second flush of a forwarded %q, want new 4 and old 3", got)
 	}
 	if cache.UsedBytes() <= 0 {

@@ -175,7 +175,7 @@ func (t *Task) openStores() error {
 			t.changelogs = append(t.changelogs, Changelog{Store: name, Topic: topic, Inner: inner})
 		}
 		if b.Caching() && t.cfg.Cache != nil && t.cfg.Cache.MaxBytes() > 0 {
-			cs := state.NewCachingStore(stack, t.cfg.Cache, func() any { return t.current })
+			cs := state.NewCachingStore(stack, t.cfg.Cache, func() int64 { return t.currentTS })
 			t.caches = append(t.caches, cs)
 			stack = cs
 		}
