@@ -44,9 +44,9 @@ type FlushedEntry struct {
 // changelog and downstream processors once: Kafka Streams' record cache.
 type CachingStore struct {
 	BytesStore
-	cache   *Cache
+	cache     *Cache
 	timestamp func() int64
-	onFlush func(FlushedEntry) error
+	onFlush   func(FlushedEntry) error
 
 	mu    sync.Mutex
 	lru   *list.List // of *cacheEntry, front = most recent
