@@ -17,7 +17,7 @@ import (
 // holding every row; the broker, the worker and PostgreSQL run on this
 // machine.
 //
-//	go test -run '^$' -bench PostgresSink -benchtime 200000x ./test/connectdist
+//	go test -run '^$' -bench PostgresSink -benchtime 300000x ./test/connectdist
 func BenchmarkPostgresSink(b *testing.B) {
 	for _, tasks := range []int{1, 2} {
 		b.Run(fmt.Sprintf("tasks=%d", tasks), func(b *testing.B) { benchSink(b, tasks) })
