@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"syscall"
@@ -24,12 +25,13 @@ import (
 //	make build && go test -run '^$' -bench TxnVsIdempotent -benchtime 5x ./test/txn
 //
 // Each iteration is a round: benchRecords records of benchRecordSize bytes produced as
-// fast as one franz-go client can, idempotently, then the same in transactions of
-// benchTxnRecords records each (the order alternates per round). The metrics are the
-// median records/s of each, the median of the rounds' ratios (each round's two runs
-// share the machine's load of the moment), and the median time a commit takes (Flush
-// to the end of EndTransaction, with the next transaction's first AddPartitionsToTxn
-// waiting on the markers).
+// fast as one franz-go client can, idempotently; the same idempotently with a Flush
+// every benchTxnRecords records; and the same in transactions of benchTxnRecords
+// records each (the order reverses every other round). The metrics are the median
+// records/s of each, the medians of the rounds' ratios of transactional to flat-out and
+// to flushed idempotent throughput (each round's runs share the machine's load of the
+// moment; the second ratio is what the transactions cost beyond the flushes they
+// need), and the median time a commit takes (Flush to the end of EndTransaction).
 
 const (
 	benchRecords    = 100_000
@@ -62,39 +64,46 @@ func BenchmarkTxnVsIdempotent(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var idemRates, txnRates, ratios, commits []float64
+	var idemRates, flushedRates, txnRates, ratios, flushedRatios, commits []float64
 	b.ResetTimer()
 	for i := range b.N {
-		var ir, tr float64
+		var ir, fr, tr float64
 		runs := []func(){
-			func() { ir, _ = produceRate(b, ctx, idem, value, benchRecords, 0) },
+			func() { ir, _ = produceRate(b, ctx, idem, value, benchRecords, 0, false) },
+			// The idempotent client flushing as often as the transactional one
+			// commits: what the transactions cost beyond the flushes they need.
+			func() { fr, _ = produceRate(b, ctx, idem, value, benchRecords, benchTxnRecords, false) },
 			func() {
 				var c []float64
-				tr, c = produceRate(b, ctx, txn, value, benchRecords, benchTxnRecords)
+				tr, c = produceRate(b, ctx, txn, value, benchRecords, benchTxnRecords, true)
 				commits = append(commits, c...)
 			},
 		}
 		if i%2 == 1 {
-			runs[0], runs[1] = runs[1], runs[0]
+			slices.Reverse(runs)
 		}
 		for _, run := range runs {
 			run()
 		}
-		idemRates, txnRates, ratios = append(idemRates, ir), append(txnRates, tr), append(ratios, tr/ir)
+		idemRates, flushedRates, txnRates = append(idemRates, ir), append(flushedRates, fr), append(txnRates, tr)
+		ratios, flushedRatios = append(ratios, tr/ir), append(flushedRatios, tr/fr)
 	}
 	b.StopTimer()
 	b.ReportMetric(median(idemRates), "idempotent-rec/s")
+	b.ReportMetric(median(flushedRates), "idempotent-flushed-rec/s")
 	b.ReportMetric(median(txnRates), "txn-rec/s")
 	b.ReportMetric(median(ratios), "txn/idempotent")
+	b.ReportMetric(median(flushedRatios), "txn/idempotent-flushed")
 	b.ReportMetric(median(commits), "commit-ms")
 	b.Logf("rounds: idempotent records/s %v; transactional (%d per transaction) records/s %v; ratios %.2f",
 		rounded(idemRates), benchTxnRecords, rounded(txnRates), ratios)
 }
 
 // produceRate produces n records and returns records/s: flat out for perTxn 0, else in
-// transactions of perTxn records, each flushed and committed before the next begins,
-// with the milliseconds each commit took.
-func produceRate(b *testing.B, ctx context.Context, cl *kgo.Client, value []byte, n, perTxn int) (float64, []float64) {
+// runs of perTxn records, each flushed before the next begins; with txn each run is a
+// transaction, committed after its flush, and the milliseconds each commit took are
+// returned.
+func produceRate(b *testing.B, ctx context.Context, cl *kgo.Client, value []byte, n, perTxn int, txn bool) (float64, []float64) {
 	var failed atomic.Pointer[error]
 	promise := func(_ *kgo.Record, err error) {
 		if err != nil {
@@ -107,6 +116,8 @@ func produceRate(b *testing.B, ctx context.Context, cl *kgo.Client, value []byte
 		batch := n - sent
 		if perTxn > 0 {
 			batch = min(batch, perTxn)
+		}
+		if txn {
 			if err := cl.BeginTransaction(); err != nil {
 				b.Fatal(err)
 			}
@@ -120,10 +131,12 @@ func produceRate(b *testing.B, ctx context.Context, cl *kgo.Client, value []byte
 			if err := cl.Flush(ctx); err != nil {
 				b.Fatal(err)
 			}
-			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
-				b.Fatal(err)
+			if txn {
+				if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+					b.Fatal(err)
+				}
+				commits = append(commits, float64(time.Since(at).Microseconds())/1000)
 			}
-			commits = append(commits, float64(time.Since(at).Microseconds())/1000)
 		}
 	}
 	if err := cl.Flush(ctx); err != nil {
