@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/streams/serde"
@@ -176,4 +178,123 @@ func TestExampleWordCount(t *testing.T) {
 		d := diffStrings(latestBy(out.snapshot(), count), want)
 		return d == "", d
 	})
+}
+
+// waitCaughtUp waits until the application group has committed every
+// record of the given topics and of its own repartition topics, checked
+// in that order (a repartition topic's end is read after the topics that
+// feed it were seen committed, so its end includes what they produced).
+// After that, everything the application wrote for that input is in its
+// output topics: commits follow the flush of the producer.
+func waitCaughtUp(t *testing.T, addr, group string, topics ...string) {
+	t.Helper()
+	adm := kadm.NewClient(newClient(t, addr))
+	ctx := context.Background()
+	waitFor(t, 90*time.Second, group+" caught up with its input", func() (bool, string) {
+		listed, err := adm.ListTopics(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		all := slices.Clone(topics)
+		for _, name := range listed.Names() {
+			if strings.HasPrefix(name, group+"-") && strings.HasSuffix(name, "-repartition") {
+				all = append(all, name)
+			}
+		}
+		for _, topic := range all {
+			ends, err := adm.ListEndOffsets(ctx, topic)
+			if err != nil {
+				return false, err.Error()
+			}
+			committed, err := adm.FetchOffsets(ctx, group)
+			if err != nil {
+				return false, err.Error()
+			}
+			behind := ""
+			ends.Each(func(o kadm.ListedOffset) {
+				c, ok := committed.Lookup(o.Topic, o.Partition)
+				if o.Offset > 0 && (!ok || c.At < o.Offset) {
+					behind = fmt.Sprintf("%s-%d committed %d of %d", o.Topic, o.Partition, c.At, o.Offset)
+				}
+			})
+			if behind != "" {
+				return false, behind
+			}
+		}
+		return true, ""
+	})
+}
+
+// readTopic reads every record of a topic up to its end offsets now.
+func readTopic(t *testing.T, addr, topic string) []*kgo.Record {
+	t.Helper()
+	ctx := context.Background()
+	ends, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	cl := newClient(t, addr, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond))
+	var recs []*kgo.Record
+	deadline := time.Now().Add(30 * time.Second)
+	for len(left) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %s: partitions %v not read to their ends within 30s", topic, left)
+		}
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := left[r.Partition]; ok {
+				recs = append(recs, r)
+				if r.Offset+1 >= end {
+					delete(left, r.Partition)
+				}
+			}
+		})
+	}
+	return recs
+}
+
+// TestExampleEnrich: examples/enrich joins orders with the customers
+// table as it stands when each order is processed; an order of an unknown
+// customer goes out with empty fields.
+func TestExampleEnrich(t *testing.T) {
+	addr := startBroker(t)
+	for _, topic := range []string{"ex-customers", "ex-orders", "ex-enriched"} {
+		createTopic(t, addr, topic, partitions)
+	}
+	runExample(t, buildExample(t, "enrich"), "--brokers", addr, "--app-id", "ex-enrich",
+		"--state-dir", t.TempDir(), "--orders", "ex-orders", "--customers", "ex-customers",
+		"--output", "ex-enriched", "--commit-interval", "200ms")
+	produceAt(t, addr, "ex-customers",
+		rec("c1", `{"name":"Ann","tier":"gold"}`, 1000), rec("c2", `{"name":"Bob","tier":"silver"}`, 1000))
+	waitCaughtUp(t, addr, "ex-enrich", "ex-customers")
+	produceAt(t, addr, "ex-orders",
+		rec("o1", `{"customer":"c1","amount":10}`, 2000), rec("o2", `{"customer":"c2","amount":20}`, 2000),
+		rec("o3", `{"customer":"c3","amount":5}`, 2000))
+	waitCaughtUp(t, addr, "ex-enrich", "ex-orders")
+	// Ann moves up a tier: later orders see it, earlier ones keep theirs.
+	produceAt(t, addr, "ex-customers", rec("c1", `{"name":"Ann","tier":"platinum"}`, 3000))
+	waitCaughtUp(t, addr, "ex-enrich", "ex-customers")
+	produceAt(t, addr, "ex-orders", rec("o4", `{"customer":"c1","amount":7}`, 4000))
+	waitCaughtUp(t, addr, "ex-enrich", "ex-orders")
+
+	recs := readTopic(t, addr, "ex-enriched")
+	got := latestBy(recs, func(r *kgo.Record) (string, string) { return string(r.Key), string(r.Value) })
+	want := map[string]string{
+		"o1": `{"order":"o1","customer":"c1","name":"Ann","tier":"gold","amount":10}`,
+		"o2": `{"order":"o2","customer":"c2","name":"Bob","tier":"silver","amount":20}`,
+		"o3": `{"order":"o3","customer":"c3","name":"","tier":"","amount":5}`,
+		"o4": `{"order":"o4","customer":"c1","name":"Ann","tier":"platinum","amount":7}`,
+	}
+	if d := diffStrings(got, want); d != "" || len(recs) != len(want) {
+		t.Fatalf("%d enriched orders, want %d: %s", len(recs), len(want), d)
+	}
 }
