@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/streams"
+	"github.com/sluicehq/sluice/streams/serde"
 	"github.com/sluicehq/sluice/streams/topology"
 )
 
@@ -157,6 +158,33 @@ func BenchmarkCountOnPebble(b *testing.B) {
 				runBench(b, addr, "bench-keys", "", topo, fmt.Sprintf("bench-count-%v-%d", cached, i))
 			}
 		})
+	}
+}
+
+// BenchmarkWindowedCount: records of 10,000 keys, one a millisecond of
+// event time (500 s in all), counted per key in one-minute tumbling
+// windows in a pebble window store with its changelog and the record
+// cache; the windowed counts are written to an output topic.
+func BenchmarkWindowedCount(b *testing.B) {
+	addr := startBroker(b)
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	loadBenchRecords(b, addr, "bench-events", benchRecords, 10_000, func(i int) time.Time {
+		return base.Add(time.Duration(i) * time.Millisecond)
+	})
+	createTopic(b, addr, "bench-window-counts", partitions)
+	b.ResetTimer()
+	for i := range b.N {
+		sb := streams.NewBuilder()
+		grouped := streams.Stream[string, []byte](sb, []string{"bench-events"}).GroupByKey()
+		counts := streams.WindowedBy(grouped, streams.OfSizeWithNoGrace(time.Minute)).
+			Count(streams.WithStore("window-counts"))
+		counts.ToStream().To("bench-window-counts",
+			streams.WithKeySerde(streams.TimeWindowedSerde(serde.String, time.Minute.Milliseconds())))
+		topo, err := sb.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		runBench(b, addr, "bench-events", "", topo, fmt.Sprintf("bench-window-%d", i))
 	}
 }
 

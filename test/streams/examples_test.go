@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/streams"
 	"github.com/sluicehq/sluice/streams/serde"
 )
 
@@ -260,6 +263,62 @@ func readTopic(t *testing.T, addr, topic string) []*kgo.Record {
 		})
 	}
 	return recs
+}
+
+// TestExamplePageViews: examples/pageviews counts views per user in
+// one-minute tumbling windows (no grace) and writes one final count per
+// window once it closes; a view later than its window's close is dropped.
+// Its HTTP endpoint answers for a user from the window store.
+func TestExamplePageViews(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "ex-pageviews", partitions)
+	createTopic(t, addr, "ex-pageviews-out", partitions)
+	httpAddr := freeAddr(t)
+	runExample(t, buildExample(t, "pageviews"), "--brokers", addr, "--app-id", "ex-pageviews",
+		"--state-dir", t.TempDir(), "--input", "ex-pageviews", "--output", "ex-pageviews-out",
+		"--window", "1m", "--grace", "0s", "--commit-interval", "200ms", "--http", httpAddr)
+	produceAt(t, addr, "ex-pageviews",
+		rec("alice", "/a", 0), rec("bob", "/b", 10_000), rec("alice", "/c", 30_000), rec("alice", "/d", 59_999),
+		rec("alice", "/a", 60_000), rec("bob", "/b", 61_000), rec("bob", "/c", 90_000),
+		// Stream time moves to 200 s for both users' tasks: the first two
+		// windows close, and the third stays open.
+		rec("alice", "/e", 200_000), rec("bob", "/e", 200_000),
+		// Too late for [0, 60 s), closed since stream time passed 60 s.
+		rec("alice", "/late", 50_000))
+	waitCaughtUp(t, addr, "ex-pageviews", "ex-pageviews")
+
+	keys := streams.TimeWindowedSerde(serde.String, 60_000)
+	got := make(map[string]string)
+	for _, r := range readTopic(t, addr, "ex-pageviews-out") {
+		k, err := keys.Deserialize("", r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := serde.Int64.Deserialize("", r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := got[k.String()]; ok {
+			t.Fatalf("two results for %s: %s and %d (a suppressed window emits once)", k, prev, n)
+		}
+		got[k.String()] = fmt.Sprint(n)
+	}
+	want := map[string]string{"[alice@0/60000]": "3", "[bob@0/60000]": "1", "[alice@60000/120000]": "1", "[bob@60000/120000]": "2"}
+	if d := diffStrings(got, want); d != "" {
+		t.Fatalf("final window counts: %s", d)
+	}
+
+	// The window store holds the open window too.
+	waitFor(t, 30*time.Second, "alice's windows over HTTP", func() (bool, string) {
+		resp, err := http.Get("http://" + httpAddr + "/views?user=alice")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		const want = `[{"start":0,"end":60000,"count":3},{"start":60000,"end":120000,"count":1},{"start":180000,"end":240000,"count":1}]`
+		return resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == want, fmt.Sprintf("%d %s", resp.StatusCode, body)
+	})
 }
 
 // TestExampleEnrich: examples/enrich joins orders with the customers
