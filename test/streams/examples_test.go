@@ -268,15 +268,43 @@ func readTopic(t *testing.T, addr, topic string) []*kgo.Record {
 // TestExamplePageViews: examples/pageviews counts views per user in
 // one-minute tumbling windows (no grace) and writes one final count per
 // window once it closes; a view later than its window's close is dropped.
-// Its HTTP endpoint answers for a user from the window store.
+// Two instances run it; the HTTP endpoint of either answers for any user,
+// reading its own window store or asking the instance the group's
+// metadata names.
 func TestExamplePageViews(t *testing.T) {
 	addr := startBroker(t)
 	createTopic(t, addr, "ex-pageviews", partitions)
 	createTopic(t, addr, "ex-pageviews-out", partitions)
-	httpAddr := freeAddr(t)
-	runExample(t, buildExample(t, "pageviews"), "--brokers", addr, "--app-id", "ex-pageviews",
-		"--state-dir", t.TempDir(), "--input", "ex-pageviews", "--output", "ex-pageviews-out",
-		"--window", "1m", "--grace", "0s", "--commit-interval", "200ms", "--http", httpAddr)
+	// Two instances share the work; each answers queries for any user,
+	// from its own store or from the other's.
+	bin := buildExample(t, "pageviews")
+	hosts := []string{freeAddr(t), freeAddr(t)}
+	for _, h := range hosts {
+		runExample(t, bin, "--brokers", addr, "--app-id", "ex-pageviews",
+			"--state-dir", t.TempDir(), "--input", "ex-pageviews", "--output", "ex-pageviews-out",
+			"--window", "1m", "--grace", "0s", "--commit-interval", "200ms", "--http", h)
+	}
+	get := func(host, user string) (int, string, error) {
+		resp, err := http.Get("http://" + host + "/views?user=" + user)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body)), err
+	}
+	// Both answer once both have an assignment: the group is formed.
+	waitFor(t, 60*time.Second, "both instances answering", func() (bool, string) {
+		for _, h := range hosts {
+			for _, u := range []string{"alice", "bob"} {
+				code, body, err := get(h, u)
+				if err != nil || code != http.StatusOK {
+					return false, fmt.Sprintf("%s: %d %s %v", h, code, body, err)
+				}
+			}
+		}
+		return true, ""
+	})
 	produceAt(t, addr, "ex-pageviews",
 		rec("alice", "/a", 0), rec("bob", "/b", 10_000), rec("alice", "/c", 30_000), rec("alice", "/d", 59_999),
 		rec("alice", "/a", 60_000), rec("bob", "/b", 61_000), rec("bob", "/c", 90_000),
@@ -308,17 +336,20 @@ func TestExamplePageViews(t *testing.T) {
 		t.Fatalf("final window counts: %s", d)
 	}
 
-	// The window store holds the open window too.
-	waitFor(t, 30*time.Second, "alice's windows over HTTP", func() (bool, string) {
-		resp, err := http.Get("http://" + httpAddr + "/views?user=alice")
-		if err != nil {
-			return false, err.Error()
+	// The window stores hold the open windows too; both instances give the
+	// same answer for each user.
+	wantHTTP := map[string]string{
+		"alice": `[{"start":0,"end":60000,"count":3},{"start":60000,"end":120000,"count":1},{"start":180000,"end":240000,"count":1}]`,
+		"bob":   `[{"start":0,"end":60000,"count":1},{"start":60000,"end":120000,"count":2},{"start":180000,"end":240000,"count":1}]`,
+	}
+	for _, h := range hosts {
+		for user, want := range wantHTTP {
+			waitFor(t, 30*time.Second, user+"'s windows from "+h, func() (bool, string) {
+				code, body, err := get(h, user)
+				return err == nil && code == http.StatusOK && body == want, fmt.Sprintf("%d %s %v", code, body, err)
+			})
 		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		const want = `[{"start":0,"end":60000,"count":3},{"start":60000,"end":120000,"count":1},{"start":180000,"end":240000,"count":1}]`
-		return resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == want, fmt.Sprintf("%d %s", resp.StatusCode, body)
-	})
+	}
 }
 
 // TestExampleEnrich: examples/enrich joins orders with the customers
