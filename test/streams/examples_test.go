@@ -228,8 +228,8 @@ func waitCaughtUp(t *testing.T, addr, group string, topics ...string) {
 	})
 }
 
-// readTopic reads every record of a topic up to its end offsets now.
-func readTopic(t *testing.T, addr, topic string) []*kgo.Record {
+// readToEnd reads every record of a topic up to its end offsets now.
+func readToEnd(t *testing.T, addr, topic string) []*kgo.Record {
 	t.Helper()
 	ctx := context.Background()
 	ends, err := kadm.NewClient(newClient(t, addr)).ListEndOffsets(ctx, topic)
@@ -317,7 +317,7 @@ func TestExamplePageViews(t *testing.T) {
 
 	keys := streams.TimeWindowedSerde(serde.String, 60_000)
 	got := make(map[string]string)
-	for _, r := range readTopic(t, addr, "ex-pageviews-out") {
+	for _, r := range readToEnd(t, addr, "ex-pageviews-out") {
 		k, err := keys.Deserialize("", r.Key)
 		if err != nil {
 			t.Fatal(err)
@@ -376,7 +376,7 @@ func TestExampleEnrich(t *testing.T) {
 	produceAt(t, addr, "ex-orders", rec("o4", `{"customer":"c1","amount":7}`, 4000))
 	waitCaughtUp(t, addr, "ex-enrich", "ex-orders")
 
-	recs := readTopic(t, addr, "ex-enriched")
+	recs := readToEnd(t, addr, "ex-enriched")
 	got := latestBy(recs, func(r *kgo.Record) (string, string) { return string(r.Key), string(r.Value) })
 	want := map[string]string{
 		"o1": `{"order":"o1","customer":"c1","name":"Ann","tier":"gold","amount":10}`,
