@@ -388,3 +388,60 @@ func TestExampleEnrich(t *testing.T) {
 		t.Fatalf("%d enriched orders, want %d: %s", len(recs), len(want), d)
 	}
 }
+
+// TestExampleFraud: examples/fraud flags the sessions (10 s inactivity
+// gap) with more than 3 events. The output is a changelog: a session
+// merged into a longer one is withdrawn, so the flagged sessions are what
+// is left once tombstones delete their keys.
+func TestExampleFraud(t *testing.T) {
+	addr := startBroker(t)
+	createTopic(t, addr, "ex-card-events", partitions)
+	createTopic(t, addr, "ex-fraud-alerts", partitions)
+	runExample(t, buildExample(t, "fraud"), "--brokers", addr, "--app-id", "ex-fraud",
+		"--state-dir", t.TempDir(), "--input", "ex-card-events", "--output", "ex-fraud-alerts",
+		"--gap", "10s", "--max-events", "3", "--commit-interval", "200ms")
+	events := map[string][]int64{
+		"alice": {0, 2000, 4000, 6000},                // one session of 4: flagged
+		"bob":   {0, 20_000, 40_000, 60_000},          // four sessions of 1
+		"carol": {0, 5000, 30_000, 35_000, 38_000},    // sessions of 2 and 3
+		"dave":  {0, 8000, 16_000, 24_000, 32_000},    // one session of 5, grown one event at a time
+		"erin":  {100_000, 101_000, 102_000, 103_000}, // a session of 4, after the others
+	}
+	// In time order, so that no event is late for its task's stream time.
+	var recs []*kgo.Record
+	for user, ts := range events {
+		for _, x := range ts {
+			recs = append(recs, rec(user, "payment", x))
+		}
+	}
+	slices.SortStableFunc(recs, func(a, b *kgo.Record) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Key), string(b.Key))
+	})
+	produceAt(t, addr, "ex-card-events", recs...)
+	waitCaughtUp(t, addr, "ex-fraud", "ex-card-events")
+
+	keys := streams.SessionWindowedSerde(serde.String)
+	got := make(map[string]string)
+	for _, r := range readToEnd(t, addr, "ex-fraud-alerts") {
+		k, err := keys.Deserialize("", r.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Value == nil {
+			delete(got, k.String())
+			continue
+		}
+		n, err := serde.Int64.Deserialize("", r.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[k.String()] = fmt.Sprint(n)
+	}
+	want := map[string]string{"[alice@0/6000]": "4", "[dave@0/32000]": "5", "[erin@100000/103000]": "4"}
+	if d := diffStrings(got, want); d != "" {
+		t.Fatalf("flagged sessions: %s", d)
+	}
+}
