@@ -1,8 +1,6 @@
 package streams
 
 import (
-	"fmt"
-
 	"github.com/sluicehq/sluice/streams/internal/runtime"
 	"github.com/sluicehq/sluice/streams/serde"
 )
@@ -45,9 +43,5 @@ func (a *App) AllMetadataForStore(store string) ([]StreamsMetadata, error) {
 // the store's source or repartition topic, as the records that fill the
 // store were. For a global store it names this instance.
 func QueryMetadataForKey[K any](a *App, store string, key K, keySerde serde.Serde[K]) (KeyQueryMetadata, error) {
-	b, err := keySerde.Serialize("", key)
-	if err != nil {
-		return KeyQueryMetadata{}, fmt.Errorf("streams: serialize the key for store %s: %w", store, err)
-	}
-	return a.rt.KeyMetadata(store, b)
+	return a.rt.KeyMetadata(store, func(topic string) ([]byte, error) { return keySerde.Serialize(topic, key) })
 }

@@ -257,16 +257,17 @@ func (a *App) AllMetadataForStore(store string) ([]StreamsMetadata, error) {
 	return out, nil
 }
 
-// KeyMetadata finds the instance whose task holds a serialized key of a
-// store: the key's partition is the one Kafka's default partitioner gives
-// it among the partitions of the store's sub-topology, as it is for the
-// records that fill the store. A global store is held by every instance,
-// so the answer for it is this one, with partition -1.
-func (a *App) KeyMetadata(store string, key []byte) (KeyQueryMetadata, error) {
+// KeyMetadata finds the instance whose task holds a key of a store: the
+// key, serialized for the store's first source topic (as Kafka serializes
+// it for its source topic), goes to the partition Kafka's default
+// partitioner gives it among the partitions of the store's sub-topology,
+// as the records that fill the store did. A global store is held by every
+// instance, so the answer for it is this one, with partition -1.
+func (a *App) KeyMetadata(store string, serialize func(topic string) ([]byte, error)) (KeyQueryMetadata, error) {
 	if a.topo.IsGlobal(store) {
 		return KeyQueryMetadata{ActiveHost: a.cfg.ApplicationServer, Partition: -1}, nil
 	}
-	storeSub, _, err := a.storeSubtopologies()
+	storeSub, topics, err := a.storeSubtopologies()
 	if err != nil {
 		return KeyQueryMetadata{}, err
 	}
@@ -278,6 +279,14 @@ func (a *App) KeyMetadata(store string, key []byte) (KeyQueryMetadata, error) {
 	n := counts[sub]
 	if !known || n <= 0 {
 		return KeyQueryMetadata{}, ErrMetadataUnavailable
+	}
+	topic := ""
+	if len(topics[sub]) > 0 {
+		topic = topics[sub][0]
+	}
+	key, err := serialize(topic)
+	if err != nil {
+		return KeyQueryMetadata{}, fmt.Errorf("streams: serialize the key for store %s: %w", store, err)
 	}
 	p := int32(murmur2(key)&0x7fffffff) % n
 	want := processor.TaskID{Subtopology: sub, Partition: p}
