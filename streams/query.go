@@ -1,6 +1,8 @@
 package streams
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/streams/internal/runtime"
 	"github.com/sluicehq/sluice/streams/serde"
 )
@@ -43,5 +45,22 @@ func (a *App) AllMetadataForStore(store string) ([]StreamsMetadata, error) {
 // the store's source or repartition topic, as the records that fill the
 // store were. For a global store it names this instance.
 func QueryMetadataForKey[K any](a *App, store string, key K, keySerde serde.Serde[K]) (KeyQueryMetadata, error) {
-	return a.rt.KeyMetadata(store, func(topic string) ([]byte, error) { return keySerde.Serialize(topic, key) })
+	return a.rt.KeyMetadata(store, func(topic string, n int32) (int32, error) {
+		b, err := keySerde.Serialize(topic, key)
+		if err != nil {
+			return 0, fmt.Errorf("serialize the key: %w", err)
+		}
+		return runtime.KeyPartition(b, n), nil
+	})
+}
+
+// QueryMetadataForKeyWithPartitioner is QueryMetadataForKey for a store
+// whose input was placed by a partitioner of the application's own (as
+// WithPartitioner sets one for To and Repartition): partition is called as
+// that partitioner is, with the key, no value, and the number of
+// partitions, and must choose as it did.
+func QueryMetadataForKeyWithPartitioner[K any](a *App, store string, key K, partition func(topic string, key K, partitions int) int) (KeyQueryMetadata, error) {
+	return a.rt.KeyMetadata(store, func(topic string, n int32) (int32, error) {
+		return int32(partition(topic, key, int(n))), nil
+	})
 }

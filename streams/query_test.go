@@ -34,4 +34,7 @@ func TestQueryMetadataBeforeAssignment(t *testing.T) {
 	if _, err := a.AllMetadataForStore("nope"); err == nil || errors.Is(err, streams.ErrMetadataUnavailable) {
 		t.Fatalf("metadata for a store the topology lacks: %v", err)
 	}
+	if _, err := streams.QueryMetadataForKeyWithPartitioner(a, "counts", "k", func(string, string, int) int { return 0 }); !errors.Is(err, streams.ErrMetadataUnavailable) {
+		t.Fatalf("metadata with a partitioner before any assignment: %v", err)
+	}
 }

@@ -99,6 +99,17 @@ func TestInteractiveQueryMetadata(t *testing.T) {
 				if p := kafkaPartition.Partition(&kgo.Record{Key: []byte(w)}, partitions); int(md.Partition) != p {
 					t.Fatalf("%s: partition %d for %s, Kafka's partitioner says %d", name, md.Partition, w, p)
 				}
+				// The same placement given as the application's own
+				// partitioner finds the same host.
+				mine, err := streams.QueryMetadataForKeyWithPartitioner(h.App, store, w, func(_ string, k string, n int) int {
+					return kafkaPartition.Partition(&kgo.Record{Key: []byte(k)}, n)
+				})
+				if err != nil {
+					return fmt.Sprintf("%s: metadata for %s with a partitioner: %v", name, w, err)
+				}
+				if mine != md {
+					t.Fatalf("%s: %s with a partitioner: %+v, with the key serde: %+v", name, w, mine, md)
+				}
 			}
 			owner, ok := instances[host]
 			if !ok {

@@ -257,13 +257,12 @@ func (a *App) AllMetadataForStore(store string) ([]StreamsMetadata, error) {
 	return out, nil
 }
 
-// KeyMetadata finds the instance whose task holds a key of a store: the
-// key, serialized for the store's first source topic (as Kafka serializes
-// it for its source topic), goes to the partition Kafka's default
-// partitioner gives it among the partitions of the store's sub-topology,
-// as the records that fill the store did. A global store is held by every
-// instance, so the answer for it is this one, with partition -1.
-func (a *App) KeyMetadata(store string, serialize func(topic string) ([]byte, error)) (KeyQueryMetadata, error) {
+// KeyMetadata finds the instance whose task holds a key of a store. place
+// gives the key's partition among the n partitions of the store's
+// sub-topology, for its first source topic (see KeyPartition for Kafka's
+// default). A global store is held by every instance, so the answer for
+// it is this one, with partition -1.
+func (a *App) KeyMetadata(store string, place func(topic string, n int32) (int32, error)) (KeyQueryMetadata, error) {
 	if a.topo.IsGlobal(store) {
 		return KeyQueryMetadata{ActiveHost: a.cfg.ApplicationServer, Partition: -1}, nil
 	}
@@ -284,11 +283,13 @@ func (a *App) KeyMetadata(store string, serialize func(topic string) ([]byte, er
 	if len(topics[sub]) > 0 {
 		topic = topics[sub][0]
 	}
-	key, err := serialize(topic)
+	p, err := place(topic, n)
 	if err != nil {
-		return KeyQueryMetadata{}, fmt.Errorf("streams: serialize the key for store %s: %w", store, err)
+		return KeyQueryMetadata{}, fmt.Errorf("streams: the partition of a key of store %s: %w", store, err)
 	}
-	p := int32(murmur2(key)&0x7fffffff) % n
+	if p < 0 || p >= n {
+		return KeyQueryMetadata{}, fmt.Errorf("streams: the partition of a key of store %s: %d, not in [0, %d)", store, p, n)
+	}
 	want := processor.TaskID{Subtopology: sub, Partition: p}
 	for h, ids := range hosts {
 		if slices.Contains(ids, want) {
@@ -297,3 +298,7 @@ func (a *App) KeyMetadata(store string, serialize func(topic string) ([]byte, er
 	}
 	return KeyQueryMetadata{}, fmt.Errorf("%w: task %s of store %s runs on no advertised instance", ErrMetadataUnavailable, want, store)
 }
+
+// KeyPartition is where Kafka's default partitioner puts a serialized key
+// among n partitions (murmur2), as the runtime's producer does.
+func KeyPartition(key []byte, n int32) int32 { return int32(murmur2(key)&0x7fffffff) % n }
