@@ -13,7 +13,9 @@
 // The output records are keyed by the user and window in Kafka's
 // time-windowed key layout (the user's bytes, then the window start as 8
 // bytes big-endian) with 8-byte big-endian counts. A window closes when
-// the stream time of its task passes its end plus the grace period.
+// the stream time of its task passes its end plus the grace period; the
+// store keeps it for queries until stream time passes its start plus the
+// retention.
 package main
 
 import (
@@ -49,6 +51,7 @@ func main() {
 	output := flag.String("output", "pageviews-per-user", "topic of final counts per user and window")
 	window := flag.Duration("window", time.Minute, "size of the tumbling windows")
 	grace := flag.Duration("grace", 10*time.Second, "how long after a window's end late views still count")
+	retention := flag.Duration("retention", time.Hour, "how long windows stay in the store for queries (at least window + grace)")
 	commit := flag.Duration("commit-interval", 30*time.Second, "commit.interval.ms")
 	httpAddr := flag.String("http", "", "host:port for interactive queries (GET /views?user=U); also this instance's application.server")
 	flag.Parse()
@@ -56,7 +59,7 @@ func main() {
 	b := streams.NewBuilder()
 	views := streams.Stream[string, string](b, []string{*input})
 	counts := streams.WindowedBy(views.GroupByKey(), streams.OfSizeAndGrace(*window, *grace)).
-		Count(streams.WithStore(store))
+		Count(streams.WithStore(store), streams.WithRetention(*retention))
 	final := streams.SuppressUntilWindowCloses(counts, streams.UnboundedBuffer(), streams.Named("final-counts"))
 	final.ToStream().To(*output,
 		streams.WithKeySerde(streams.TimeWindowedSerde(serde.String, window.Milliseconds())),

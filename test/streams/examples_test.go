@@ -282,7 +282,7 @@ func TestExamplePageViews(t *testing.T) {
 	for _, h := range hosts {
 		runExample(t, bin, "--brokers", addr, "--app-id", "ex-pageviews",
 			"--state-dir", t.TempDir(), "--input", "ex-pageviews", "--output", "ex-pageviews-out",
-			"--window", "1m", "--grace", "0s", "--commit-interval", "200ms", "--http", h)
+			"--window", "1m", "--grace", "0s", "--retention", "1h", "--commit-interval", "200ms", "--http", h)
 	}
 	get := func(host, user string) (int, string, error) {
 		resp, err := http.Get("http://" + host + "/views?user=" + user)
