@@ -36,6 +36,7 @@ func main() {
 	stateDir := flag.String("state-dir", "./wordcount-state", "state.dir: where the pebble stores live")
 	input := flag.String("input", "lines", "topic of text lines")
 	output := flag.String("output", "word-counts", "topic of word counts (string keys, 8-byte big-endian counts)")
+	commit := flag.Duration("commit-interval", 30*time.Second, "commit.interval.ms: how often counts are committed and written out")
 	flag.Parse()
 
 	b := streams.NewBuilder()
@@ -51,10 +52,11 @@ func main() {
 	fmt.Print(topo.Describe())
 
 	app, err := streams.NewApp(topo, streams.Config{
-		ApplicationID: *appID,
-		Brokers:       strings.Split(*brokers, ","),
-		StateDir:      *stateDir,
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		ApplicationID:  *appID,
+		Brokers:        strings.Split(*brokers, ","),
+		StateDir:       *stateDir,
+		CommitInterval: *commit,
+		Logger:         slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
 	if err != nil {
 		fail(err)

@@ -80,6 +80,9 @@ type App struct {
 
 	// eos is the exactly_once_v2 state (eos.go).
 	eos eosState
+
+	// meta is the group's host -> tasks map, for interactive queries.
+	meta hostMetadata
 }
 
 type runningTask struct {
@@ -192,7 +195,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		topics = append(topics, t)
 	}
 	slices.Sort(topics)
-	bal := &taskBalancer{subOf: p.subOf, topicsOf: p.topicsOf, localTasks: a.localTasks, prevTasks: a.previousTasks}
+	bal := &taskBalancer{subOf: p.subOf, topicsOf: p.topicsOf, localTasks: a.localTasks, prevTasks: a.previousTasks,
+		host: a.cfg.ApplicationServer, meta: &a.meta}
 	opts := append(a.baseOpts(),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(topics...),

@@ -33,6 +33,11 @@ type taskBalancer struct {
 	// sent to the leader in the join metadata, as "prev|local".
 	localTasks func() []processor.TaskID
 	prevTasks  func() []processor.TaskID
+	// host is this instance's application.server, sent as the third
+	// field of the join metadata ("prev|local|host"); meta receives the
+	// group's host -> tasks map from the leader's assignment.
+	host string
+	meta *hostMetadata
 }
 
 func joinIDs(ids []processor.TaskID) string {
@@ -71,12 +76,12 @@ func (b *taskBalancer) JoinGroupMetadata(interests []string, current map[string]
 	if b.localTasks != nil {
 		local = b.localTasks()
 	}
-	meta.UserData = []byte(joinIDs(prev) + "|" + joinIDs(local))
+	meta.UserData = []byte(joinIDs(prev) + "|" + joinIDs(local) + "|" + b.host)
 	return meta.AppendTo(nil)
 }
 
 func (b *taskBalancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
-	return kgo.ParseConsumerSyncAssignment(assignment)
+	return b.parseAssignment(assignment)
 }
 
 func (b *taskBalancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
@@ -94,6 +99,7 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 		owned map[processor.TaskID]bool
 		local map[processor.TaskID]bool
 		tasks []processor.TaskID
+		host  string
 	}
 	var members []*member
 	cb.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
@@ -105,7 +111,14 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 				}
 			}
 		}
-		prev, local, _ := strings.Cut(string(meta.UserData), "|")
+		fields := strings.SplitN(string(meta.UserData), "|", 3)
+		prev, local := fields[0], ""
+		if len(fields) > 1 {
+			local = fields[1]
+		}
+		if len(fields) > 2 {
+			mb.host = fields[2]
+		}
 		for _, s := range strings.Split(prev, ",") {
 			if id, ok := parseTaskID(s); ok {
 				mb.owned[id] = true
@@ -122,6 +135,7 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 	if len(members) == 0 {
 		return plan
 	}
+	counts := make(map[int]int32, len(b.topicsOf))
 	// The tasks of each sub-topology are spread evenly on their own, so
 	// that stateful work does not all land on one member; within that,
 	// a task stays with the member that ran it, else goes to one with its
@@ -136,6 +150,7 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 		for _, t := range b.topicsOf[sub] {
 			n = max(n, topics[t])
 		}
+		counts[sub] = n
 		var tasks []processor.TaskID
 		for p := range n {
 			tasks = append(tasks, processor.TaskID{Subtopology: sub, Partition: p})
@@ -175,8 +190,12 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 			assigned[id] = true
 		}
 	}
+	hosts := make(map[string][]processor.TaskID)
 	for _, mb := range members {
 		slices.SortFunc(mb.tasks, compareTaskIDs)
+		if mb.host != "" {
+			hosts[mb.host] = append(hosts[mb.host], mb.tasks...)
+		}
 		for _, id := range mb.tasks {
 			for _, t := range b.topicsOf[id.Subtopology] {
 				if id.Partition < topics[t] {
@@ -185,7 +204,7 @@ func (b *taskBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32
 			}
 		}
 	}
-	return plan
+	return &syncPlan{plan: plan, info: encodeAssignmentInfo(hosts, counts)}
 }
 
 func compareTaskIDs(a, b processor.TaskID) int {

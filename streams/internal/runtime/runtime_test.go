@@ -51,7 +51,7 @@ func assignment(t *testing.T, b *taskBalancer, members []kmsg.JoinGroupResponseM
 	if err != nil {
 		t.Fatal(err)
 	}
-	return into.(*kgo.BalancePlan).AsMemberIDMap()
+	return into.(*syncPlan).plan.AsMemberIDMap()
 }
 
 func TestBalancerAssignsWholeTasksEvenlyAndSticks(t *testing.T) {
