@@ -78,6 +78,14 @@ func TestTumblingWindowCounts(t *testing.T) {
 	if got := strings.Join(fetched, " "); got != "0:2 10:1 20:1" {
 		t.Errorf("fetch a over [0,100] = %q", got)
 	}
+	fetched = nil
+	must(t, ws.Fetch("a", -1000, 15, func(start int64, n int64) bool {
+		fetched = append(fetched, fmt.Sprintf("%d:%d", start, n))
+		return true
+	}))
+	if got := strings.Join(fetched, " "); got != "0:2 10:1" {
+		t.Errorf("fetch a over [-1000,15] = %q, want the windows from the epoch on", got)
+	}
 	if n, ok, err := ws.Get("b", 0); err != nil || !ok || n != 1 {
 		t.Errorf("get b@0 = %d %v %v, want 1", n, ok, err)
 	}

@@ -405,7 +405,9 @@ func (s *TypedWindowStore[K, V]) Fetch(k K, timeFrom, timeTo int64, fn func(int6
 }
 
 func (s *TypedWindowStore[K, V]) FetchWithTimestamps(k K, timeFrom, timeTo int64, fn func(int64, int64, V) bool) error {
-	timeFrom = max(timeFrom, s.retention.MinLiveStart())
+	// Windows never start before the epoch (record times are not negative),
+	// and a negative bound would not encode as a lower key.
+	timeFrom = max(timeFrom, 0, s.retention.MinLiveStart())
 	if timeFrom > timeTo {
 		return nil
 	}
@@ -437,7 +439,7 @@ func (s *TypedWindowStore[K, V]) FetchWithTimestamps(k K, timeFrom, timeTo int64
 }
 
 func (s *TypedWindowStore[K, V]) FetchAll(timeFrom, timeTo int64, fn func(K, int64, V) bool) error {
-	timeFrom = max(timeFrom, s.retention.MinLiveStart())
+	timeFrom = max(timeFrom, 0, s.retention.MinLiveStart())
 	if timeFrom > timeTo {
 		return nil
 	}
