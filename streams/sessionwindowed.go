@@ -234,26 +234,12 @@ func sessionStore[K, V any](ctx processor.NodeContext, name string) (*state.Type
 		if err != nil {
 			return err
 		}
-		var newV, oldV any
-		if e.New != nil {
-			v, _, err := ss.DecodeValue(e.New)
-			if err != nil {
-				return err
-			}
-			newV = v
-		}
-		if e.Old != nil {
-			v, _, err := ss.DecodeValue(e.Old)
-			if err != nil {
-				return err
-			}
-			oldV = v
-		}
-		if newV == nil && oldV == nil {
-			return nil // created and merged away between two flushes
+		c, _, ok, err := flushedChange(e, ss.DecodeValue)
+		if err != nil || !ok {
+			return err // !ok: created and merged away between two flushes
 		}
 		wk := Windowed[K]{Key: k, Window: Window{Start: start, End: end}}
-		return ctx.Forward(processor.AnyRecord{Key: wk, Value: change{new: newV, old: oldV}, Timestamp: end}, "")
+		return ctx.Forward(processor.AnyRecord{Key: wk, Value: c, Timestamp: end}, "")
 	})
 	return ss, true, nil
 }

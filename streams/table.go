@@ -110,31 +110,36 @@ func tableStore[K, V any](ctx processor.NodeContext, name string) (*state.TypedS
 		if err != nil {
 			return err
 		}
-		var newV, oldV any
-		var ts int64
-		if e.New != nil {
-			v, t, err := kv.DecodeValue(e.New)
-			if err != nil {
-				return err
-			}
-			newV, ts = v, t
+		c, ts, ok, err := flushedChange(e, kv.DecodeValue)
+		if err != nil || !ok {
+			return err
 		}
-		if e.New == nil {
-			ts = e.Timestamp // a delete: its own record's time
-		}
-		if e.Old != nil {
-			v, _, err := kv.DecodeValue(e.Old)
-			if err != nil {
-				return err
-			}
-			oldV = v
-		}
-		if newV == nil && oldV == nil {
-			return nil
-		}
-		return ctx.Forward(processor.AnyRecord{Key: k, Value: change{new: newV, old: oldV}, Timestamp: ts}, "")
+		return ctx.Forward(processor.AnyRecord{Key: k, Value: c, Timestamp: ts}, "")
 	})
 	return kv, true, nil
+}
+
+// flushedChange is the change a cached store's flushed entry sends downstream: its
+// new and old values decoded with decode, and the time it carries (the new value's,
+// or for a delete, which stores none, the delete's own). ok is false when there is
+// neither (an entry created and deleted between two flushes).
+func flushedChange[V any](e state.FlushedEntry, decode func([]byte) (V, int64, error)) (c change, ts int64, ok bool, err error) {
+	ts = e.Timestamp
+	if e.New != nil {
+		v, t, err := decode(e.New)
+		if err != nil {
+			return change{}, 0, false, err
+		}
+		c.new, ts = v, t
+	}
+	if e.Old != nil {
+		v, _, err := decode(e.Old)
+		if err != nil {
+			return change{}, 0, false, err
+		}
+		c.old = v
+	}
+	return c, ts, c.new != nil || c.old != nil, nil
 }
 
 // Filter keeps the entries for which keep is true; an entry that stops

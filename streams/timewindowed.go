@@ -238,30 +238,12 @@ func windowTableStore[K, V any](ctx processor.NodeContext, name string) (*state.
 		if err != nil {
 			return err
 		}
-		var newV, oldV any
-		var ts int64
-		if e.New != nil {
-			v, t, err := ws.DecodeValue(e.New)
-			if err != nil {
-				return err
-			}
-			newV, ts = v, t
-		}
-		if e.New == nil {
-			ts = e.Timestamp // a delete: its own record's time
-		}
-		if e.Old != nil {
-			v, _, err := ws.DecodeValue(e.Old)
-			if err != nil {
-				return err
-			}
-			oldV = v
-		}
-		if newV == nil && oldV == nil {
-			return nil
+		c, ts, ok, err := flushedChange(e, ws.DecodeValue)
+		if err != nil || !ok {
+			return err
 		}
 		key := Windowed[K]{Key: k, Window: Window{Start: start, End: start + size}}
-		return ctx.Forward(processor.AnyRecord{Key: key, Value: change{new: newV, old: oldV}, Timestamp: ts}, "")
+		return ctx.Forward(processor.AnyRecord{Key: key, Value: c, Timestamp: ts}, "")
 	})
 	return ws, true, nil
 }
