@@ -614,6 +614,13 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, _ map[string][]int32
 		}
 		return
 	}
+	a.suspendAll()
+}
+
+// suspendAll sets every running task aside, clean, for the rebalance: kept
+// if it is assigned here again, closed otherwise; they are what this instance
+// ran until now. a.mu is held.
+func (a *App) suspendAll() {
 	ids := make([]processor.TaskID, 0, len(a.tasks))
 	for id, rt := range a.tasks {
 		a.suspended[id] = rt

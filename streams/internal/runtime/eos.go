@@ -404,15 +404,7 @@ func (a *App) revokeEOS() {
 		}
 		return
 	}
-	ids := make([]processor.TaskID, 0, len(a.tasks))
-	for id, rt := range a.tasks {
-		a.suspended[id] = rt
-		delete(a.tasks, id)
-		ids = append(ids, id)
-	}
-	a.prevMu.Lock()
-	a.prev = ids
-	a.prevMu.Unlock()
+	a.suspendAll()
 }
 
 // shutdownEOS commits (on a clean stop) and closes every task: with
