@@ -47,44 +47,9 @@ func Table[K, V any](b *Builder, topic string, opts ...Option) KTable[K, V] {
 	name := b.name(&options{name: o.name}, "KTABLE-SOURCE")
 	sb := storeBuilder(b, o, topic, keys, vals)
 	store := sb.Name()
+	// A record's value is the key's new value (nil: a delete).
 	b.addNode(name, func() *node {
-		var kv *state.TypedStore[K, V]
-		var cached bool
-		return &node{
-			init: func(ctx processor.NodeContext) error {
-				var err error
-				kv, cached, err = tableStore[K, V](ctx, store)
-				return err
-			},
-			process: func(ctx processor.NodeContext, r processor.AnyRecord) error {
-				if r.Key == nil {
-					return nil
-				}
-				k := typed[K](r.Key)
-				old, had, err := kv.Get(k)
-				if err != nil {
-					return err
-				}
-				var oldAny any
-				if had {
-					oldAny = old
-				}
-				if r.Value == nil {
-					if !had {
-						return nil
-					}
-					if err := kv.Delete(k); err != nil {
-						return err
-					}
-				} else if err := kv.PutWithTimestamp(k, typed[V](r.Value), r.Timestamp); err != nil {
-					return err
-				}
-				if cached {
-					return nil
-				}
-				return ctx.Forward(processor.AnyRecord{Key: r.Key, Value: change{new: r.Value, old: oldAny}, Timestamp: r.Timestamp, Headers: r.Headers}, "")
-			},
-		}
+		return materializeNode[K, V](store, func(r processor.AnyRecord) any { return r.Value })
 	}, src)
 	b.t.AddStore(sb, name)
 	return KTable[K, V]{b: b, node: name, store: store, keys: keys, vals: vals}
