@@ -7,8 +7,8 @@
 //	sluice topics create orders --partitions 4
 //	sluice topics create orders-enriched --partitions 4
 //	go run ./examples/enrich --brokers 127.0.0.1:9092
-//	printf 'c1\t{"name":"Ann","tier":"gold"}\n' | sluice produce customers
-//	printf 'o1\t{"customer":"c1","amount":12.5}\n' | sluice produce orders
+//	printf 'c1\t{"name":"Ann","tier":"gold"}\n' | sluice produce customers --property parse.key=true
+//	printf 'o1\t{"customer":"c1","amount":12.5}\n' | sluice produce orders --property parse.key=true
 //
 // Orders are keyed by order id; the join needs them keyed by customer, so
 // they are re-keyed and go through a repartition topic first, then keyed

@@ -6,7 +6,7 @@
 //	sluice topics create card-events --partitions 4
 //	sluice topics create fraud-alerts --partitions 4
 //	go run ./examples/fraud --brokers 127.0.0.1:9092 --gap 5m --max-events 10
-//	printf 'alice\tpayment\n' | sluice produce card-events   # key: user
+//	printf 'alice\tpayment\n' | sluice produce card-events --property parse.key=true   # key: user
 //
 // The alerts are a changelog of the flagged sessions: keys in Kafka's
 // session-windowed layout (the user's bytes, then the session's end and

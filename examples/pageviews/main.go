@@ -7,7 +7,7 @@
 //	sluice topics create pageviews --partitions 4
 //	sluice topics create pageviews-per-user --partitions 4
 //	go run ./examples/pageviews --brokers 127.0.0.1:9092 --http 127.0.0.1:8081
-//	printf 'alice\t/home\n' | sluice produce pageviews   # key: user, value: page
+//	printf 'alice\t/home\n' | sluice produce pageviews --property parse.key=true   # key: user, value: page
 //	curl 'http://127.0.0.1:8081/views?user=alice'
 //
 // The output records are keyed by the user and window in Kafka's
