@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice/streams/processor"
@@ -227,15 +226,7 @@ func streamStreamJoin[K, V1, V2, VR any](left KStream[K, V1], right KStream[K, V
 		p := &streamJoinProc[K, V1, V2, VR]{spec: spec, streamTime: -1, outerMin: math.MinInt64, nextPurge: math.MinInt64}
 		return &node{init: p.init, process: p.process}
 	}, thisName, otherName)
-	logCfg := map[string]string{
-		"cleanup.policy": "compact,delete",
-		// Kafka adds windowstore.changelog.additional.retention.ms (a day)
-		// to a windowed changelog's retention, against clock drift.
-		"retention.ms": strconv.FormatInt(w.retention()+24*time.Hour.Milliseconds(), 10),
-	}
-	for k, v := range o.logConfig {
-		logCfg[k] = v
-	}
+	logCfg := state.WindowedLogConfig(w.retention(), o.logConfig)
 	b.t.AddStore(joinStoreBuilder(spec.leftStore, o, logCfg), mergeName)
 	b.t.AddStore(joinStoreBuilder(spec.rightStore, o, logCfg), mergeName)
 	if outerName != "" {

@@ -44,6 +44,26 @@ import (
 // a restoring instance still finds every live session.
 const ChangelogAdditionalRetention int64 = 24 * 60 * 60 * 1000
 
+// WindowedLogConfig is the changelog config of a windowed store (window,
+// session, join buffer) that keeps entries for retention milliseconds: compacted and
+// deleted, kept ChangelogAdditionalRetention longer than the store, so that
+// what the store has expired leaves the topic too; extra (the user's
+// WithLogging configs) overrides it.
+func WindowedLogConfig(retention int64, extra map[string]string) map[string]string {
+	kept := retention + ChangelogAdditionalRetention
+	if kept < retention { // overflow
+		kept = math.MaxInt64
+	}
+	cfg := map[string]string{
+		"cleanup.policy": "compact,delete",
+		"retention.ms":   strconv.FormatInt(kept, 10),
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	return cfg
+}
+
 // SessionKeyBytes is the store (and changelog) key of a session:
 // key|end|start.
 func SessionKeyBytes(key []byte, start, end int64) []byte {
@@ -476,18 +496,7 @@ func (b *SessionStoreBuilder[K, V]) Retention() int64   { return b.retention }
 // store has expired leave the topic too. Configs given with WithLogging
 // override these.
 func (b *SessionStoreBuilder[K, V]) LogConfig() map[string]string {
-	retention := b.retention + ChangelogAdditionalRetention
-	if retention < b.retention { // overflow
-		retention = math.MaxInt64
-	}
-	cfg := map[string]string{
-		"cleanup.policy": "compact,delete",
-		"retention.ms":   strconv.FormatInt(retention, 10),
-	}
-	for k, v := range b.logConfig {
-		cfg[k] = v
-	}
-	return cfg
+	return WindowedLogConfig(b.retention, b.logConfig)
 }
 
 func (b *SessionStoreBuilder[K, V]) Wrap(bs BytesStore, topic string, timestamp func() int64) Store {

@@ -53,11 +53,6 @@ func SplitWindowKey(b []byte) (key []byte, windowStart int64, seq uint32, err er
 	return b[:n], int64(binary.BigEndian.Uint64(b[n:])), binary.BigEndian.Uint32(b[n+8:]), nil
 }
 
-// windowChangelogExtraRetention is windowstore.changelog.additional.retention.ms's
-// default: a window store's changelog keeps records this long beyond the
-// store's retention, so that clock drift does not delete them early.
-const windowChangelogExtraRetention = 24 * 60 * 60 * 1000
-
 // RetentionStore is the innermost layer of a window store: it drops
 // windows older than the retention period behind the observed stream time.
 // It sits under the logging and caching layers, so restoration writes
@@ -555,14 +550,7 @@ func (b *WindowStoreBuilder[K, V]) WindowSize() int64 { return b.size }
 // (windowstore.changelog.additional.retention.ms), under the configs given
 // with WithLogging.
 func (b *WindowStoreBuilder[K, V]) LogConfig() map[string]string {
-	cfg := map[string]string{
-		"cleanup.policy": "compact,delete",
-		"retention.ms":   fmt.Sprint(b.retention + windowChangelogExtraRetention),
-	}
-	for k, v := range b.logConfig {
-		cfg[k] = v
-	}
-	return cfg
+	return WindowedLogConfig(b.retention, b.logConfig)
 }
 
 // Supplier opens the byte store with the retention layer innermost.
