@@ -157,6 +157,12 @@ for R in $(seq "$RUNS"); do
 	run fsync "$BIN/diskbench" -dir "$DATA" -total 0 -syncs 1000
 	run null-latency "${PERF[@]}" produce -b "127.0.0.1:$nb" -t lat -n "$LAT_RECORDS" --throughput 10000 -s 1024 \
 		--acks all "${common[@]}"
+	run sluice-latency "${PERF[@]}" produce -b "127.0.0.1:$sl" -t lata -n "$LAT_RECORDS" --throughput 10000 -s 1024 \
+		--acks all "${common[@]}"
+	run sluice-latency-durable "${PERF[@]}" produce -b "127.0.0.1:$sl" -t latda --topic-config flush.messages=1 \
+		-n "$LAT_RECORDS" --throughput 10000 -s 1024 --acks all "${common[@]}"
+	run kfake-latency "${PERF[@]}" produce -b "127.0.0.1:$kf" -t lata -n "$LAT_RECORDS" --throughput 10000 -s 1024 \
+		--acks all "${common[@]}"
 	run sluice-e2e "${PERF[@]}" e2e -b "127.0.0.1:$sl" -t lat -n "$LAT_RECORDS" --throughput 10000 -s 1024 \
 		--acks all "${common[@]}"
 	run sluice-e2e-durable "${PERF[@]}" e2e -b "127.0.0.1:$sl" -t latd --topic-config flush.messages=1 \
