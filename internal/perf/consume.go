@@ -122,6 +122,7 @@ func consume(ctx context.Context, cfg *ConsumeConfig, starts map[int32]int64, m 
 	}
 
 	clients := make([]*kgo.Client, n)
+	pool := new(recordPool)
 	for i := range clients {
 		assign := map[int32]kgo.Offset{}
 		for j := i; j < len(parts); j += n {
@@ -130,6 +131,7 @@ func consume(ctx context.Context, cfg *ConsumeConfig, starts map[int32]int64, m 
 		opts := []kgo.Opt{
 			kgo.SeedBrokers(cfg.Brokers...),
 			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{cfg.Topic: assign}),
+			kgo.WithPools(pool),
 		}
 		if cfg.FetchMaxBytes > 0 {
 			opts = append(opts, kgo.FetchMaxBytes(int32(cfg.FetchMaxBytes)))
@@ -187,6 +189,7 @@ func consume(ctx context.Context, cfg *ConsumeConfig, starts map[int32]int64, m 
 						sent := int64(binary.BigEndian.Uint64(r.Value))
 						e2e.Record(time.Duration(now.UnixNano() - sent))
 					}
+					r.Recycle()
 				})
 				if recs == 0 {
 					continue
