@@ -10,8 +10,9 @@
 // model of the log with porcupine. The transactional workload (WorkloadConfig.Txn)
 // writes transactions across partitions and processes records exactly once in a
 // consumer group; its histories are checked for aborted reads, lost and partly
-// visible transactions, precommitted reads, write-read cycles (G1c) and exactly-once
-// processing, and write cycles (G0), which Kafka allows, are counted apart.
+// visible transactions, precommitted reads, write-read cycles (G1c), write orders
+// that contradict real time (G0-realtime) and exactly-once processing; write cycles
+// among concurrent transactions (G0), which Kafka allows, are counted apart.
 //
 // The harness exists to be pointed at faults that storage, replication and transactions
 // must survive. It knows nothing of Sluice's internals: it sees the broker as a user does,

@@ -24,6 +24,13 @@ const (
 	// committed past it without it being processed, as when an aborted transaction's
 	// offsets become visible.
 	EOSSkip = "eos-skip"
+	// G0Realtime: a write order that contradicts real time. In some partition a
+	// committed transaction's record lies below another's, though the other had all
+	// its writes acknowledged before the first began: a cycle of one ww edge and one
+	// real-time edge (Elle's G0-realtime, of length two). Concurrent transactions may
+	// interleave their writes in any order (G0), but appends that did not overlap
+	// must keep their order in a partition's log.
+	G0Realtime = "G0-realtime"
 	// G1cWW names cycles of the dependency graph with ww edges included that run
 	// through a wr edge (Jepsen's G1c with ww-deps). Kafka allows them by design, as
 	// it allows G0.
@@ -34,7 +41,7 @@ const (
 // history, in report order.
 var TxnCheckedAnomalies = []string{
 	LostWrite, Unseen, Duplicate, InconsistentOffsets, G1a, PrecommittedRead, PartialTxn, G1c,
-	EOSDuplicate, EOSSkip, NonmonotonicSend, IntNonmonotonicSend, NonmonotonicPoll, IntNonmonotonicPoll,
+	G0Realtime, EOSDuplicate, EOSSkip, NonmonotonicSend, IntNonmonotonicSend, NonmonotonicPoll, IntNonmonotonicPoll,
 	PollSkip, IntPollSkip, UnexpectedValue,
 }
 
@@ -103,6 +110,7 @@ func checkTxn(h *History, opts CheckOptions) Summary {
 	tc.checkAtomicity()
 	tc.checkPrecommitted()
 	tc.checkCycles()
+	tc.checkRealtimeOrder()
 	tc.checkProcessing()
 	tc.checkSendOrder()
 	tc.checkPollOrder()
@@ -404,30 +412,12 @@ func (tc *txnChecker) checkCycles() {
 		}
 	}
 	ww := make(map[*txn][]depEdge)
-	byPart := make(map[int32][]int64)
-	for k, vals := range tc.at {
-		if len(vals) != 1 {
-			continue // inconsistent-offsets
-		}
-		for v := range vals {
-			if w := tc.writer[v]; w != nil && w.committed() {
-				byPart[k.p] = append(byPart[k.p], k.o)
+	for p, order := range tc.committedOrder() {
+		for i := 1; i < len(order); i++ {
+			prev, cur := order[i-1], order[i]
+			if prev.t != cur.t {
+				ww[prev.t] = append(ww[prev.t], depEdge{to: cur.t, kind: "ww", why: fmt.Sprintf("%s then %s in partition %d", prev.v, cur.v, p)})
 			}
-		}
-	}
-	for p, offs := range byPart {
-		slices.Sort(offs)
-		var prev *txn
-		var prevV string
-		for _, o := range offs {
-			var v string
-			for v = range tc.at[pos{p, o}] {
-			}
-			w := tc.writer[v]
-			if prev != nil && prev != w {
-				ww[prev] = append(ww[prev], depEdge{to: w, kind: "ww", why: fmt.Sprintf("%s then %s in partition %d", prevV, v, p)})
-			}
-			prev, prevV = w, v
 		}
 	}
 	both := make(map[*txn][]depEdge)
@@ -449,6 +439,67 @@ func (tc *txnChecker) checkCycles() {
 			tc.allow(G1cWW, scc.ops, "%d transactions in cycles through write-read dependencies and write orders; one: %s", scc.size, scc.path)
 		}
 	}
+}
+
+// committedRecord is a record of a committed transaction at an offset.
+type committedRecord struct {
+	o int64
+	v string
+	t *txn
+}
+
+// committedOrder returns each partition's records of committed transactions in
+// offset order (Jepsen's version order). Offsets that hold two values are left
+// out: inconsistent-offsets reports them.
+func (tc *txnChecker) committedOrder() map[int32][]committedRecord {
+	out := make(map[int32][]committedRecord)
+	for k, vals := range tc.at {
+		if len(vals) != 1 {
+			continue
+		}
+		for v := range vals {
+			if w := tc.writer[v]; w != nil && w.committed() {
+				out[k.p] = append(out[k.p], committedRecord{o: k.o, v: v, t: w})
+			}
+		}
+	}
+	for _, recs := range out {
+		slices.SortFunc(recs, func(a, b committedRecord) int { return cmp.Compare(a.o, b.o) })
+	}
+	return out
+}
+
+// checkRealtimeOrder finds G0-realtime: a committed record below another
+// committed transaction's record in a partition, although that transaction began
+// only after the other had every write acknowledged. A transaction's writes are
+// all sent after it began (its operation's call), and a committed transaction's
+// are all acknowledged before it asked to commit (a plain send's at its return).
+func (tc *txnChecker) checkRealtimeOrder() {
+	order := tc.committedOrder()
+	for _, p := range slices.Sorted(maps.Keys(order)) {
+		var last committedRecord // so far in the partition, the record whose transaction began last
+		for _, r := range order[p] {
+			if done, ok := r.t.writesDone(); ok && last.t != nil && last.t != r.t && last.t.op.Call > done {
+				tc.report(G0Realtime, p, r.o, r.v, []int{min(r.t.op.ID, last.t.op.ID), max(r.t.op.ID, last.t.op.ID)},
+					"%s is below it at offset %d (%s), though it began at %s, after %s had every write acknowledged (by %s)",
+					last.t.describe(), last.o, last.v, nanos(last.t.op.Call), r.t.describe(), nanos(done))
+			}
+			if last.t == nil || r.t.op.Call > last.t.op.Call {
+				last = r
+			}
+		}
+	}
+}
+
+// writesDone is when every write of a committed transaction had been
+// acknowledged: when it asked to commit, which the workload does only after all
+// of them were answered, or a plain send's return. Unknown for a send whose
+// answer never came.
+func (t *txn) writesDone() (int64, bool) {
+	if t.op.Kind == KindSend {
+		return t.op.Return, t.op.Outcome == OK
+	}
+	return t.endCall, t.endCall > 0
 }
 
 // checkOneWWCycles finds cycles of wr edges closed by a single ww edge u -> v (a

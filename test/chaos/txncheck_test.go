@@ -174,7 +174,9 @@ func TestCheckTxnFindsAnomalies(t *testing.T) {
 				b.txn("processor-0", 20, 30, 32, OK, EndCommit, "1:0=x0", "0:0=a")
 				return b.finalRead(40, "0=a", "0=x0 1=b")
 			},
-			want: []string{G1c},
+			// The processor began after T1 committed, so its record below T1's
+			// contradicts real time too.
+			want: []string{G1c, G0Realtime},
 		},
 		{
 			name: "duplicate: one record at two offsets",
@@ -203,7 +205,27 @@ func TestCheckTxnFindsAnomalies(t *testing.T) {
 				b.txn("producer-0", 20, 30, 32, OK, EndCommit, "0:3=c 1:2=d", "")
 				return b.finalRead(40, "3=c 5=a", "0=b 2=d")
 			},
-			want: []string{NonmonotonicSend},
+			want: []string{NonmonotonicSend, G0Realtime},
+		},
+		{
+			name: "G0-realtime: a transaction begun after another's writes were acknowledged lands below them",
+			build: func() *hb {
+				b := &hb{}
+				b.txn("producer-0", 0, 10, 12, OK, EndCommit, "0:5=a 1:0=b", "")
+				b.txn("producer-1", 20, 30, 32, OK, EndCommit, "0:3=c 1:2=d", "")
+				return b.finalRead(40, "3=c 5=a", "0=b 2=d")
+			},
+			want: []string{G0Realtime},
+		},
+		{
+			name: "G0-realtime: a record sent after a plain send's acknowledgement lands below it",
+			build: func() *hb {
+				b := &hb{}
+				b.send("end-marker", 1, 5, OK, 0, 4, "end-0")
+				b.txn("producer-0", 10, 20, 22, OK, EndCommit, "0:2=a 1:0=b", "")
+				return b.finalRead(40, "2=a 4=end-0", "0=b")
+			},
+			want: []string{G0Realtime},
 		},
 		{
 			name: "exactly-once: two committed transactions of the group process one record",
