@@ -936,16 +936,25 @@ func (g *Group) sync(req *SyncRequest, ch chan SyncResult) {
 	case CompletingRebalance:
 		g.replySync(m, SyncResult{Err: kerr.RebalanceInProgress}) // an abandoned earlier SyncGroup
 		m.syncCh = ch
-		delete(g.pendingSync, m.id)
-		if len(g.pendingSync) == 0 {
-			g.stopSyncTimer()
-		}
+		g.synced(m)
 		if m.id == g.leader && !g.storing {
 			g.storeAssignment(req.Assignments)
 		}
 	case Stable:
+		// A follower whose SyncGroup comes after the leader's has synced
+		// too: left pending, the sync timer would remove it.
+		g.synced(m)
 		g.scheduleSession(m, m.sessionTimeout)
 		ch <- SyncResult{ProtocolType: strPtr(g.protocolType), Protocol: strPtr(g.protocol), Assignment: orEmpty(m.assignment)}
+	}
+}
+
+// synced takes m off the members of this generation that have not synced,
+// and stops the sync timer once none is left.
+func (g *Group) synced(m *member) {
+	delete(g.pendingSync, m.id)
+	if len(g.pendingSync) == 0 {
+		g.stopSyncTimer()
 	}
 }
 

@@ -381,6 +381,39 @@ func TestPendingSyncTimeout(t *testing.T) {
 	wantErr(t, "leader heartbeat", h.heartbeat("g", leader, 2), kerr.RebalanceInProgress)
 }
 
+// TestFollowerSyncAfterStable: a follower whose SyncGroup comes after the
+// leader's, when the group is Stable already, has synced: the pending-sync
+// timer must not remove it a rebalance timeout later (franz-go's TestGroupETL
+// saw UNKNOWN_MEMBER_ID 60 s after such a join).
+func TestFollowerSyncAfterStable(t *testing.T) {
+	h := newHarness(t, nil)
+	id1, ch1 := h.firstJoin("g")
+	now(t, ch1)
+	id2, ch2 := h.firstJoin("g")
+	ch1 = h.c.JoinGroup(joinReq("g", id1))
+	j1, j2 := now(t, ch1), now(t, ch2)
+	if j1.Generation != j2.Generation {
+		t.Fatalf("generations %d %d", j1.Generation, j2.Generation)
+	}
+	gen := j1.Generation
+	leader, follower := j1.Leader, id2
+	if leader == id2 {
+		follower = id1
+	}
+	sl := h.c.SyncGroup(SyncRequest{Group: "g", Generation: gen, MemberID: leader, Assignments: assignments(id1, id2)})
+	wantErr(t, "leader sync", now(t, sl).Err, nil)
+	sf := now(t, h.c.SyncGroup(SyncRequest{Group: "g", Generation: gen, MemberID: follower}))
+	wantErr(t, "follower sync in Stable", sf.Err, nil)
+	if string(sf.Assignment) != "a-"+follower {
+		t.Fatalf("follower assignment %q", sf.Assignment)
+	}
+	for range 8 {
+		h.clock.Advance(rebalance / 6)
+		wantErr(t, "leader heartbeat", h.heartbeat("g", leader, gen), nil)
+		wantErr(t, "follower heartbeat", h.heartbeat("g", follower, gen), nil)
+	}
+}
+
 func TestLeaderSyncAfterFollowers(t *testing.T) {
 	h := newHarness(t, nil)
 	ids, gen := h.stableGroup("g", 2)
