@@ -70,6 +70,7 @@ var CheckedAnomalies = []string{
 var notChecked = map[string]string{
 	PrecommittedRead: "needs a transactional workload (-workload txn)",
 	G0:               "needs a transactional workload (-workload txn)",
+	G0Realtime:       "needs a transactional workload (-workload txn); plain sends are checked for real-time order by nonlinearizable",
 	G1c:              "needs a transactional workload (-workload txn)",
 }
 
