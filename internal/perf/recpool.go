@@ -19,7 +19,7 @@ type recordPool struct {
 
 var _ kgo.PoolRecords = (*recordPool)(nil)
 
-// class is the index of the smallest power of two holding n.
+// recordClass is the index of the smallest power of two holding n.
 func recordClass(n int) int {
 	if n <= 1 {
 		return 0
