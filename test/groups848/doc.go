@@ -18,6 +18,9 @@
 //     killed with SIGKILL while members are revoking partitions after a join; the group
 //     must recover on another broker with its members and assignments, and no committed
 //     offset may go backwards or be lost.
+//   - TestRegexBrokerResolves: on three nodes, a member subscribed by regex has it
+//     resolved by the coordinator, __consumer_offsets included: franz-go's
+//     Test848RegexBrokerResolves, without the race that keeps it to one broker.
 //   - BenchmarkGroupConverge: how long a 100-member group takes to converge after 10
 //     more members join, the classic protocol (cooperative-sticky) against KIP-848
 //     (uniform), with the same heartbeat interval.

@@ -32,19 +32,29 @@ while IFS= read -r line || [[ -n "$line" ]]; do
 	skipped+=("${BASH_REMATCH[1]}")
 done <skip.txt
 
-# Over TLS (KGO_TEST_TLS set), skip-tls.txt adds the tests the suite itself cannot run so:
-# "TestName  # upstream: why". They still run in the plaintext run of `make test`.
-if [[ -n "${KGO_TEST_TLS:-}" ]]; then
-	lineno=0
+# skip_upstream FILE adds the tests FILE lists, "TestName  # upstream: why": tests the
+# suite itself cannot run in one setting, which still run in the other.
+skip_upstream() {
+	local file="$1" line lineno=0
 	while IFS= read -r line || [[ -n "$line" ]]; do
 		lineno=$((lineno + 1))
 		[[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
 		if [[ ! "$line" =~ ^[[:space:]]*(Test[A-Za-z0-9_]*)[[:space:]]+#[[:space:]]*upstream:[[:space:]]*[^[:space:]] ]]; then
-			echo "run.sh: skip-tls.txt:$lineno: want 'TestName  # upstream: <reason>', got: $line" >&2
+			echo "run.sh: $file:$lineno: want 'TestName  # upstream: <reason>', got: $line" >&2
 			exit 2
 		fi
 		skipped+=("${BASH_REMATCH[1]}")
-	done <skip-tls.txt
+	done <"$file"
+}
+# Over TLS (KGO_TEST_TLS set), the tests the suite cannot run so; they still run in the
+# plaintext run against the cluster.
+if [[ -n "${KGO_TEST_TLS:-}" ]]; then
+	skip_upstream skip-tls.txt
+fi
+# Against more than one broker (KGO_TEST_RF > 1), the tests whose own checks race there;
+# they still run against the single broker.
+if ((KGO_TEST_RF > 1)); then
+	skip_upstream skip-cluster.txt
 fi
 
 args=(-count=1 -timeout "$timeout")
