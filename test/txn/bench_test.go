@@ -33,12 +33,12 @@ import (
 // moment; the second ratio is what the transactions cost beyond the flushes they
 // need), and the median time a commit takes (Flush to the end of EndTransaction).
 //
-// It runs at two producer batch sizes, the same for every client of a run: franz-go's
+// It runs at three producer batch sizes, the same for every client of a run: franz-go's
 // default (1 MB per partition, so a 10 MB transaction fits in the five produce
-// requests the client keeps in flight) and 64 KiB (a pipeline a few requests deep, as
-// with Kafka's Java producer, whose default is 16 KiB). Every Flush drains the client's
-// pipeline, and the deeper the pipeline the longer the drain: the second ratio tells
-// the transactions' own cost apart from that.
+// requests the client keeps in flight), 64 KiB, and Kafka's Java producer's default,
+// 16 KiB (batch.size), whose pipeline is a few hundred KiB deep. Every Flush drains the
+// client's pipeline, and the deeper the pipeline the longer the drain: the second ratio
+// tells the transactions' own cost apart from that.
 
 const (
 	benchRecords    = 100_000
@@ -52,7 +52,7 @@ func BenchmarkTxnVsIdempotent(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		bytes int32 // 0: the client's default
-	}{{"batch=default", 0}, {"batch=64KiB", 64 << 10}} {
+	}{{"batch=default", 0}, {"batch=64KiB", 64 << 10}, {"batch=16KiB", 16 << 10}} {
 		// One topic per size, made here: b.Run may call its function more than once.
 		name := fmt.Sprintf("bench-txn-%d", bc.bytes)
 		makeTopic(b, context.Background(), newKgo(b, addr), name, benchParts)
