@@ -722,13 +722,16 @@ func (n *Nemesis) noteSynced(node *Node) {
 // that the next fault hits a cluster that works. A cluster that does not recover in
 // ProgressTimeout is logged: unavailability is not an anomaly, but it is worth
 // knowing.
+//
+// The run's own end (ctx done, by cancellation or by its deadline, which may have
+// passed while the fault lasted) is not a cluster that failed to recover.
 func (n *Nemesis) waitProgress(ctx context.Context, since int64) {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ProgressTimeout)
+	wctx, cancel := context.WithTimeout(ctx, n.cfg.ProgressTimeout)
 	defer cancel()
-	err := WaitFor(ctx, "a write acknowledged after the fault", func(context.Context) (bool, error) {
+	err := WaitFor(wctx, "a write acknowledged after the fault", func(context.Context) (bool, error) {
 		return n.workload.lastAck.Load() > since, nil
 	})
-	if err != nil && ctx.Err() != context.Canceled {
+	if err != nil && ctx.Err() == nil {
 		n.logger.Warn("no write acknowledged after the fault", "timeout", n.cfg.ProgressTimeout)
 	}
 }
