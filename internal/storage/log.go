@@ -310,7 +310,6 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	if err := l.appendLocked(b, &h, lc, now); err != nil {
 		return AppendResult{}, err
 	}
-	l.applyLocked(&h, b)
 	l.maybeFlushLocked(lc)
 	return AppendResult{BaseOffset: base, LastOffset: h.LastOffset(), LogAppendTime: appendTime,
 		LogStartOffset: l.logStart.Load()}, nil
@@ -369,14 +368,21 @@ func (l *Log) AppendReplicated(batches []byte) error {
 			// An IO error: the batches before this one are in the log.
 			return err
 		}
-		l.applyLocked(&items[i].h, items[i].b)
 	}
 	l.maybeFlushLocked(lc)
 	return nil
 }
 
 // appendLocked writes one batch with assigned offsets to the active
-// segment, rolling first if needed, and publishes it.
+// segment, rolling first if needed, applies it to the producer state, and
+// publishes it.
+//
+// Applying comes before publishing: readers of the log end, the high
+// watermark and the first unstable offset take no lock, and a follower may
+// fetch a batch (and so move the high watermark past it) the moment the log
+// end covers it. Were its transaction not yet open in the producer state
+// then, the last stable offset would pass over a batch whose transaction is
+// undecided, and a read_committed fetch would return it before its commit.
 func (l *Log) appendLocked(b []byte, h *record.Header, lc *logConfig, now time.Time) error {
 	var added *EpochEntry
 	if h.PartitionLeaderEpoch >= 0 {
@@ -428,6 +434,7 @@ func (l *Log) appendLocked(b []byte, h *record.Header, lc *logConfig, now time.T
 	seg.ib.add(h.LastOffset(), h.MaxTimestamp, pos, len(b))
 	seg.imu.Unlock()
 	seg.size.Store(pos + int64(len(b)))
+	l.applyLocked(h, b)
 	l.leo.Store(h.LastOffset() + 1)
 	notify(&l.leoCh)
 	return nil

@@ -272,9 +272,10 @@ func applyBatch(ps *producerstate.State, h *record.Header, b []byte) (txnEntry, 
 	return txnEntry{AbortedTxn: AbortedTxn{ProducerID: h.ProducerID, FirstOffset: first, LastOffset: h.LastOffset()}, lso: lso}, true
 }
 
-// applyLocked applies a batch just appended to the active segment to the
+// applyLocked applies a batch just written to the active segment to the
 // log's producer state, indexes it if it aborts a transaction, and keeps
-// the first unstable offset current. Under mu.
+// the first unstable offset current, before appendLocked publishes the
+// batch. Under mu.
 func (l *Log) applyLocked(h *record.Header, b []byte) {
 	e, aborted := applyBatch(l.ps, h, b)
 	if aborted {
@@ -395,7 +396,6 @@ func (l *Log) AppendMarker(producerID int64, producerEpoch int16, coordinatorEpo
 	if err := l.appendLocked(b, &h, lc, now); err != nil {
 		return -1, err
 	}
-	l.applyLocked(&h, b)
 	l.maybeFlushLocked(lc)
 	return base, nil
 }

@@ -611,3 +611,59 @@ func TestTxnIndexConcurrentReaders(t *testing.T) {
 	<-done
 	checkTxnIndex(t, "after concurrent reads", l)
 }
+
+// TestLastStableOffsetWhileAppending races a reader against the appender as a leader's
+// follower fetch does: the reader spins on the log end, and as soon as a transaction's
+// first batch is there, raises the high watermark to it (a follower that replicated it
+// at once) and reads the LSO. The batch's transaction is open, so the LSO must stay at
+// its first offset: a read_committed fetch must not return it. The appender writes the
+// commit marker only once the reader has looked, so what the reader sees is never a
+// committed transaction. Before the producer state was applied ahead of publishing the
+// log end, the reader could find the batch in the log with its transaction not yet
+// open, and the LSO past it (a chaos run on five nodes read a record before its commit).
+func TestLastStableOffsetWhileAppending(t *testing.T) {
+	e := newEnv(t, nil)
+	l := e.log(DefaultConfig())
+	ts := e.clock.Ms()
+	const rounds = 3000
+	looked := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		var last int64
+		for range rounds {
+			// Spin rather than wait on WaitAppend: a woken goroutine comes too late to
+			// see the moment between the log end moving and the producer state.
+			for l.LogEndOffset() == last {
+			}
+			base := last
+			l.SetHighWatermark(l.LogEndOffset())
+			if lso := l.LastStableOffset(); lso > base {
+				errs <- fmt.Errorf("LSO %d with the transaction opened at %d not yet committed (high watermark %d)", lso, base, l.HighWatermark())
+				return
+			}
+			looked <- struct{}{}
+			// The commit marker follows at base+1; wait until it is there.
+			for l.LogEndOffset() < base+2 {
+			}
+			last = base + 2
+		}
+	}()
+	for r := range rounds {
+		pid := int64(r + 1)
+		if _, err := l.Append(txnData(t, pid, 0, 0, 1, ts), 0); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-looked:
+		case err := <-errs:
+			t.Fatalf("round %d: %v", r, err)
+		}
+		if _, err := l.AppendMarker(pid, 0, 0, true, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+}
