@@ -82,9 +82,16 @@ func newTestCoordinator(t *testing.T, store *memStorage, markers *memMarkers) *C
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	t.Cleanup(c.Stop)
 	c.Lead(map[int32]int32{0: 1, 1: 1, 2: 1, 3: 1})
+	// Each partition loads on its own: wait for all four, not only the one of some id.
 	waitFor(t, "the partitions to load", func() bool {
-		_, _, _, _, err := c.meta("x")
-		return err == nil
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for p := range int32(4) {
+			if tp := c.parts[p]; tp == nil || tp.loading {
+				return false
+			}
+		}
+		return true
 	})
 	return c
 }
