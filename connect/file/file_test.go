@@ -1,7 +1,9 @@
 package file
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -188,4 +190,55 @@ func equal(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// writeRecorder keeps every write the sink makes.
+type writeRecorder struct{ writes [][]byte }
+
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+// A worker may be killed between any two writes of the sink: each write must
+// end a line, or the lines sent again after a restart run into the torn one.
+func TestSinkWritesWholeLines(t *testing.T) {
+	out := &writeRecorder{}
+	c := &SinkConnector{Stdout: out}
+	if err := c.Start(nil, map[string]string{"topics": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	task := c.NewTask()
+	if err := task.Start(nil, map[string]string{"topics": "t"}); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*connect.SinkRecord
+	var want bytes.Buffer
+	for i := range 40_000 { // several times the sink's buffer, lines of varied lengths
+		v := fmt.Sprintf("line-%d-%s", i, strings.Repeat("x", i%97))
+		if i%10_000 == 5 {
+			v = strings.Repeat("long", 100_000) // longer than the buffer
+		}
+		recs = append(recs, &connect.SinkRecord{Record: connect.Record{Value: v}})
+		want.WriteString(v + "\n")
+	}
+	if err := task.Put(recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Flush(nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.writes) < 3 {
+		t.Fatalf("%d writes: the test wants the buffer to fill several times", len(out.writes))
+	}
+	var got []byte
+	for i, w := range out.writes {
+		if len(w) == 0 || w[len(w)-1] != '\n' {
+			t.Fatalf("write %d of %d (%d bytes) ends mid-line: %q", i, len(out.writes), len(w), w[max(0, len(w)-20):])
+		}
+		got = append(got, w...)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("the writes hold %d bytes, want the %d of the lines in order", len(got), want.Len())
+	}
 }
