@@ -127,6 +127,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 			mcfg.ControlListener = c.prefixed(demux.ControlPrefix)
 		}
 		mcfg.Dial = b.peers.Dial
+		nl.closeUnserved()
 	}
 	meta, err := metadata.Open(ctx, mcfg)
 	if err != nil {

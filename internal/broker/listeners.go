@@ -32,11 +32,17 @@ type nodeListener struct {
 	// cluster: its Raft and controller RPC shares then take only mutual TLS (demux.TLS),
 	// and the CONTROLLER listener's Kafka share takes TLS too.
 	tls *tls.Config
+	// served are the prefixes whose shares the node serves (prefixed was called).
+	served map[byte]bool
 }
 
 // prefixed is the share of connections that open with prefix, behind mutual TLS when
 // the listener takes TLS.
 func (e *nodeListener) prefixed(prefix byte) net.Listener {
+	if e.served == nil {
+		e.served = map[byte]bool{}
+	}
+	e.served[prefix] = true
 	l := e.split.Prefixed(prefix)
 	if e.tls != nil {
 		l = demux.TLS(l, e.tls)
@@ -72,6 +78,24 @@ func (b *Broker) listen() (*nodeListeners, error) {
 		nl.entries = append(nl.entries, e)
 	}
 	return nl, nil
+}
+
+// closeUnserved closes the prefixed shares the node does not serve, such as the Raft
+// share of a voter's client listeners, once the metadata layer has taken the ones it
+// serves: a connection opening with their prefix is then closed at once, where it would
+// otherwise wait for an Accept that never comes, holding its socket until shutdown.
+func (nl *nodeListeners) closeUnserved() {
+	for i := range nl.entries {
+		e := &nl.entries[i]
+		if e.split == nil {
+			continue
+		}
+		for _, p := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
+			if !e.served[p] {
+				e.split.Prefixed(p).Close()
+			}
+		}
+	}
 }
 
 // bound maps each client listener's name to its bound address.

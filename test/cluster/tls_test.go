@@ -30,15 +30,27 @@ import (
 // controller, replicates an RF=3 topic (acks=all), fails over to a follower whose log
 // holds every acknowledged record, and refuses Raft and controller RPC connections that
 // do not bring TLS with a trusted certificate.
-func TestTLSBetweenNodes(t *testing.T) { testSecureCluster(t, false) }
+func TestTLSBetweenNodes(t *testing.T) { testSecureCluster(t, "SSL") }
 
 // TestSASLSSLInterBroker is TestTLSBetweenNodes with a SASL_SSL inter-broker (and
 // client) listener: brokers log in to each other with PLAIN, as
 // sasl.mechanism.inter.broker.protocol and the username and password of the listener's
 // JAAS config say; Raft and the controller RPCs keep mutual TLS.
-func TestSASLSSLInterBroker(t *testing.T) { testSecureCluster(t, true) }
+func TestSASLSSLInterBroker(t *testing.T) { testSecureCluster(t, "SASL_SSL") }
 
-func testSecureCluster(t *testing.T, withSASL bool) {
+// TestSASLPlaintextInterBroker is the same cluster with SASL_PLAINTEXT between the
+// brokers and to clients, and a PLAINTEXT CONTROLLER listener: replication and
+// transaction markers log in with PLAIN over TCP.
+func TestSASLPlaintextInterBroker(t *testing.T) { testSecureCluster(t, "SASL_PLAINTEXT") }
+
+// testSecureCluster runs three combined nodes whose client and inter-broker listener
+// maps to proto (SSL, SASL_SSL or SASL_PLAINTEXT); the CONTROLLER listener takes SSL
+// where proto has TLS. Besides replication and failover it runs transactions whose
+// partitions lead on other nodes than their coordinator, so that the leaders' implicit
+// AddPartitionsToTxn and the coordinator's markers cross the secured listener.
+func testSecureCluster(t *testing.T, proto string) {
+	withTLS := proto != "SASL_PLAINTEXT"
+	withSASL := proto != "SSL"
 	dir := t.TempDir()
 	// One certificate every node uses, as its listeners' server certificate and as its
 	// client certificate towards the others (and the test's).
@@ -61,10 +73,12 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 		nodes[i] = &node{id: i + 1, addr: freeAddr(t), ctrl: freeAddr(t)}
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
 	}
-	proto := "SSL"
+	ctrlProto := "SSL"
+	if !withTLS {
+		ctrlProto = "PLAINTEXT"
+	}
 	var clientOpts []kgo.Opt
 	if withSASL {
-		proto = "SASL_SSL"
 		clientOpts = append(clientOpts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()))
 	}
 	for _, nd := range nodes {
@@ -74,11 +88,11 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 			"http.addr=",
 			"process.roles=broker,controller",
 			"listeners=" + proto + "://" + nd.addr + ",CONTROLLER://" + nd.ctrl,
-			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:SSL",
+			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:" + ctrlProto,
 			"controller.listener.names=CONTROLLER",
 			"inter.broker.listener.name=" + proto,
 			"sasl.mechanism.inter.broker.protocol=PLAIN",
-			"listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required " +
+			"listener.name." + strings.ToLower(proto) + ".plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required " +
 				`username="broker" password="broker-pw" user_broker="broker-pw" user_alice="alice-pw";`,
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"cluster.id=c2x1aWNlLXRscy1ub2Rlcw",
@@ -128,7 +142,10 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 		return s
 	}
 	newClient := func(seeds []string, opts ...kgo.Opt) *kgo.Client {
-		base := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(pki.TLS(pki.ServerPair))}
+		base := []kgo.Opt{kgo.SeedBrokers(seeds...)}
+		if withTLS {
+			base = append(base, kgo.DialTLSConfig(pki.TLS(pki.ServerPair)))
+		}
 		cl, err := kgo.NewClient(append(append(base, clientOpts...), opts...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -136,7 +153,7 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 		t.Cleanup(cl.Close)
 		return cl
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cl := newClient(seeds(0))
 	adm := kadm.NewClient(cl)
@@ -220,6 +237,109 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 		}
 	}
 
+	// Transactions across nodes: three partitions of one replica each, spread over the
+	// nodes, so that most of them lead elsewhere than the transaction's coordinator.
+	// Two transactions commit and one between them aborts; a read_committed consumer
+	// gets exactly the committed records.
+	const txnTopic = "secure-txn"
+	if _, err := adm.CreateTopic(ctx, 3, 1, nil, txnTopic); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	waitFor(t, ctx, "a leader for every partition of "+txnTopic+" on two nodes at least", func() error {
+		md, err := metadata(seeds(0), txnTopic)
+		if err != nil {
+			return err
+		}
+		leaders := map[int32]bool{}
+		for _, p := range md.Topics[txnTopic].Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return fmt.Errorf("partition %d: leader %d, %v", p.Partition, p.Leader, p.Err)
+			}
+			leaders[p.Leader] = true
+		}
+		if len(md.Topics[txnTopic].Partitions) != 3 || len(leaders) < 2 {
+			return fmt.Errorf("partitions %v", md.Topics[txnTopic].Partitions)
+		}
+		return nil
+	})
+	txp := newClient(seeds(0), kgo.TransactionalID("secure-txn-producer"), kgo.DefaultProduceTopic(txnTopic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var committed []string
+	for i, commit := range []bool{true, false, true} {
+		if err := txp.BeginTransaction(); err != nil {
+			t.Fatalf("begin transaction %d: %v", i, err)
+		}
+		for j := range 30 {
+			v := fmt.Sprintf("txn%d-%02d", i, j)
+			if err := txp.ProduceSync(ctx, &kgo.Record{Value: []byte(v), Partition: int32(j % 3)}).FirstErr(); err != nil {
+				t.Fatalf("transactional produce %s: %v", v, err)
+			}
+			if commit {
+				committed = append(committed, v)
+			}
+		}
+		if err := txp.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end transaction %d (commit %v): %v", i, commit, err)
+		}
+	}
+	txc := newClient(seeds(0), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{txnTopic: {
+			0: kgo.NewOffset().AtStart(), 1: kgo.NewOffset().AtStart(), 2: kgo.NewOffset().AtStart()}}))
+	gotTxn := map[string]int{}
+	for len(gotTxn) < len(committed) && ctx.Err() == nil {
+		fs := txc.PollFetches(ctx)
+		fs.EachError(func(topic string, p int32, err error) {
+			if ctx.Err() == nil {
+				t.Errorf("read_committed fetch of %s/%d: %v", topic, p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) { gotTxn[string(r.Value)]++ })
+	}
+	for _, v := range committed {
+		if gotTxn[v] != 1 {
+			t.Errorf("committed record %s read %d times, want once", v, gotTxn[v])
+		}
+		delete(gotTxn, v)
+	}
+	if len(gotTxn) > 0 {
+		t.Errorf("read_committed returned records no committed transaction wrote: %v", gotTxn)
+	}
+	// Each partition holds the aborted transaction's records between the two committed
+	// ones', so the consumer read past them to reach the last commit's.
+	t.Logf("%d committed transactional records read back once each, none of the aborted", len(committed))
+
+	if withSASL {
+		opts := []kgo.Opt{kgo.SeedBrokers(seeds(0)...), kgo.SASL(plain.Auth{User: "alice", Pass: "wrong"}.AsMechanism())}
+		if withTLS {
+			opts = append(opts, kgo.DialTLSConfig(pki.TLS(pki.ServerPair)))
+		}
+		bad, err := kgo.NewClient(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = kmsg.NewPtrMetadataRequest().RequestWith(ctx, bad)
+		bad.Close()
+		if err == nil || !strings.Contains(err.Error(), "SASL_AUTHENTICATION_FAILED") {
+			t.Errorf("a client with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+		}
+	}
+
+	// The client and inter-broker listener serves no Raft or controller RPC share on a
+	// voter (those are on CONTROLLER): a connection opening with their prefix is closed
+	// at once rather than left waiting.
+	for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
+		c, err := demux.Dial("tcp", nodes[0].addr, prefix, 3*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("%q connection to the client listener: read %v, want it closed (EOF)", prefix, err)
+		}
+	}
+
 	// Kill the leader: a follower takes over, with every acknowledged record.
 	for _, nd := range nodes {
 		if int32(nd.id) == leader {
@@ -253,51 +373,53 @@ func testSecureCluster(t *testing.T, withSASL bool) {
 	}
 	t.Logf("leader %d killed; the new leader serves all %d acknowledged records", leader, count)
 
-	// Raft and controller RPC connections are refused unless they bring TLS with a
-	// certificate the listener trusts, though the listener's ssl.client.auth is none;
-	// a Kafka client without one is served there.
-	var ctrl string
-	for _, nd := range nodes {
-		if int32(nd.id) != leader {
-			ctrl = nd.ctrl
+	if withTLS {
+		// Raft and controller RPC connections are refused unless they bring TLS with a
+		// certificate the listener trusts, though the listener's ssl.client.auth is none;
+		// a Kafka client without one is served there.
+		var ctrl string
+		for _, nd := range nodes {
+			if int32(nd.id) != leader {
+				ctrl = nd.ctrl
+			}
 		}
-	}
-	noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer noCert.Close()
-	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, noCert); err != nil {
-		t.Fatalf("ApiVersions without a certificate on the CONTROLLER listener: %v", err)
-	}
-	for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
-		c, err := demux.Dial("tcp", ctrl, prefix, 3*time.Second)
+		noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"}))
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Bytes no TLS server takes: the start of a plaintext message.
-		_, _ = c.Write([]byte("\x00\x01\x02\x03plaintext raft or rpc request\n"))
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		reply, err := io.ReadAll(c)
-		c.Close()
-		if err != nil {
-			t.Errorf("plaintext %q connection: not closed by the node: %v", prefix, err)
+		defer noCert.Close()
+		if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, noCert); err != nil {
+			t.Fatalf("ApiVersions without a certificate on the CONTROLLER listener: %v", err)
 		}
-		// At most a TLS alert record (content type 21) comes back before the close.
-		if len(reply) > 0 && reply[0] != 21 {
-			t.Errorf("plaintext %q connection: answered %q", prefix, reply)
-		}
+		for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
+			c, err := demux.Dial("tcp", ctrl, prefix, 3*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Bytes no TLS server takes: the start of a plaintext message.
+			_, _ = c.Write([]byte("\x00\x01\x02\x03plaintext raft or rpc request\n"))
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			reply, err := io.ReadAll(c)
+			c.Close()
+			if err != nil {
+				t.Errorf("plaintext %q connection: not closed by the node: %v", prefix, err)
+			}
+			// At most a TLS alert record (content type 21) comes back before the close.
+			if len(reply) > 0 && reply[0] != 21 {
+				t.Errorf("plaintext %q connection: answered %q", prefix, reply)
+			}
 
-		tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"})
-		if err == nil {
-			// TLS 1.3: the server's refusal of the missing certificate arrives after the
-			// client's side of the handshake.
-			_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, err = tc.Read(make([]byte, 1))
-			tc.Close()
-		}
-		if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Errorf("%q connection over TLS without a client certificate was accepted (err %v)", prefix, err)
+			tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"})
+			if err == nil {
+				// TLS 1.3: the server's refusal of the missing certificate arrives after the
+				// client's side of the handshake.
+				_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err = tc.Read(make([]byte, 1))
+				tc.Close()
+			}
+			if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("%q connection over TLS without a client certificate was accepted (err %v)", prefix, err)
+			}
 		}
 	}
 
