@@ -38,11 +38,11 @@ func header(r *kgo.Record, key string) (string, bool) {
 // headers), with the __connect.errors.* context headers, while the good
 // records reach the sink and the group's offsets move past all of them.
 func TestDeadLetterQueue(t *testing.T) {
-	topic, dlq := uniqueName(t, "in"), uniqueName(t, "dlq")
+	topic, dlq, name := uniqueName(t, "in"), uniqueName(t, "dlq"), uniqueName(t, "sink")
 	createTopic(t, topic, 1)
 	out := filepath.Join(t.TempDir(), "out.txt")
 	w := newWorker(t, nil, map[string]string{
-		"name": "dlq-sink", "connector.class": "FileStreamSink", "file": out, "topics": topic,
+		"name": name, "connector.class": "FileStreamSink", "file": out, "topics": topic,
 		"key.converter":   "org.apache.kafka.connect.storage.StringConverter",
 		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false",
 		"transforms": "extract", "transforms.extract.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
@@ -78,7 +78,7 @@ func TestDeadLetterQueue(t *testing.T) {
 		recs = append(recs, r)
 	}
 	produce(t, recs...)
-	w.start(t, "dlq-sink")
+	w.start(t, name)
 
 	waitFor(t, 30*time.Second, "the good records in the file", func() (bool, string) {
 		n := lineCount(out)
@@ -101,7 +101,7 @@ func TestDeadLetterQueue(t *testing.T) {
 			"__connect.errors.topic":          topic,
 			"__connect.errors.partition":      "0",
 			"__connect.errors.offset":         strconv.FormatInt(p.offset, 10),
-			"__connect.errors.connector.name": "dlq-sink",
+			"__connect.errors.connector.name": name,
 			"__connect.errors.task.id":        "0",
 			"__connect.errors.stage":          p.stage,
 			"__connect.errors.class.name":     p.class,
@@ -124,7 +124,7 @@ func TestDeadLetterQueue(t *testing.T) {
 				Offset map[string]any `json:"offset"`
 			} `json:"offsets"`
 		}
-		getJSON(t, w.url("/connectors/dlq-sink/offsets"), &offs)
+		getJSON(t, w.url("/connectors/"+name+"/offsets"), &offs)
 		if len(offs.Offsets) != 1 {
 			return false, fmt.Sprintf("%+v", offs)
 		}
@@ -140,11 +140,11 @@ func TestDeadLetterQueue(t *testing.T) {
 // task: its status is FAILED with the reason, and nothing after the bad
 // record reaches the sink.
 func TestToleranceNoneFailsTask(t *testing.T) {
-	topic := uniqueName(t, "in")
+	topic, name := uniqueName(t, "in"), uniqueName(t, "sink")
 	createTopic(t, topic, 1)
 	out := filepath.Join(t.TempDir(), "out.txt")
 	w := newWorker(t, map[string]string{"key.converter": "StringConverter"}, map[string]string{
-		"name": "strict-sink", "connector.class": "FileStreamSink", "file": out, "topics": topic,
+		"name": name, "connector.class": "FileStreamSink", "file": out, "topics": topic,
 		"value.converter": "JsonConverter", "value.converter.schemas.enable": "false",
 	})
 	produce(t,
@@ -155,7 +155,7 @@ func TestToleranceNoneFailsTask(t *testing.T) {
 	w.start(t)
 	var st status
 	waitFor(t, 30*time.Second, "the task FAILED", func() (bool, string) {
-		getJSON(t, w.url("/connectors/strict-sink/status"), &st)
+		getJSON(t, w.url("/connectors/"+name+"/status"), &st)
 		return len(st.Tasks) == 1 && st.Tasks[0].State == "FAILED", fmt.Sprintf("%+v", st)
 	})
 	if !strings.Contains(st.Tasks[0].Trace, "Tolerance exceeded") || !strings.Contains(st.Tasks[0].Trace, "VALUE_CONVERTER") ||

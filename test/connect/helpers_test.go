@@ -469,7 +469,10 @@ func readLines(t testing.TB, path string) []string {
 
 var nameSeq int
 
-// uniqueName is a topic or connector name unique to the test.
+// uniqueName is a topic or connector name unique to the test and to the
+// run: under go test -count=2 the tests run again against the same broker,
+// which still holds the first run's topics and the groups of its sink
+// connectors (connect-<name>).
 func uniqueName(t testing.TB, what string) string {
 	nameSeq++
 	n := strings.NewReplacer("/", "-", "_", "-", "=", "-").Replace(strings.ToLower(t.Name()))

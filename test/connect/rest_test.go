@@ -15,14 +15,14 @@ import (
 func TestRESTReadEndpoints(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
-	topic := uniqueName(t, "t")
+	topic, src, sink := uniqueName(t, "t"), uniqueName(t, "src"), uniqueName(t, "sink")
 	createTopic(t, topic, 2)
 	os.WriteFile(in, []byte("one\ntwo\nthree\n"), 0o644)
 	w := newWorker(t, nil,
-		map[string]string{"name": "rest-src", "connector.class": "FileStreamSource", "file": in, "topic": topic},
-		map[string]string{"name": "rest-sink", "connector.class": "FileStreamSink", "file": out, "topics": topic, "tasks.max": "2"},
+		map[string]string{"name": src, "connector.class": "FileStreamSource", "file": in, "topic": topic},
+		map[string]string{"name": sink, "connector.class": "FileStreamSink", "file": out, "topics": topic, "tasks.max": "2"},
 	)
-	w.start(t, "rest-src", "rest-sink")
+	w.start(t, src, sink)
 	waitFor(t, 30*time.Second, "3 lines copied", func() (bool, string) { return lineCount(out) == 3, "" })
 
 	var root map[string]string
@@ -31,12 +31,12 @@ func TestRESTReadEndpoints(t *testing.T) {
 	}
 	var names []string
 	getJSON(t, w.url("/connectors"), &names)
-	if !slices.Equal(names, []string{"rest-sink", "rest-src"}) {
+	if !slices.Equal(names, slices.Sorted(slices.Values([]string{sink, src}))) {
 		t.Fatalf("GET /connectors: %v", names)
 	}
 	var expanded map[string]map[string]any
 	getJSON(t, w.url("/connectors?expand=status&expand=info"), &expanded)
-	if _, ok := expanded["rest-src"]["status"]; !ok || expanded["rest-sink"]["info"] == nil {
+	if _, ok := expanded[src]["status"]; !ok || expanded[sink]["info"] == nil {
 		t.Fatalf("GET /connectors?expand: %v", expanded)
 	}
 	var info struct {
@@ -48,17 +48,17 @@ func TestRESTReadEndpoints(t *testing.T) {
 		} `json:"tasks"`
 		Type string `json:"type"`
 	}
-	getJSON(t, w.url("/connectors/rest-sink"), &info)
-	if info.Name != "rest-sink" || info.Type != "sink" || len(info.Tasks) != 2 || info.Config["topics"] != topic {
-		t.Fatalf("GET /connectors/rest-sink: %+v", info)
+	getJSON(t, w.url("/connectors/"+sink), &info)
+	if info.Name != sink || info.Type != "sink" || len(info.Tasks) != 2 || info.Config["topics"] != topic {
+		t.Fatalf("GET /connectors/%s: %+v", sink, info)
 	}
 	var cfg map[string]string
-	getJSON(t, w.url("/connectors/rest-src/config"), &cfg)
+	getJSON(t, w.url("/connectors/"+src+"/config"), &cfg)
 	if cfg["connector.class"] != "FileStreamSource" || cfg["file"] != in {
 		t.Fatalf("GET config: %v", cfg)
 	}
 	var st status
-	getJSON(t, w.url("/connectors/rest-sink/status"), &st)
+	getJSON(t, w.url("/connectors/"+sink+"/status"), &st)
 	if st.Type != "sink" || st.Connector.State != "RUNNING" || len(st.Tasks) != 2 || st.Connector.WorkerID != w.rest {
 		t.Fatalf("GET status: %+v (worker id should be %s)", st, w.rest)
 	}
@@ -66,17 +66,17 @@ func TestRESTReadEndpoints(t *testing.T) {
 		ID     map[string]any    `json:"id"`
 		Config map[string]string `json:"config"`
 	}
-	getJSON(t, w.url("/connectors/rest-src/tasks"), &tasks)
-	if len(tasks) != 1 || tasks[0].ID["connector"] != "rest-src" || tasks[0].Config["topic"] != topic {
+	getJSON(t, w.url("/connectors/"+src+"/tasks"), &tasks)
+	if len(tasks) != 1 || tasks[0].ID["connector"] != src || tasks[0].Config["topic"] != topic {
 		t.Fatalf("GET tasks: %+v", tasks)
 	}
 	var ts map[string]any
-	if code := getJSON(t, w.url("/connectors/rest-sink/tasks/1/status"), &ts); code != 200 || ts["state"] != "RUNNING" || ts["id"] != float64(1) {
+	if code := getJSON(t, w.url("/connectors/"+sink+"/tasks/1/status"), &ts); code != 200 || ts["state"] != "RUNNING" || ts["id"] != float64(1) {
 		t.Fatalf("GET task status: %d %v", code, ts)
 	}
 	var topics map[string]map[string][]string
-	getJSON(t, w.url("/connectors/rest-src/topics"), &topics)
-	if !slices.Equal(topics["rest-src"]["topics"], []string{topic}) {
+	getJSON(t, w.url("/connectors/"+src+"/topics"), &topics)
+	if !slices.Equal(topics[src]["topics"], []string{topic}) {
 		t.Fatalf("GET topics: %v", topics)
 	}
 	waitFor(t, 10*time.Second, "the source offset stored", func() (bool, string) {
@@ -86,7 +86,7 @@ func TestRESTReadEndpoints(t *testing.T) {
 				Offset    map[string]any `json:"offset"`
 			} `json:"offsets"`
 		}
-		getJSON(t, w.url("/connectors/rest-src/offsets"), &offs)
+		getJSON(t, w.url("/connectors/"+src+"/offsets"), &offs)
 		ok := len(offs.Offsets) == 1 && offs.Offsets[0].Partition["filename"] == in && offs.Offsets[0].Offset["position"] == float64(14)
 		return ok, fmt.Sprintf("%+v", offs)
 	})

@@ -65,16 +65,16 @@ func TestFileRoundTripAcrossRestart(t *testing.T) {
 	const total = 100_000
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
-	topic := uniqueName(t, "lines")
+	topic, src, sink := uniqueName(t, "lines"), uniqueName(t, "src"), uniqueName(t, "sink")
 	w := newWorker(t, nil,
-		map[string]string{"name": "file-source", "connector.class": "FileStreamSource", "file": in, "topic": topic,
+		map[string]string{"name": src, "connector.class": "FileStreamSource", "file": in, "topic": topic,
 			"topic.creation.default.replication.factor": "1", "topic.creation.default.partitions": "1"},
-		map[string]string{"name": "file-sink", "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+		map[string]string{"name": sink, "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
 			"file": out, "topics": topic},
 	)
 	var written atomic.Int64
 	appendLines(t, in, 0, 20_000, 20_000, 0, &written)
-	w.start(t, "file-source", "file-sink")
+	w.start(t, src, sink)
 
 	// The file grows while the worker runs, while it is down, and after
 	// it restarts.
@@ -95,7 +95,7 @@ func TestFileRoundTripAcrossRestart(t *testing.T) {
 	}
 	<-growing
 	appendLines(t, in, 60_000, 80_000, 20_000, 0, &written)
-	w.start(t, "file-source", "file-sink")
+	w.start(t, src, sink)
 	appendLines(t, in, 80_000, total, 2_000, 5*time.Millisecond, &written)
 
 	want, _ := os.ReadFile(in)
@@ -127,17 +127,17 @@ func TestFileRoundTripAfterKill9(t *testing.T) {
 	const total = 20_000
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.txt"), filepath.Join(dir, "out.txt")
-	topic := uniqueName(t, "lines")
+	topic, src, sink := uniqueName(t, "lines"), uniqueName(t, "src"), uniqueName(t, "sink")
 	createTopic(t, topic, 3)
 	// A short session, so the group drops the killed worker's member soon.
 	w := newWorker(t, map[string]string{"key.converter": "StringConverter", "value.converter": "StringConverter",
 		"offset.flush.interval.ms": "100", "consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"},
-		map[string]string{"name": "src", "connector.class": "FileStreamSource", "file": in, "topic": topic, "batch.size": "500"},
-		map[string]string{"name": "sink", "connector.class": "FileStreamSink", "file": out, "topics": topic},
+		map[string]string{"name": src, "connector.class": "FileStreamSource", "file": in, "topic": topic, "batch.size": "500"},
+		map[string]string{"name": sink, "connector.class": "FileStreamSink", "file": out, "topics": topic},
 	)
 	var written atomic.Int64
 	appendLines(t, in, 0, 5_000, 5_000, 0, &written)
-	w.start(t, "src", "sink")
+	w.start(t, src, sink)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -148,7 +148,7 @@ func TestFileRoundTripAfterKill9(t *testing.T) {
 		return n >= 5_000, fmt.Sprintf("%d lines", n)
 	})
 	w.kill9(t)
-	w.start(t, "src", "sink")
+	w.start(t, src, sink)
 	<-done
 	wantLines := readLines(t, in)
 	waitFor(t, 60*time.Second, "every line copied", func() (bool, string) {

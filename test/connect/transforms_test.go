@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -20,13 +21,13 @@ func TestSourceTransformsOnTheWire(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.txt")
 	base := uniqueName(t, "x")
-	raw, clean := base+"-raw", base+"-clean"
+	raw, clean, name := base+"-raw", base+"-clean", uniqueName(t, "src")
 	createTopic(t, clean, 1)
 	if err := os.WriteFile(in, []byte("alpha\nbeta\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w := newWorker(t, nil, map[string]string{
-		"name": "shaped", "connector.class": "FileStreamSource", "file": in, "topic": raw,
+		"name": name, "connector.class": "FileStreamSource", "file": in, "topic": raw,
 		"transforms":                      "hoist,insert,route,header",
 		"transforms.hoist.type":           "org.apache.kafka.connect.transforms.HoistField$Value",
 		"transforms.hoist.field":          "line",
@@ -41,7 +42,7 @@ func TestSourceTransformsOnTheWire(t *testing.T) {
 		"transforms.header.header":        "source",
 		"transforms.header.value.literal": "file-source",
 	})
-	w.start(t, "shaped")
+	w.start(t, name)
 	recs := readTopic(t, clean, 2)
 	want := func(line string) string {
 		return `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"line"},` +
@@ -68,12 +69,15 @@ func TestSourceTransformsOnTheWire(t *testing.T) {
 // reach the file byte for byte, invalid UTF-8 included; RecordIsTombstone
 // drops tombstones.
 func TestSinkPredicatesAndBytes(t *testing.T) {
-	keep, drop := uniqueName(t, "keep"), uniqueName(t, "drop")
+	// The regex matches this run's topics only: with -count=2 the broker
+	// still holds the first run's.
+	base, name := uniqueName(t, "x"), uniqueName(t, "sink")
+	keep, drop := base+"-keep", base+"-drop"
 	createTopic(t, keep, 1)
 	createTopic(t, drop, 1)
 	out := filepath.Join(t.TempDir(), "out.bin")
 	w := newWorker(t, nil, map[string]string{
-		"name": "filtered", "connector.class": "FileStreamSink", "file": out, "topics.regex": "testsinkpredicatesandbytes-(keep|drop)-.*",
+		"name": name, "connector.class": "FileStreamSink", "file": out, "topics.regex": regexp.QuoteMeta(base) + "-(keep|drop)",
 		"value.converter":                     "org.apache.kafka.connect.converters.ByteArrayConverter",
 		"key.converter":                       "StringConverter",
 		"transforms":                          "dropTopic,dropTombstones",
@@ -83,7 +87,7 @@ func TestSinkPredicatesAndBytes(t *testing.T) {
 		"transforms.dropTombstones.predicate": "tomb",
 		"predicates":                          "isDrop,tomb",
 		"predicates.isDrop.type":              "TopicNameMatches",
-		"predicates.isDrop.pattern":           ".*-drop-.*",
+		"predicates.isDrop.pattern":           ".*-drop",
 		"predicates.tomb.type":                "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
 	})
 	var want bytes.Buffer
@@ -98,14 +102,14 @@ func TestSinkPredicatesAndBytes(t *testing.T) {
 		}
 	}
 	produce(t, recs...)
-	w.start(t, "filtered")
+	w.start(t, name)
 	waitFor(t, 30*time.Second, "50 records in the file", func() (bool, string) {
 		got, _ := os.ReadFile(out)
 		return len(got) >= want.Len(), fmt.Sprintf("%d of %d bytes", len(got), want.Len())
 	})
 	var topics map[string]map[string][]string
-	getJSON(t, w.url("/connectors/filtered/topics"), &topics)
-	if got := topics["filtered"]["topics"]; !slices.Equal(got, []string{drop, keep}) {
+	getJSON(t, w.url("/connectors/"+name+"/topics"), &topics)
+	if got := topics[name]["topics"]; !slices.Equal(got, []string{drop, keep}) {
 		t.Fatalf("topics.regex consumed %v, want both %s and %s", got, keep, drop)
 	}
 	w.stop(t)

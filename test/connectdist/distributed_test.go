@@ -79,6 +79,9 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	}
 	dir := t.TempDir()
 	w0 := c.workers[0]
+	srcs := []string{uniqueName(t, "src0"), uniqueName(t, "src1"), uniqueName(t, "src2")}
+	db := uniqueName(t, "db")
+	all := []string{srcs[0], srcs[1], srcs[2], db}
 	files := make([]string, 3)
 	for i := range files {
 		files[i] = filepath.Join(dir, fmt.Sprintf("in-%d.txt", i))
@@ -90,13 +93,13 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 			Type  string `json:"type"`
 			Tasks []any  `json:"tasks"`
 		}
-		mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": fmt.Sprintf("src%d", i), "config": map[string]string{
+		mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": srcs[i], "config": map[string]string{
 			"connector.class": "FileStreamSource", "file": files[i], "topic": topic}}, &info)
-		if info.Name != fmt.Sprintf("src%d", i) || info.Type != "source" {
+		if info.Name != srcs[i] || info.Type != "source" {
 			t.Fatalf("POST /connectors answered %+v", info)
 		}
 	}
-	mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": "db", "config": map[string]string{
+	mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": db, "config": map[string]string{
 		"connector.class": "PostgresSink", "topics": topic, "connection.url": dbURL, "table.name.format": "lines",
 		"transforms": "hoist", "transforms.hoist.type": "HoistField$Value", "transforms.hoist.field": "line",
 		"insert.mode": "upsert", "pk.mode": "record_value", "pk.fields": "line", "auto.create": "true"}}, nil)
@@ -128,7 +131,7 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 		return out
 	}
 	write(files, 100)
-	for _, n := range []string{"src0", "src1", "src2", "db"} {
+	for _, n := range all {
 		waitState(t, w0, n, "RUNNING")
 	}
 	waitLines(t, conn, snapshot())
@@ -136,7 +139,7 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	// The work is spread: every worker runs something. Kill one that is
 	// not the one the connectors were created on.
 	running := map[string][]string{}
-	for _, n := range []string{"src0", "src1", "src2", "db"} {
+	for _, n := range all {
 		st := waitState(t, w0, n, "RUNNING")
 		for _, task := range st.Tasks {
 			running[task.WorkerID] = append(running[task.WorkerID], fmt.Sprintf("%s-%d", n, task.ID))
@@ -168,7 +171,7 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	waitFor(t, 10*time.Second, "the writer to be under way", func() (bool, string) { return written() >= from+100, "" })
 	t.Logf("killing worker %s, which runs %v", victim.rest, running[victim.rest])
 	victim.proc.kill9(t)
-	for _, n := range []string{"src0", "src1", "src2", "db"} {
+	for _, n := range all {
 		waitFor(t, 60*time.Second, n+" running on the living workers", func() (bool, string) {
 			var st status
 			if code, _ := call(t, "GET", w0.url("/connectors/"+n+"/status"), nil, &st); code != 200 {
@@ -197,8 +200,8 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	endOf := func() int64 { return endOffset(t, topic) }
 
 	// Pause: the task stops producing.
-	mustCall(t, 202, "PUT", w1.url("/connectors/src0/pause"), nil, nil)
-	waitState(t, w1, "src0", "PAUSED")
+	mustCall(t, 202, "PUT", w1.url("/connectors/"+srcs[0]+"/pause"), nil, nil)
+	waitState(t, w1, srcs[0], "PAUSED")
 	before := endOf()
 	write(files[:1], 20)
 	held := time.Now().Add(1500 * time.Millisecond)
@@ -208,26 +211,26 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	mustCall(t, 202, "PUT", w1.url("/connectors/src0/resume"), nil, nil)
-	waitState(t, w1, "src0", "RUNNING")
+	mustCall(t, 202, "PUT", w1.url("/connectors/"+srcs[0]+"/resume"), nil, nil)
+	waitState(t, w1, srcs[0], "RUNNING")
 	waitLines(t, conn, snapshot())
 
 	// Restarts.
 	var restarting status
-	mustCall(t, 202, "POST", w1.url("/connectors/src0/restart?includeTasks=true"), nil, &restarting)
+	mustCall(t, 202, "POST", w1.url("/connectors/"+srcs[0]+"/restart?includeTasks=true"), nil, &restarting)
 	if restarting.Connector.State != "RESTARTING" || len(restarting.Tasks) != 1 || restarting.Tasks[0].State != "RESTARTING" {
 		t.Fatalf("restart with includeTasks answers the status with RESTARTING: %+v", restarting)
 	}
-	waitState(t, w1, "src0", "RUNNING")
-	mustCall(t, 204, "POST", w1.url("/connectors/db/tasks/0/restart"), nil, nil)
-	mustCall(t, 204, "POST", w1.url("/connectors/src1/restart"), nil, nil)
+	waitState(t, w1, srcs[0], "RUNNING")
+	mustCall(t, 204, "POST", w1.url("/connectors/"+db+"/tasks/0/restart"), nil, nil)
+	mustCall(t, 204, "POST", w1.url("/connectors/"+srcs[1]+"/restart"), nil, nil)
 	write(files, 20)
-	waitState(t, w1, "db", "RUNNING")
+	waitState(t, w1, db, "RUNNING")
 	waitLines(t, conn, snapshot())
 
 	// Stop, rewind the offsets, resume: the file is read again.
-	mustCall(t, 204, "PUT", w1.url("/connectors/src0/stop"), nil, nil)
-	waitState(t, w1, "src0", "STOPPED")
+	mustCall(t, 204, "PUT", w1.url("/connectors/"+srcs[0]+"/stop"), nil, nil)
+	waitState(t, w1, srcs[0], "STOPPED")
 	var offs struct {
 		Offsets []struct {
 			Partition map[string]any `json:"partition"`
@@ -238,16 +241,16 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustCall(t, 200, "GET", w1.url("/connectors/src0/offsets"), nil, &offs)
+	mustCall(t, 200, "GET", w1.url("/connectors/"+srcs[0]+"/offsets"), nil, &offs)
 	if len(offs.Offsets) != 1 || offs.Offsets[0].Partition["filename"] != files[0] || offs.Offsets[0].Offset["position"] != float64(fi.Size()) {
 		t.Fatalf("GET offsets of the stopped source: %+v, file size %d", offs, fi.Size())
 	}
 	lines0 := int64(strings.Count(string(must(os.ReadFile(files[0]))), "\n"))
 	before = endOf()
-	mustCall(t, 200, "PATCH", w1.url("/connectors/src0/offsets"), map[string]any{"offsets": []any{map[string]any{
+	mustCall(t, 200, "PATCH", w1.url("/connectors/"+srcs[0]+"/offsets"), map[string]any{"offsets": []any{map[string]any{
 		"partition": map[string]any{"filename": files[0]}, "offset": map[string]any{"position": 0}}}}, nil)
-	mustCall(t, 202, "PUT", w1.url("/connectors/src0/resume"), nil, nil)
-	waitState(t, w1, "src0", "RUNNING")
+	mustCall(t, 202, "PUT", w1.url("/connectors/"+srcs[0]+"/resume"), nil, nil)
+	waitState(t, w1, srcs[0], "RUNNING")
 	waitFor(t, 60*time.Second, "the rewound source to send its file again", func() (bool, string) {
 		n := endOf()
 		return n >= before+lines0, fmt.Sprintf("%d new records of %d", n-before, lines0)
@@ -255,13 +258,13 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	waitLines(t, conn, snapshot()) // the same lines again: upserts change nothing
 
 	// Delete.
-	mustCall(t, 204, "DELETE", w1.url("/connectors/src2"), nil, nil)
-	waitFor(t, 30*time.Second, "src2 gone from every worker", func() (bool, string) {
+	mustCall(t, 204, "DELETE", w1.url("/connectors/"+srcs[2]), nil, nil)
+	waitFor(t, 30*time.Second, srcs[2]+" gone from every worker", func() (bool, string) {
 		for _, w := range c.workers {
 			if w == victim {
 				continue
 			}
-			if code, _ := call(t, "GET", w.url("/connectors/src2"), nil, nil); code != 404 {
+			if code, _ := call(t, "GET", w.url("/connectors/"+srcs[2]), nil, nil); code != 404 {
 				return false, fmt.Sprintf("%s: HTTP %d", w.rest, code)
 			}
 		}
@@ -269,8 +272,8 @@ func TestDistributedFailoverAndLifecycle(t *testing.T) {
 	})
 	var names []string
 	mustCall(t, 200, "GET", w0.url("/connectors"), nil, &names)
-	if !slices.Equal(names, []string{"db", "src0", "src1"}) {
-		t.Fatalf("GET /connectors after deleting src2: %v", names)
+	if !slices.Equal(names, slices.Sorted(slices.Values([]string{db, srcs[0], srcs[1]}))) {
+		t.Fatalf("GET /connectors after deleting %s: %v", srcs[2], names)
 	}
 }
 

@@ -194,7 +194,8 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 		t.Fatalf("validate: %d errors on %v, want exactly.once.support, transaction.boundary and offsets.storage.topic", v.ErrorCount, bad)
 	}
 
-	mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": "src", "config": map[string]string{
+	src := uniqueName(t, "src")
+	mustCall(t, 201, "POST", w0.url("/connectors"), map[string]any{"name": src, "config": map[string]string{
 		"connector.class": "FileStreamSource", "file": file, "topic": topic, "batch.size": "50",
 		"exactly.once.support": "required", "transaction.boundary": "interval", "transaction.boundary.interval.ms": "500"}}, nil)
 
@@ -233,7 +234,7 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 	// with records in the topic.
 	strike := func(ask *worker, sig syscall.Signal) *worker {
 		t.Helper()
-		victim := taskWorker(t, c, ask, "src", nil)
+		victim := taskWorker(t, c, ask, src, nil)
 		waitFor(t, 20*time.Second, "an open transaction in "+topic, func() (bool, string) {
 			return openTransaction(t, topic), ""
 		})
@@ -246,33 +247,33 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 	// 1. New task configs: the leader fences the running task's producer,
 	// then writes them and the task count of the new generation. The old
 	// task cannot commit what it sent since its last commit.
-	waitState(t, w0, "src", "RUNNING")
+	waitState(t, w0, src, "RUNNING")
 	waitFor(t, 20*time.Second, "an open transaction in "+topic, func() (bool, string) {
 		return openTransaction(t, topic), ""
 	})
-	mustCall(t, 200, "PUT", w0.url("/connectors/src/config"), map[string]string{
+	mustCall(t, 200, "PUT", w0.url("/connectors/"+src+"/config"), map[string]string{
 		"connector.class": "FileStreamSource", "file": file, "topic": topic, "batch.size": "40",
 		"exactly.once.support": "required", "transaction.boundary": "interval", "transaction.boundary.interval.ms": "500"}, nil)
 	waitFor(t, 30*time.Second, "the task with batch.size=40", func() (bool, string) {
 		var tasks []struct {
 			Config map[string]string `json:"config"`
 		}
-		call(t, "GET", w0.url("/connectors/src/tasks"), nil, &tasks)
+		call(t, "GET", w0.url("/connectors/"+src+"/tasks"), nil, &tasks)
 		return len(tasks) == 1 && tasks[0].Config["batch.size"] == "40", fmt.Sprint(tasks)
 	})
-	if got := lastValue(t, c.group+"-configs", "tasks-fencing-src"); got != `{"task-count":1}` {
-		t.Fatalf("tasks-fencing-src = %s, want {\"task-count\":1}", got)
+	if got := lastValue(t, c.group+"-configs", "tasks-fencing-"+src); got != `{"task-count":1}` {
+		t.Fatalf("tasks-fencing-%s = %s, want {\"task-count\":1}", src, got)
 	}
 
 	// 2. SIGKILL mid-transaction.
-	waitState(t, w0, "src", "RUNNING")
+	waitState(t, w0, src, "RUNNING")
 	dead := strike(w0, syscall.SIGKILL)
 	<-dead.proc.exited
 	alive := c.workers[0]
 	if alive == dead {
 		alive = c.workers[1]
 	}
-	taskWorker(t, c, alive, "src", dead)
+	taskWorker(t, c, alive, src, dead)
 
 	// 3. A zombie: the task's worker frozen while its transaction is open.
 	c.add()
@@ -284,7 +285,7 @@ func TestExactlyOnceSourceFailover(t *testing.T) {
 			other = x
 		}
 	}
-	taskWorker(t, c, other, "src", frozen)
+	taskWorker(t, c, other, src, frozen)
 	if err := frozen.proc.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func (w *worker) url(path string) string { return "http://" + w.rest + path }
 // topics, and waits until they all answer.
 func newCluster(t *testing.T, n int, extra map[string]string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir(), group: strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), extra: extra}
+	c := &cluster{t: t, dir: t.TempDir(), group: uniqueName(t, "connect"), extra: extra}
 	t.Cleanup(func() {
 		var wg sync.WaitGroup
 		for _, w := range c.workers {
@@ -472,3 +472,15 @@ func appendLines(t testing.TB, path string, lines []string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+var nameSeq int
+
+// uniqueName is a group, topic or connector name unique to the test and to
+// the run: under go test -count=2 the tests run again against the same
+// broker, which still holds the first run's internal topics, connectors'
+// groups (connect-<name>) and transactional ids.
+func uniqueName(t testing.TB, what string) string {
+	nameSeq++
+	n := strings.NewReplacer("/", "-", "_", "-", "=", "-").Replace(strings.ToLower(t.Name()))
+	return n + "-" + what + "-" + strconv.Itoa(nameSeq) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
+}

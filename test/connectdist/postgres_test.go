@@ -47,19 +47,20 @@ func TestPostgresPipeline(t *testing.T) {
 		updated timestamptz NOT NULL DEFAULT clock_timestamp())`,
 		fmt.Sprintf(`INSERT INTO accounts (name, balance) SELECT 'name-' || g, g / 100.0 FROM generate_series(1, %d) g`, rows))
 	topic := c.group + "-accounts"
+	pgsrc, pgsink := uniqueName(t, "pgsrc"), uniqueName(t, "pgsink")
 	w := c.workers[1]
-	mustCall(t, 201, "POST", w.url("/connectors"), map[string]any{"name": "pgsrc", "config": map[string]string{
+	mustCall(t, 201, "POST", w.url("/connectors"), map[string]any{"name": pgsrc, "config": map[string]string{
 		"connector.class": "PostgresSource", "connection.url": srcURL, "mode": "timestamp+incrementing",
 		"incrementing.column.name": "id", "timestamp.column.name": "updated", "table.whitelist": "accounts",
 		"topic.prefix": c.group + "-", "poll.interval.ms": "200", "batch.max.rows": "2000",
 		"transforms": "key", "transforms.key.type": "ValueToKey", "transforms.key.fields": "id",
 		"topic.creation.default.partitions": "3", "topic.creation.default.replication.factor": "1"}}, nil)
-	mustCall(t, 201, "POST", w.url("/connectors"), map[string]any{"name": "pgsink", "config": map[string]string{
+	mustCall(t, 201, "POST", w.url("/connectors"), map[string]any{"name": pgsink, "config": map[string]string{
 		"connector.class": "PostgresSink", "connection.url": dstURL, "topics": topic, "tasks.max": "2",
 		"table.name.format": "accounts_copy", "insert.mode": "upsert", "pk.mode": "record_key", "pk.fields": "id",
 		"auto.create": "true", "delete.enabled": "true", "consumer.override.max.poll.records": "2000"}}, nil)
-	waitState(t, w, "pgsrc", "RUNNING")
-	waitState(t, w, "pgsink", "RUNNING")
+	waitState(t, w, pgsrc, "RUNNING")
+	waitState(t, w, pgsink, "RUNNING")
 
 	waitEqual := func(what string) {
 		t.Helper()
