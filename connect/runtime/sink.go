@@ -47,6 +47,12 @@ type sinkTask struct {
 	mu        sync.Mutex
 	started   bool
 	stopped   bool
+	// pending are the partitions assigned before the task started. franz-go
+	// calls OnPartitionsAssigned from its group goroutine as soon as the
+	// consumer has joined, which may be before Start returns (Kafka's
+	// consumer calls its listener only inside poll, after start). They are
+	// taken, and opened, once the task has started.
+	pending   map[connect.TopicPartition]bool
 	assigned  map[connect.TopicPartition]bool
 	current   map[connect.TopicPartition]int64 // next offset to commit, per partition
 	committed map[connect.TopicPartition]int64
@@ -76,9 +82,12 @@ func (c sinkContext) SetOffsets(offs map[connect.TopicPartition]int64) {
 
 func (c sinkContext) Timeout(d time.Duration) { c.t.timeout = d }
 
-func (c sinkContext) Assignment() []connect.TopicPartition {
+func (c sinkContext) Assignment() []connect.TopicPartition { return sortedPartitions(c.t.assigned) }
+
+// sortedPartitions are the partitions of a set, by topic and partition.
+func sortedPartitions(set map[connect.TopicPartition]bool) []connect.TopicPartition {
 	var out []connect.TopicPartition
-	for tp := range c.t.assigned {
+	for tp := range set {
 		out = append(out, tp)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -154,10 +163,23 @@ func tps(m map[string][]int32) []connect.TopicPartition {
 func (t *sinkTask) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.started || t.stopped {
+	if t.stopped {
 		return
 	}
-	parts := tps(m)
+	if !t.started {
+		if t.pending == nil {
+			t.pending = map[connect.TopicPartition]bool{}
+		}
+		for _, tp := range tps(m) {
+			t.pending[tp] = true
+		}
+		return
+	}
+	t.assignLocked(tps(m))
+}
+
+// assignLocked takes newly assigned partitions and opens them in the task.
+func (t *sinkTask) assignLocked(parts []connect.TopicPartition) {
 	for _, tp := range parts {
 		t.assigned[tp] = true
 		t.topics.add(tp.Topic)
@@ -172,7 +194,7 @@ func (t *sinkTask) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]i
 func (t *sinkTask) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.started || t.stopped {
+	if t.dropPendingLocked(m) {
 		return
 	}
 	parts := tps(m)
@@ -188,10 +210,27 @@ func (t *sinkTask) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]
 func (t *sinkTask) onLost(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.started || t.stopped {
+	if t.dropPendingLocked(m) {
 		return
 	}
 	t.closePartitions(tps(m))
+}
+
+// dropPendingLocked handles a revocation or loss that the running task need
+// not see: before the task started, the partitions leave pending (they were
+// never opened); after it stopped, nothing is left to do. It reports whether
+// it handled it.
+func (t *sinkTask) dropPendingLocked(m map[string][]int32) bool {
+	if t.stopped {
+		return true
+	}
+	if t.started {
+		return false
+	}
+	for _, tp := range tps(m) {
+		delete(t.pending, tp)
+	}
+	return true
 }
 
 func (t *sinkTask) closePartitions(parts []connect.TopicPartition) {
@@ -213,22 +252,35 @@ func (t *sinkTask) fail(err error) {
 	}
 }
 
-// run runs the task until ctx is done or it fails.
-func (t *sinkTask) run(ctx context.Context) error {
-	defer t.chain.close()
+// start starts the task, then takes the partitions assigned while it was
+// starting.
+func (t *sinkTask) start() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.assigned = map[connect.TopicPartition]bool{}
 	t.current = map[connect.TopicPartition]int64{}
 	t.committed = map[connect.TopicPartition]int64{}
-	t.mu.Lock()
-	err := t.task.Start(sinkContext{t}, t.props)
-	t.started = err == nil
-	t.mu.Unlock()
-	if err != nil {
+	if err := t.task.Start(sinkContext{t}, t.props); err != nil {
+		return err
+	}
+	t.started = true
+	if len(t.pending) > 0 {
+		parts := sortedPartitions(t.pending)
+		t.pending = nil
+		t.assignLocked(parts)
+	}
+	return nil
+}
+
+// run runs the task until ctx is done or it fails.
+func (t *sinkTask) run(ctx context.Context) error {
+	defer t.chain.close()
+	if err := t.start(); err != nil {
 		t.client.Close()
 		return fmt.Errorf("start sink task: %w", err)
 	}
 	t.status.set(StateRunning, "")
-	err = t.loop(ctx)
+	err := t.loop(ctx)
 
 	// Commit what was put, stop the task, and leave the group.
 	cctx, cancel := context.WithTimeout(context.Background(), t.flushWait)
