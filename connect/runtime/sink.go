@@ -44,9 +44,9 @@ type sinkTask struct {
 
 	// mu guards the task against the rebalance callbacks and the state
 	// below.
-	mu        sync.Mutex
-	started   bool
-	stopped   bool
+	mu      sync.Mutex
+	started bool
+	stopped bool
 	// pending are the partitions assigned before the task started. franz-go
 	// calls OnPartitionsAssigned from its group goroutine as soon as the
 	// consumer has joined, which may be before Start returns (Kafka's
