@@ -236,6 +236,20 @@ func TestTxnV2LateWriteRefused(t *testing.T) {
 	if _, next, err := cl.ProducerID(ctx); err != nil || next != epoch+1 {
 		t.Fatalf("epoch after the commit: %d (%v), want %d: franz-go did not use transactions v2", next, err, epoch+1)
 	}
+	// EndTxn answers once the decision is written; the markers follow in the
+	// background. A write arriving before partition 0's marker still belongs to
+	// the open transaction of its epoch (as in Kafka); the late write of this test
+	// is the one that arrives after it, so wait for the markers.
+	waitFor(t, "the first transaction's markers", func() error {
+		desc, err := kadm.NewClient(raw).DescribeTransactions(ctx, txnID)
+		if err != nil {
+			return err
+		}
+		if d := desc[txnID]; d.Err != nil || d.State != "CompleteCommit" {
+			return fmt.Errorf("transaction %s (%v), want CompleteCommit", d.State, d.Err)
+		}
+		return nil
+	})
 
 	// The late write: the committed transaction's producer id and epoch, the next
 	// sequence in partition 0 (one record was written there at sequence 0).
