@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/brokerclient"
@@ -40,6 +41,9 @@ type Broker struct {
 	endpoints []metadata.Endpoint
 	ops       *ops        // metrics and the HTTP listener; set before ready
 	peers     *peerDialer // connections to other nodes
+	// meta is the metadata store once open, for what must be built before it (the
+	// SASL logins of Raft shares look up SCRAM credentials in its image).
+	meta atomic.Pointer[metadata.Store]
 }
 
 // New checks the configuration and returns a broker ready to Run.
@@ -133,6 +137,7 @@ func (b *Broker) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("open metadata: %w", err)
 	}
+	b.meta.Store(meta)
 	defer func() {
 		if cerr := meta.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("close metadata: %w", cerr))

@@ -13,11 +13,14 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/sluicehq/sluice/internal/auth/acl"
 	"github.com/sluicehq/sluice/internal/auth/sasl"
 	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
 	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/config"
 	"github.com/sluicehq/sluice/internal/demux"
+	"github.com/sluicehq/sluice/internal/metadata"
+	"github.com/sluicehq/sluice/internal/server/api"
 )
 
 // peerDialer opens this node's connections to other nodes: Raft and controller RPCs
@@ -125,10 +128,24 @@ func (d *peerDialer) Dial(addr string, prefix byte, timeout time.Duration) (net.
 	if err != nil {
 		return nil, err
 	}
-	if tc == nil {
-		return demux.Dial("tcp", addr, prefix, timeout)
+	if tc != nil {
+		return demux.DialTLS("tcp", addr, prefix, timeout, tc)
 	}
-	return demux.DialTLS("tcp", addr, prefix, timeout, tc)
+	c, err := demux.Dial("tcp", addr, prefix, timeout)
+	if err != nil || d.sasl == nil {
+		return c, err
+	}
+	// A SASL_PLAINTEXT listener's Raft and RPC shares take a SASL login first
+	// (peerLogin).
+	if p, _ := d.cfg.ListenerProtocol(listener); p == "SASL_PLAINTEXT" {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		if err := brokerclient.Authenticate(ctx, c, d.clientID, host, d.sasl); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("%q connection to %s: %w", prefix, addr, err)
+		}
+	}
+	return c, nil
 }
 
 // DialBroker opens a Kafka connection to the inter-broker listener at addr.
@@ -163,4 +180,39 @@ func (d *peerDialer) DialBroker(ctx context.Context, addr string) (net.Conn, err
 		}
 	}
 	return c, nil
+}
+
+// peerLogin is the SASL login that Raft and controller RPC connections take on the
+// SASL_PLAINTEXT listener named listener (a broker-only node's inter-broker listener,
+// where it takes the metadata log): the listener's own mechanisms and users, SCRAM
+// credentials from the metadata image this node has (none before it has caught up, so
+// nodes log in to each other with PLAIN and the JAAS users until then). With an
+// authorizer, only super users pass, as only principals allowed CLUSTER_ACTION may send
+// Kafka's inter-broker requests; without one, any authenticated principal does.
+func (b *Broker) peerLogin(listener string) (func(net.Conn) error, error) {
+	image := func() *metadata.Image {
+		if s := b.meta.Load(); s != nil {
+			return s.Image()
+		}
+		return &metadata.Image{}
+	}
+	auth, err := listenerSASL(b.cfg, listener, api.ScramStore(image))
+	if err != nil {
+		return nil, err
+	}
+	var supers *acl.Authorizer
+	if b.cfg.AuthorizerEnabled() {
+		supers = acl.NewAuthorizer(acl.Config{SuperUsers: acl.ParseSuperUsers(b.cfg.SuperUsers)})
+	}
+	logger := b.logger.With("listener", listener)
+	return func(c net.Conn) error {
+		principal, err := auth.ServeExchange(c)
+		if err == nil && supers != nil && !supers.IsSuperUser(principal) {
+			err = fmt.Errorf("%s is not in super.users, which a node's principal must be with an authorizer", principal)
+		}
+		if err != nil {
+			logger.Warn("refused a Raft or controller RPC connection", "remote", c.RemoteAddr(), "err", err)
+		}
+		return err
+	}, nil
 }

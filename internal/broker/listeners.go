@@ -32,6 +32,10 @@ type nodeListener struct {
 	// cluster: its Raft and controller RPC shares then take only mutual TLS (demux.TLS),
 	// and the CONTROLLER listener's Kafka share takes TLS too.
 	tls *tls.Config
+	// login, on a SASL_PLAINTEXT listener of a cluster, is the SASL login its Raft and
+	// controller RPC shares take first (demux.Authenticated), as they take mutual TLS on
+	// a listener with TLS.
+	login func(net.Conn) error
 	// served are the prefixes whose shares the node serves (prefixed was called).
 	served map[byte]bool
 }
@@ -46,6 +50,9 @@ func (e *nodeListener) prefixed(prefix byte) net.Listener {
 	l := e.split.Prefixed(prefix)
 	if e.tls != nil {
 		l = demux.TLS(l, e.tls)
+	}
+	if e.login != nil {
+		l = demux.Authenticated(l, e.login)
 	}
 	return l
 }
@@ -71,6 +78,13 @@ func (b *Broker) listen() (*nodeListeners, error) {
 					ln.Close()
 					nl.close()
 					return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+				}
+			}
+			if l.SecurityProtocol == "SASL_PLAINTEXT" {
+				if e.login, err = b.peerLogin(l.Name); err != nil {
+					ln.Close()
+					nl.close()
+					return nil, err
 				}
 			}
 			e.split = demux.New(ln, b.logger.With("listener", l.Name), demux.RaftPrefix, demux.ControlPrefix)

@@ -70,18 +70,9 @@ func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) 
 		}
 		switch l.SecurityProtocol {
 		case "SASL_PLAINTEXT", "SASL_SSL":
-			var plain sasl.PlainVerifiers
-			if jaas, ok := cfg.Setting(sasl.JAASConfigKey(l.Name, sasl.Plain)); ok {
-				users, err := sasl.PlainUsersFromJAAS(jaas)
-				if err != nil {
-					return nil, fmt.Errorf("listener %s: %s: %w", l.Name, sasl.JAASConfigKey(l.Name, sasl.Plain), err)
-				}
-				plain = append(plain, users)
-			}
-			plain = append(plain, sasl.ScramPlainVerifier{Store: scram})
-			auth, err := sasl.New(sasl.Config{Mechanisms: cfg.ListenerMechanisms(l.Name), Scram: scram, Plain: plain})
+			auth, err := listenerSASL(cfg, l.Name, scram)
 			if err != nil {
-				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+				return nil, err
 			}
 			ls.SASL = auth
 		}
@@ -112,6 +103,26 @@ func newSecurity(cfg *config.Broker, meta *metadata.Store, logger *slog.Logger) 
 	}
 	s.api = sec
 	return s, nil
+}
+
+// listenerSASL is the SASL authenticator of a listener: its sasl.enabled.mechanisms,
+// PLAIN checked against the user_<name> options of its PLAIN JAAS config and then the
+// SCRAM credentials, SCRAM against the credentials in scram.
+func listenerSASL(cfg *config.Broker, listener string, scram sasl.ScramCredentials) (*sasl.Authenticator, error) {
+	var plain sasl.PlainVerifiers
+	if jaas, ok := cfg.Setting(sasl.JAASConfigKey(listener, sasl.Plain)); ok {
+		users, err := sasl.PlainUsersFromJAAS(jaas)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %s: %w", listener, sasl.JAASConfigKey(listener, sasl.Plain), err)
+		}
+		plain = append(plain, users)
+	}
+	plain = append(plain, sasl.ScramPlainVerifier{Store: scram})
+	auth, err := sasl.New(sasl.Config{Mechanisms: cfg.ListenerMechanisms(listener), Scram: scram, Plain: plain})
+	if err != nil {
+		return nil, fmt.Errorf("listener %s: %w", listener, err)
+	}
+	return auth, nil
 }
 
 // connectionLimits is max.connections, max.connections.per.ip and its overrides (host

@@ -142,23 +142,15 @@ func (b *Broker) checkSecurity() error {
 	if len(b.ControllerQuorumVoters) == 0 {
 		return nil
 	}
-	// Raft and the controller RPCs share the CONTROLLER listener, and a broker-only node
-	// takes the metadata log (Raft, as an observer) on its inter-broker listener. On a
-	// listener with TLS those shares take only mutual TLS; on SASL_PLAINTEXT they would
-	// take anyone, since Sluice's Raft and RPCs do not speak SASL. So SASL_PLAINTEXT may
-	// carry the brokers' Kafka requests to each other (replication, transaction
-	// markers, which log in with sasl.mechanism.inter.broker.protocol) only where no
-	// Raft share is served on it: on a controller, whose Raft is on CONTROLLER.
+	// Raft and the controller RPCs share the CONTROLLER listener, whose Kafka share
+	// serves ApiVersions and DescribeQuorum without SASL; Sluice's nodes authenticate
+	// there with mutual TLS only, so it takes PLAINTEXT or SSL. (A broker-only node's
+	// inter-broker listener, where it takes Raft as an observer, may be SASL_PLAINTEXT:
+	// its Raft share then takes a SASL login first.)
 	for _, l := range b.Listeners {
-		inter := l.Name == b.InterBrokerListenerName
-		ctrl := slices.Contains(b.ControllerListenerNames, l.Name)
-		switch {
-		case ctrl && l.SecurityProtocol != "PLAINTEXT" && l.SecurityProtocol != "SSL":
+		if slices.Contains(b.ControllerListenerNames, l.Name) && l.SecurityProtocol != "PLAINTEXT" && l.SecurityProtocol != "SSL" {
 			return fmt.Errorf("listener %s is the controller listener and maps to %s: it carries Raft and the controller RPCs, which Sluice authenticates with mutual TLS, not SASL; map it to PLAINTEXT or SSL in %s",
 				l.Name, l.SecurityProtocol, KeyListenerSecurityProtocol)
-		case inter && l.SecurityProtocol == "SASL_PLAINTEXT" && !b.HasRole("controller"):
-			return fmt.Errorf("listener %s is the inter-broker listener and maps to SASL_PLAINTEXT: on a broker-only node it also takes the metadata log from the controllers (Raft), which Sluice authenticates with mutual TLS, not SASL; map it to PLAINTEXT, SSL or SASL_SSL in %s, or run the node with the controller role as well",
-				l.Name, KeyListenerSecurityProtocol)
 		}
 	}
 	return nil

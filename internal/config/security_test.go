@@ -83,12 +83,6 @@ func TestSecurityErrors(t *testing.T) {
 		{"unsupported per-listener mechanism", []string{"listener.name.plaintext.sasl.enabled.mechanisms=OAUTHBEARER"}, "OAUTHBEARER"},
 		{"protocol list", []string{"ssl.enabled.protocols=SSLv3"}, "SSLv3"},
 		{"super user without type", []string{"super.users=admin"}, "Type:Name"},
-		{"SASL_PLAINTEXT between brokers on a broker-only node", []string{
-			"node.id=2", "process.roles=broker",
-			"listeners=SASL_PLAINTEXT://localhost:9092", "controller.listener.names=CONTROLLER",
-			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_PLAINTEXT",
-			"listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-		}, "on a broker-only node it also takes the metadata log"},
 		{"inter-broker mechanism", []string{"sasl.mechanism.inter.broker.protocol=GSSAPI"}, "sasl.mechanism.inter.broker.protocol"},
 		{"SASL controller listener", []string{
 			"listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
@@ -114,15 +108,18 @@ func TestSecurityErrors(t *testing.T) {
 	if p, ok := b.ListenerProtocol("CONTROLLER"); !ok || p != "SSL" {
 		t.Errorf("ListenerProtocol(CONTROLLER) = %q, %v; want SSL", p, ok)
 	}
-	// SASL_PLAINTEXT between brokers is fine on a node with the controller role, whose
-	// Raft share is on CONTROLLER.
-	_, _, err = load("", []string{
-		"listeners=SASL_PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
-		"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_PLAINTEXT",
-		"listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-	}, nil, fixedHost)
-	if err != nil {
-		t.Errorf("SASL_PLAINTEXT between combined nodes: %v", err)
+	// SASL_PLAINTEXT between brokers is fine, on combined and broker-only nodes.
+	for _, node := range [][]string{
+		{"listeners=SASL_PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"},
+		{"node.id=2", "process.roles=broker", "listeners=SASL_PLAINTEXT://localhost:9092"},
+	} {
+		_, _, err = load("", append(node, "controller.listener.names=CONTROLLER",
+			"controller.quorum.voters=1@localhost:9093", "inter.broker.listener.name=SASL_PLAINTEXT",
+			"listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+		), nil, fixedHost)
+		if err != nil {
+			t.Errorf("SASL_PLAINTEXT between brokers (%v): %v", node, err)
+		}
 	}
 	// A cluster whose client listener alone is secured is fine.
 	_, _, err = load("", []string{

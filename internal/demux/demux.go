@@ -252,3 +252,63 @@ func (l *tlsShare) Accept() (net.Conn, error) {
 	}
 	return tls.Server(c, l.config), nil
 }
+
+// loginTimeout bounds a SASL login on a prefixed share (Authenticated).
+const loginTimeout = 10 * time.Second
+
+// Authenticated wraps a prefixed share of a SASL_PLAINTEXT listener: each connection
+// accepted must first pass login (a SASL exchange, which returns an error for a peer
+// that is not let in) before any of its bytes reach the share's server. As with TLS,
+// login runs on the connection's first read or write, in the goroutine that serves it,
+// so a silent peer never holds up Accept; a refused connection is closed.
+func Authenticated(share net.Listener, login func(net.Conn) error) net.Listener {
+	return &authShare{Listener: share, login: login}
+}
+
+type authShare struct {
+	net.Listener
+	login func(net.Conn) error
+}
+
+func (l *authShare) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &authConn{Conn: c, login: l.login}, nil
+}
+
+// authConn runs its login once, before the first read or write.
+type authConn struct {
+	net.Conn
+	login func(net.Conn) error
+	once  sync.Once
+	err   error
+}
+
+func (c *authConn) handshake() error {
+	c.once.Do(func() {
+		_ = c.Conn.SetDeadline(time.Now().Add(loginTimeout))
+		if c.err = c.login(c.Conn); c.err != nil {
+			c.err = fmt.Errorf("login of %s: %w", c.Conn.RemoteAddr(), c.err)
+			c.Conn.Close()
+			return
+		}
+		_ = c.Conn.SetDeadline(time.Time{})
+	})
+	return c.err
+}
+
+func (c *authConn) Read(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *authConn) Write(b []byte) (int, error) {
+	if err := c.handshake(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}

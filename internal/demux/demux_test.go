@@ -85,3 +85,59 @@ func TestCloseEndsAccept(t *testing.T) {
 		t.Fatal("the shared listener still accepts after Close")
 	}
 }
+
+// TestAuthenticatedShare: a connection of an Authenticated share reaches its server only
+// after its login passed; a failed login closes it, and the server's read fails.
+func TestAuthenticatedShare(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(ln, nil, RaftPrefix)
+	defer d.Close()
+	// The login reads one byte: 'y' lets the peer in.
+	share := Authenticated(d.Prefixed(RaftPrefix), func(c net.Conn) error {
+		var b [1]byte
+		if _, err := io.ReadFull(c, b[:]); err != nil {
+			return err
+		}
+		if b[0] != 'y' {
+			return io.ErrUnexpectedEOF
+		}
+		return nil
+	})
+
+	for _, tc := range []struct {
+		send   string
+		passes bool
+	}{{"yhello", true}, {"nhello", false}} {
+		c, err := Dial("tcp", ln.Addr().String(), RaftPrefix, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte(tc.send)); err != nil {
+			t.Fatal(err)
+		}
+		sc, err := share.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, 5)
+		_, err = io.ReadFull(sc, got)
+		if tc.passes && (err != nil || string(got) != "hello") {
+			t.Errorf("login passed: server read %q, %v; want hello", got, err)
+		}
+		if !tc.passes {
+			if err == nil {
+				t.Errorf("login failed, yet the server read %q", got)
+			}
+			// The node closed the connection: the peer sees its end.
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == nil {
+				t.Error("the refused connection is still open")
+			}
+		}
+		c.Close()
+		sc.Close()
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
+	"github.com/sluicehq/sluice/internal/brokerclient"
 	"github.com/sluicehq/sluice/internal/demux"
 	"github.com/sluicehq/sluice/internal/testpki"
 )
@@ -59,7 +61,11 @@ func testSecureCluster(t *testing.T, proto string) {
 		t.Fatal(err)
 	}
 
-	const n = 3
+	// Three combined nodes (the voters) and a broker-only node, which takes the metadata
+	// log from the controllers as an observer on its inter-broker listener, so that its
+	// Raft share is secured as the listener says (mutual TLS, or a SASL login on
+	// SASL_PLAINTEXT).
+	const n, voterCount = 4, 3
 	type node struct {
 		id         int
 		addr, ctrl string
@@ -70,8 +76,11 @@ func testSecureCluster(t *testing.T, proto string) {
 	nodes := make([]*node, n)
 	var voters []string
 	for i := range nodes {
-		nodes[i] = &node{id: i + 1, addr: freeAddr(t), ctrl: freeAddr(t)}
-		voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
+		nodes[i] = &node{id: i + 1, addr: freeAddr(t)}
+		if i < voterCount {
+			nodes[i].ctrl = freeAddr(t)
+			voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
+		}
 	}
 	ctrlProto := "SSL"
 	if !withTLS {
@@ -86,8 +95,8 @@ func testSecureCluster(t *testing.T, proto string) {
 			"node.id=" + strconv.Itoa(nd.id),
 			"log.dirs=" + filepath.Join(dir, "node"+strconv.Itoa(nd.id)),
 			"http.addr=",
-			"process.roles=broker,controller",
-			"listeners=" + proto + "://" + nd.addr + ",CONTROLLER://" + nd.ctrl,
+			"process.roles=" + roles(nd.ctrl != ""),
+			"listeners=" + proto + "://" + nd.addr + controllerListener(nd.ctrl),
 			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:" + ctrlProto,
 			"controller.listener.names=CONTROLLER",
 			"inter.broker.listener.name=" + proto,
@@ -167,7 +176,7 @@ func testSecureCluster(t *testing.T, proto string) {
 
 	// Every broker registers (its controller RPCs and Raft go over mutual TLS), and the
 	// quorum has a leader.
-	waitFor(t, ctx, "3 brokers registered and a controller elected", func() error {
+	waitFor(t, ctx, "4 brokers registered and a controller elected", func() error {
 		for _, nd := range nodes {
 			select {
 			case <-nd.exited:
@@ -222,6 +231,39 @@ func testSecureCluster(t *testing.T, proto string) {
 		leader = p.Leader
 		return nil
 	})
+
+	// The broker-only node has the metadata log, which reaches it only over the Raft
+	// share of its secured inter-broker listener.
+	observer := nodes[voterCount]
+	waitFor(t, ctx, "the broker-only node knows "+topic, func() error {
+		md, err := metadata([]string{observer.addr}, topic)
+		if err != nil {
+			return err
+		}
+		if p := md.Topics[topic].Partitions[0]; len(p.ISR) != 3 {
+			return fmt.Errorf("partition 0 at the broker-only node: %+v", p)
+		}
+		return nil
+	})
+	// Its Raft share takes only a node that authenticates: plaintext bytes are refused,
+	// and on SASL_PLAINTEXT a wrong password too, while the brokers' own login passes.
+	prefixRefused(t, observer.addr, demux.RaftPrefix, withTLS)
+	if !withTLS {
+		login := func(pass string) error {
+			c, err := demux.Dial("tcp", observer.addr, demux.RaftPrefix, 3*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return brokerclient.Authenticate(ctx, c, "test", "127.0.0.1", plain.Auth{User: "broker", Pass: pass}.AsMechanism())
+		}
+		if err := login("wrong"); err == nil || !strings.Contains(err.Error(), "SASL_AUTHENTICATION_FAILED") {
+			t.Errorf("Raft login with a wrong password: %v, want SASL_AUTHENTICATION_FAILED", err)
+		}
+		if err := login("broker-pw"); err != nil {
+			t.Errorf("Raft login with the brokers' password: %v", err)
+		}
+	}
 
 	// acks=all with min.insync.replicas=3: every record is on every replica when acked.
 	prod := newClient(seeds(0), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic),
@@ -379,7 +421,7 @@ func testSecureCluster(t *testing.T, proto string) {
 		// a Kafka client without one is served there.
 		var ctrl string
 		for _, nd := range nodes {
-			if int32(nd.id) != leader {
+			if int32(nd.id) != leader && nd.ctrl != "" {
 				ctrl = nd.ctrl
 			}
 		}
@@ -392,22 +434,7 @@ func testSecureCluster(t *testing.T, proto string) {
 			t.Fatalf("ApiVersions without a certificate on the CONTROLLER listener: %v", err)
 		}
 		for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
-			c, err := demux.Dial("tcp", ctrl, prefix, 3*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// Bytes no TLS server takes: the start of a plaintext message.
-			_, _ = c.Write([]byte("\x00\x01\x02\x03plaintext raft or rpc request\n"))
-			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-			reply, err := io.ReadAll(c)
-			c.Close()
-			if err != nil {
-				t.Errorf("plaintext %q connection: not closed by the node: %v", prefix, err)
-			}
-			// At most a TLS alert record (content type 21) comes back before the close.
-			if len(reply) > 0 && reply[0] != 21 {
-				t.Errorf("plaintext %q connection: answered %q", prefix, reply)
-			}
+			prefixRefused(t, ctrl, prefix, true)
 
 			tc, err := demux.DialTLS("tcp", ctrl, prefix, 3*time.Second, &tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"})
 			if err == nil {
@@ -433,6 +460,46 @@ func testSecureCluster(t *testing.T, proto string) {
 	waitFor(t, ctx, "acks=all produce after failover", func() error {
 		return prod2.ProduceSync(ctx, &kgo.Record{Value: []byte("after-failover"), Partition: 0}).FirstErr()
 	})
+}
+
+// prefixRefused checks that a connection opening with prefix at addr and going on in
+// plaintext, without TLS or a SASL login, is closed by the node with nothing read: at most
+// a TLS alert record (content type 21) comes back where the listener takes TLS.
+func prefixRefused(t *testing.T, addr string, prefix byte, withTLS bool) {
+	t.Helper()
+	c, err := demux.Dial("tcp", addr, prefix, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Bytes that are neither a TLS ClientHello nor a SASL request: the start of a
+	// plaintext message (as a frame size, 66,051 bytes).
+	_, _ = c.Write([]byte("\x00\x01\x02\x03plaintext raft or rpc request\n"))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	reply, err := io.ReadAll(c)
+	// A reset is a close too: the node closes with the unread rest in its buffer.
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("plaintext %q connection to %s: not closed by the node: %v", prefix, addr, err)
+	}
+	if len(reply) > 0 && (!withTLS || reply[0] != 21) {
+		t.Errorf("plaintext %q connection to %s: answered %q", prefix, addr, reply)
+	}
+}
+
+// roles is a test node's process.roles.
+func roles(voter bool) string {
+	if voter {
+		return "broker,controller"
+	}
+	return "broker"
+}
+
+// controllerListener is the CONTROLLER entry of a voter's listeners.
+func controllerListener(addr string) string {
+	if addr == "" {
+		return ""
+	}
+	return ",CONTROLLER://" + addr
 }
 
 // waitFor polls check until it returns nil, failing the test when ctx ends first.
