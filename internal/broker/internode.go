@@ -30,14 +30,19 @@ import (
 // RPCs take mutual TLS on SASL_SSL too, not SASL), with this node's own ssl.*
 // settings of that listener, as Kafka's inter-broker and controller clients use the
 // listener's: the truststore checks the other node, the keystore is this node's client
-// certificate (mutual TLS).
+// certificate (mutual TLS). Where the listener is SASL_PLAINTEXT, Raft and controller RPC
+// connections log in with SASL instead, as Kafka connections on SASL listeners do.
 type peerDialer struct {
 	cfg    *config.Broker
 	voters map[string]bool // controller.quorum.voters addresses: their CONTROLLER listeners
-	// sasl authenticates DialBroker's connections when the inter-broker listener is
-	// SASL_SSL: sasl.mechanism.inter.broker.protocol with the username and password of
-	// the listener's JAAS config. nil otherwise.
-	sasl     ksasl.Mechanism
+	// sasl authenticates connections to the inter-broker listener when it is
+	// SASL_PLAINTEXT or SASL_SSL: sasl.mechanism.inter.broker.protocol with the username
+	// and password of the listener's JAAS config. nil otherwise.
+	sasl ksasl.Mechanism
+	// ctrlSASL authenticates Raft and controller RPC connections to the CONTROLLER
+	// listener when it is SASL_PLAINTEXT: sasl.mechanism.controller.protocol with the
+	// listener's JAAS config. nil otherwise.
+	ctrlSASL ksasl.Mechanism
 	clientID string
 
 	mu      sync.Mutex
@@ -50,26 +55,39 @@ func newPeerDialer(cfg *config.Broker) (*peerDialer, error) {
 	for _, v := range cfg.ControllerQuorumVoters {
 		d.voters[net.JoinHostPort(v.Host, strconv.Itoa(v.Port))] = true
 	}
-	if p, _ := cfg.ListenerProtocol(cfg.InterBrokerListenerName); len(cfg.ControllerQuorumVoters) > 0 && (p == "SASL_SSL" || p == "SASL_PLAINTEXT") {
-		m, err := interBrokerMechanism(cfg)
+	if len(cfg.ControllerQuorumVoters) == 0 {
+		return d, nil
+	}
+	if p, _ := cfg.ListenerProtocol(cfg.InterBrokerListenerName); p == "SASL_SSL" || p == "SASL_PLAINTEXT" {
+		m, err := loginMechanism(cfg, cfg.InterBrokerListenerName, "inter-broker", cfg.SaslMechanismInterBrokerProtocol)
 		if err != nil {
 			return nil, err
 		}
 		d.sasl = m
 	}
+	if len(cfg.ControllerListenerNames) > 0 {
+		ctrl := cfg.ControllerListenerNames[0]
+		if p, _ := cfg.ListenerProtocol(ctrl); p == "SASL_PLAINTEXT" {
+			m, err := loginMechanism(cfg, ctrl, "controller", cfg.SaslMechanismControllerProtocol)
+			if err != nil {
+				return nil, err
+			}
+			d.ctrlSASL = m
+		}
+	}
 	return d, nil
 }
 
-// interBrokerMechanism is the SASL login of this broker on the inter-broker listener:
-// sasl.mechanism.inter.broker.protocol, with the username and password options of
+// loginMechanism is this node's SASL login on a listener of other nodes (the role names
+// it in errors: inter-broker, controller): mech (sasl.mechanism.inter.broker.protocol or
+// sasl.mechanism.controller.protocol), with the username and password options of
 // listener.name.<listener>.<mechanism>.sasl.jaas.config, as a Kafka broker's JAAS config
 // names its own client credentials beside the user_<name> entries it checks.
-func interBrokerMechanism(cfg *config.Broker) (ksasl.Mechanism, error) {
-	mech := cfg.SaslMechanismInterBrokerProtocol
-	key := sasl.JAASConfigKey(cfg.InterBrokerListenerName, mech)
+func loginMechanism(cfg *config.Broker, listener, role, mech string) (ksasl.Mechanism, error) {
+	key := sasl.JAASConfigKey(listener, mech)
 	jaas, ok := cfg.Setting(key)
 	if !ok {
-		return nil, fmt.Errorf("the inter-broker listener %s takes SASL: set %s with this broker's username and password", cfg.InterBrokerListenerName, key)
+		return nil, fmt.Errorf("the %s listener %s takes SASL: set %s with this node's username and password", role, listener, key)
 	}
 	modules, err := sasl.ParseJAAS(jaas)
 	if err != nil {
@@ -80,7 +98,7 @@ func interBrokerMechanism(cfg *config.Broker) (ksasl.Mechanism, error) {
 	}
 	user, pass := modules[0].Options["username"], modules[0].Options["password"]
 	if user == "" {
-		return nil, fmt.Errorf("%s: no username option: the inter-broker listener %s takes SASL", key, cfg.InterBrokerListenerName)
+		return nil, fmt.Errorf("%s: no username option: the %s listener %s takes SASL", key, role, listener)
 	}
 	switch mech {
 	case "PLAIN":
@@ -90,7 +108,7 @@ func interBrokerMechanism(cfg *config.Broker) (ksasl.Mechanism, error) {
 	case "SCRAM-SHA-512":
 		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
 	}
-	return nil, fmt.Errorf("sasl.mechanism.inter.broker.protocol %s is not supported", mech)
+	return nil, fmt.Errorf("SASL mechanism %s for the %s listener is not supported", mech, role)
 }
 
 // clientTLS is the TLS configuration for reaching listener on host, or nil when that
@@ -132,15 +150,23 @@ func (d *peerDialer) Dial(addr string, prefix byte, timeout time.Duration) (net.
 		return demux.DialTLS("tcp", addr, prefix, timeout, tc)
 	}
 	c, err := demux.Dial("tcp", addr, prefix, timeout)
-	if err != nil || d.sasl == nil {
-		return c, err
+	if err != nil {
+		return nil, err
 	}
 	// A SASL_PLAINTEXT listener's Raft and RPC shares take a SASL login first
 	// (peerLogin).
 	if p, _ := d.cfg.ListenerProtocol(listener); p == "SASL_PLAINTEXT" {
+		mech := d.sasl
+		if listener != d.cfg.InterBrokerListenerName {
+			mech = d.ctrlSASL
+		}
+		if mech == nil {
+			c.Close()
+			return nil, fmt.Errorf("%q connection to %s: listener %s takes SASL, and this node has no login for it", prefix, addr, listener)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		if err := brokerclient.Authenticate(ctx, c, d.clientID, host, d.sasl); err != nil {
+		if err := brokerclient.Authenticate(ctx, c, d.clientID, host, mech); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("%q connection to %s: %w", prefix, addr, err)
 		}

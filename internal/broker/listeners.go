@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/auth/tlsconfig"
 	"github.com/sluicehq/sluice/internal/config"
@@ -201,18 +202,34 @@ func (nl *nodeListeners) close() {
 
 // serveController serves the Kafka-protocol share of the CONTROLLER listener.
 func (b *Broker) serveController(meta *metadata.Store, nl *nodeListeners) (*server.Server, error) {
-	mux := server.NewMux()
-	api.RegisterController(mux, api.Deps{NodeID: b.cfg.NodeID, Config: b.cfg, Meta: meta, Logger: b.logger.With("subsystem", "api")})
 	c := nl.controller()
+	name := nl.controllerName()
+	// On SASL_PLAINTEXT and SASL_SSL, a Kafka client logs in before DescribeQuorum,
+	// with the listener's mechanisms and users, as on the client listeners.
+	var sec *api.Security
+	if p, _ := b.cfg.ListenerProtocol(name); p == "SASL_PLAINTEXT" || p == "SASL_SSL" {
+		auth, err := listenerSASL(b.cfg, name, api.ScramStore(meta.Image))
+		if err != nil {
+			return nil, err
+		}
+		sec = &api.Security{
+			Listeners:       map[string]*api.ListenerSecurity{name: {Protocol: p, SASL: auth}},
+			SessionLifetime: time.Duration(b.cfg.ConnectionsMaxReauthMs) * time.Millisecond,
+			FailedAuthDelay: time.Duration(b.cfg.ConnectionFailedAuthenticationDelayMs) * time.Millisecond,
+			Logger:          b.logger.With("subsystem", "controller-server"),
+		}
+	}
+	mux := server.NewMux()
+	api.RegisterController(mux, api.Deps{NodeID: b.cfg.NodeID, Config: b.cfg, Meta: meta, Security: sec, Logger: b.logger.With("subsystem", "api")})
 	kafka := c.split.Kafka()
 	if c.tls != nil {
 		kafka = tls.NewListener(kafka, c.tls)
 	}
 	srv, err := server.New(server.Config{
-		Listeners:       []server.Listener{{Name: nl.controllerName(), Addr: c.split.Addr().String(), Listener: kafka}},
+		Listeners:       []server.Listener{{Name: name, Addr: c.split.Addr().String(), Listener: kafka}},
 		MaxRequestBytes: int(b.cfg.SocketRequestMaxBytes),
 		Logger:          b.logger.With("subsystem", "controller-server"),
-		Handler:         mux,
+		Handler:         sec.Gate(mux),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("controller listener: %w", err)

@@ -120,6 +120,7 @@ type Broker struct {
 	AuthorizerClassName                   string
 	SuperUsers                            string
 	SaslMechanismInterBrokerProtocol      string
+	SaslMechanismControllerProtocol       string
 	AllowEveryoneIfNoACLFound             bool
 	ConnectionsMaxReauthMs                int64
 	ConnectionFailedAuthenticationDelayMs int32

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -106,6 +105,7 @@ func (b *Broker) fillSecurity() {
 	b.AuthorizerClassName = b.values.str("authorizer.class.name")
 	b.SuperUsers = b.values.str("super.users")
 	b.SaslMechanismInterBrokerProtocol = b.values.str("sasl.mechanism.inter.broker.protocol")
+	b.SaslMechanismControllerProtocol = b.values.str("sasl.mechanism.controller.protocol")
 	b.AllowEveryoneIfNoACLFound = b.values.bool("allow.everyone.if.no.acl.found")
 	b.ConnectionsMaxReauthMs = b.values.i64("connections.max.reauth.ms")
 	b.ConnectionFailedAuthenticationDelayMs = b.values.i32("connection.failed.authentication.delay.ms")
@@ -137,20 +137,6 @@ func (b *Broker) checkSecurity() error {
 		}
 		if typ, _, ok := strings.Cut(p, ":"); !ok || typ == "" {
 			return &Error{Name: "super.users", Value: b.SuperUsers, Reason: fmt.Sprintf("principal %q is not in the form Type:Name (User:alice)", p)}
-		}
-	}
-	if len(b.ControllerQuorumVoters) == 0 {
-		return nil
-	}
-	// Raft and the controller RPCs share the CONTROLLER listener, whose Kafka share
-	// serves ApiVersions and DescribeQuorum without SASL; Sluice's nodes authenticate
-	// there with mutual TLS only, so it takes PLAINTEXT or SSL. (A broker-only node's
-	// inter-broker listener, where it takes Raft as an observer, may be SASL_PLAINTEXT:
-	// its Raft share then takes a SASL login first.)
-	for _, l := range b.Listeners {
-		if slices.Contains(b.ControllerListenerNames, l.Name) && l.SecurityProtocol != "PLAINTEXT" && l.SecurityProtocol != "SSL" {
-			return fmt.Errorf("listener %s is the controller listener and maps to %s: it carries Raft and the controller RPCs, which Sluice authenticates with mutual TLS, not SASL; map it to PLAINTEXT or SSL in %s",
-				l.Name, l.SecurityProtocol, KeyListenerSecurityProtocol)
 		}
 	}
 	return nil

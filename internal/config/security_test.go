@@ -84,10 +84,7 @@ func TestSecurityErrors(t *testing.T) {
 		{"protocol list", []string{"ssl.enabled.protocols=SSLv3"}, "SSLv3"},
 		{"super user without type", []string{"super.users=admin"}, "Type:Name"},
 		{"inter-broker mechanism", []string{"sasl.mechanism.inter.broker.protocol=GSSAPI"}, "sasl.mechanism.inter.broker.protocol"},
-		{"SASL controller listener", []string{
-			"listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
-			"controller.quorum.voters=1@localhost:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
-		}, "controller listener"},
+		{"controller mechanism", []string{"sasl.mechanism.controller.protocol=OAUTHBEARER"}, "sasl.mechanism.controller.protocol"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := load("", tc.sets, nil, fixedHost)
@@ -107,6 +104,17 @@ func TestSecurityErrors(t *testing.T) {
 	}
 	if p, ok := b.ListenerProtocol("CONTROLLER"); !ok || p != "SSL" {
 		t.Errorf("ListenerProtocol(CONTROLLER) = %q, %v; want SSL", p, ok)
+	}
+	// SASL on the controller listener is fine.
+	for _, proto := range []string{"SASL_PLAINTEXT", "SASL_SSL"} {
+		_, _, err = load("", []string{
+			"listeners=PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093", "controller.listener.names=CONTROLLER",
+			"controller.quorum.voters=1@localhost:9093", "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:" + proto,
+			"sasl.mechanism.controller.protocol=SCRAM-SHA-512",
+		}, nil, fixedHost)
+		if err != nil {
+			t.Errorf("%s controller listener: %v", proto, err)
+		}
 	}
 	// SASL_PLAINTEXT between brokers is fine, on combined and broker-only nodes.
 	for _, node := range [][]string{

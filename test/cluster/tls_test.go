@@ -41,13 +41,13 @@ func TestTLSBetweenNodes(t *testing.T) { testSecureCluster(t, "SSL") }
 func TestSASLSSLInterBroker(t *testing.T) { testSecureCluster(t, "SASL_SSL") }
 
 // TestSASLPlaintextInterBroker is the same cluster with SASL_PLAINTEXT between the
-// brokers and to clients, and a PLAINTEXT CONTROLLER listener: replication and
-// transaction markers log in with PLAIN over TCP.
+// brokers, to clients and on the CONTROLLER listener: replication and transaction
+// markers log in with PLAIN over TCP, and so do Raft and the controller RPCs.
 func TestSASLPlaintextInterBroker(t *testing.T) { testSecureCluster(t, "SASL_PLAINTEXT") }
 
-// testSecureCluster runs three combined nodes whose client and inter-broker listener
-// maps to proto (SSL, SASL_SSL or SASL_PLAINTEXT); the CONTROLLER listener takes SSL
-// where proto has TLS. Besides replication and failover it runs transactions whose
+// testSecureCluster runs three combined nodes whose client, inter-broker and CONTROLLER
+// listeners map to proto (SSL, SASL_SSL or SASL_PLAINTEXT); nodes log in to CONTROLLER
+// with their own user there. Besides replication and failover it runs transactions whose
 // partitions lead on other nodes than their coordinator, so that the leaders' implicit
 // AddPartitionsToTxn and the coordinator's markers cross the secured listener.
 func testSecureCluster(t *testing.T, proto string) {
@@ -82,10 +82,6 @@ func testSecureCluster(t *testing.T, proto string) {
 			voters = append(voters, fmt.Sprintf("%d@%s", i+1, nodes[i].ctrl))
 		}
 	}
-	ctrlProto := "SSL"
-	if !withTLS {
-		ctrlProto = "PLAINTEXT"
-	}
 	var clientOpts []kgo.Opt
 	if withSASL {
 		clientOpts = append(clientOpts, kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()))
@@ -97,12 +93,15 @@ func testSecureCluster(t *testing.T, proto string) {
 			"http.addr=",
 			"process.roles=" + roles(nd.ctrl != ""),
 			"listeners=" + proto + "://" + nd.addr + controllerListener(nd.ctrl),
-			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:" + ctrlProto,
+			"listener.security.protocol.map=" + proto + ":" + proto + ",CONTROLLER:" + proto,
 			"controller.listener.names=CONTROLLER",
 			"inter.broker.listener.name=" + proto,
 			"sasl.mechanism.inter.broker.protocol=PLAIN",
 			"listener.name." + strings.ToLower(proto) + ".plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required " +
 				`username="broker" password="broker-pw" user_broker="broker-pw" user_alice="alice-pw";`,
+			"sasl.mechanism.controller.protocol=PLAIN",
+			"listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required " +
+				`username="controller" password="controller-pw" user_controller="controller-pw" user_alice="alice-pw";`,
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"cluster.id=c2x1aWNlLXRscy1ub2Rlcw",
 			"ssl.keystore.location=" + pki.Server,
@@ -415,16 +414,66 @@ func testSecureCluster(t *testing.T, proto string) {
 	}
 	t.Logf("leader %d killed; the new leader serves all %d acknowledged records", leader, count)
 
+	var ctrl string // a surviving voter's CONTROLLER listener
+	for _, nd := range nodes {
+		if int32(nd.id) != leader && nd.ctrl != "" {
+			ctrl = nd.ctrl
+		}
+	}
+	if withSASL {
+		// The CONTROLLER listener's Kafka share answers DescribeQuorum only after a
+		// login, with the listener's own users.
+		describeQuorum := func(opts ...kgo.Opt) error {
+			if withTLS {
+				opts = append(opts, kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"}))
+			}
+			c, err := kgo.NewClient(append(opts, kgo.SeedBrokers(ctrl))...)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			req := kmsg.NewPtrDescribeQuorumRequest()
+			rt := kmsg.NewDescribeQuorumRequestTopic()
+			rt.Topic = "__cluster_metadata"
+			rt.Partitions = append(rt.Partitions, kmsg.NewDescribeQuorumRequestTopicPartition())
+			req.Topics = append(req.Topics, rt)
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			// Straight to the seed: kgo would send an admin request to the controller
+			// its Metadata names, which a CONTROLLER listener does not serve.
+			resp, err := c.SeedBrokers()[0].Request(qctx, req)
+			if err != nil {
+				return err
+			}
+			dq := resp.(*kmsg.DescribeQuorumResponse)
+			if len(dq.Topics) != 1 || len(dq.Topics[0].Partitions) != 1 {
+				return errors.New("DescribeQuorum answered no partition")
+			}
+			if p := dq.Topics[0].Partitions[0]; p.LeaderID < 0 {
+				return fmt.Errorf("no leader in DescribeQuorum (error %d)", p.ErrorCode)
+			}
+			return nil
+		}
+		if err := describeQuorum(); err == nil {
+			t.Error("DescribeQuorum without a login on the SASL CONTROLLER listener was answered")
+		}
+		if err := describeQuorum(kgo.SASL(plain.Auth{User: "alice", Pass: "wrong"}.AsMechanism())); err == nil {
+			t.Error("DescribeQuorum after a login with a wrong password was answered")
+		}
+		if err := describeQuorum(kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism())); err != nil {
+			t.Errorf("DescribeQuorum after a login on the CONTROLLER listener: %v", err)
+		}
+	}
+	if !withTLS {
+		// Raft and controller RPC connections to CONTROLLER log in first too.
+		for _, prefix := range []byte{demux.RaftPrefix, demux.ControlPrefix} {
+			prefixRefused(t, ctrl, prefix, false)
+		}
+	}
 	if withTLS {
 		// Raft and controller RPC connections are refused unless they bring TLS with a
 		// certificate the listener trusts, though the listener's ssl.client.auth is none;
 		// a Kafka client without one is served there.
-		var ctrl string
-		for _, nd := range nodes {
-			if int32(nd.id) != leader && nd.ctrl != "" {
-				ctrl = nd.ctrl
-			}
-		}
 		noCert, err := kgo.NewClient(kgo.SeedBrokers(ctrl), kgo.DialTLSConfig(&tls.Config{RootCAs: pki.Pool, ServerName: "127.0.0.1"}))
 		if err != nil {
 			t.Fatal(err)

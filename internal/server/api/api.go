@@ -90,11 +90,15 @@ func registerTxn(mux *server.Mux, h *handlers) {
 }
 
 // RegisterController adds what a CONTROLLER listener serves in the Kafka protocol:
-// ApiVersions and DescribeQuorum (kafka-metadata-quorum's --bootstrap-controller). Its
-// Raft and controller RPC traffic shares the listener (internal/demux).
+// ApiVersions and DescribeQuorum (kafka-metadata-quorum's --bootstrap-controller), and
+// SaslHandshake and SaslAuthenticate for a listener with SASL (d.Security, whose Gate
+// then wraps the mux). Its Raft and controller RPC traffic shares the listener
+// (internal/demux).
 func RegisterController(mux *server.Mux, d Deps) {
 	h := &handlers{d}
 	RegisterApiVersions(mux)
+	mux.Register(keySaslHandshake, 0, 1, h.saslHandshake)
+	mux.Register(keySaslAuthenticate, 0, 2, h.saslAuthenticate)
 	mux.Register(55, 0, 2, h.describeQuorum)
 }
 
