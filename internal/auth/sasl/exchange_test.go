@@ -3,6 +3,7 @@ package sasl_test
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -89,3 +90,55 @@ func (m fakeMechanism) Authenticate(context.Context, string) (kgosasl.Session, [
 type fakeSession struct{}
 
 func (fakeSession) Challenge([]byte) (bool, []byte, error) { return true, nil, nil }
+
+// FuzzServeExchange: whatever a peer sends, ServeExchange ends (with an error or a
+// principal) without panicking, and lets in only a peer that logged in as a user.
+func FuzzServeExchange(f *testing.F) {
+	frame := func(key, version int16, body []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(10+len(body)))
+		b = binary.BigEndian.AppendUint16(b, uint16(key))
+		b = binary.BigEndian.AppendUint16(b, uint16(version))
+		b = binary.BigEndian.AppendUint32(b, 7)
+		b = binary.BigEndian.AppendUint16(b, 0xffff) // null client id
+		return append(b, body...)
+	}
+	hs := frame(17, 1, append([]byte{0, 5}, "PLAIN"...))
+	good := append(append([]byte{}, hs...), frame(36, 1, append([]byte{0, 0, 0, 17}, "\x00broker\x00broker-pw"...))...)
+	if p, err := newFuzzAuth(f).ServeExchange(&fuzzConn{in: good}); err != nil || p != "User:broker" {
+		f.Fatalf("the good seed does not log in: %q, %v", p, err)
+	}
+	f.Add(hs)
+	f.Add(good)
+	f.Add(frame(36, 0, nil))
+	f.Add([]byte{0, 0, 0, 10, 0, 17, 0, 1, 0, 0, 0, 1, 0x7f, 0xff})
+	auth := newFuzzAuth(f)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rw := &fuzzConn{in: in}
+		principal, err := auth.ServeExchange(rw)
+		if err == nil && principal != "User:broker" {
+			t.Fatalf("let in %q", principal)
+		}
+	})
+}
+
+func newFuzzAuth(f *testing.F) *sasl.Authenticator {
+	auth, err := sasl.New(sasl.Config{Mechanisms: []string{sasl.Plain}, Plain: sasl.StaticUsers{"broker": "broker-pw"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	return auth
+}
+
+// fuzzConn reads from in and discards writes.
+type fuzzConn struct{ in []byte }
+
+func (c *fuzzConn) Read(p []byte) (int, error) {
+	if len(c.in) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.in)
+	c.in = c.in[n:]
+	return n, nil
+}
+
+func (c *fuzzConn) Write(p []byte) (int, error) { return len(p), nil }
