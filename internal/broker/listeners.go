@@ -42,7 +42,7 @@ type nodeListener struct {
 }
 
 // prefixed is the share of connections that open with prefix, behind mutual TLS when
-// the listener takes TLS.
+// the listener takes TLS and behind a SASL login on SASL_PLAINTEXT.
 func (e *nodeListener) prefixed(prefix byte) net.Listener {
 	if e.served == nil {
 		e.served = map[byte]bool{}
