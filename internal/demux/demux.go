@@ -16,7 +16,8 @@
 // the first byte of the TCP stream, and TLS follows it (DialTLS, TLS): a Kafka client's
 // ClientHello opens with 0x16, never a prefix, so Kafka connections are told apart before
 // any handshake and keep going to the Kafka share untouched, for the server to wrap. The
-// prefix says only which protocol follows, as a port number would.
+// prefix says only which protocol follows, as a port number would. On SASL_PLAINTEXT a SASL
+// login follows the prefix instead (Authenticated).
 package demux
 
 import (
