@@ -58,7 +58,9 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Broker{cfg: cfg, logger: logger, ready: make(chan struct{}), peers: peers}, nil
+	b := &Broker{cfg: cfg, logger: logger, ready: make(chan struct{}), peers: peers}
+	peers.meta = &b.meta
+	return b, nil
 }
 
 // Ready is closed once the broker serves clients; Endpoints is valid then.

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ksasl "github.com/twmb/franz-go/pkg/sasl"
@@ -44,6 +45,10 @@ type peerDialer struct {
 	// listener's JAAS config. nil otherwise.
 	ctrlSASL ksasl.Mechanism
 	clientID string
+
+	// meta is the broker's metadata store once open (nil before): the registrations
+	// name the listener and protocol of an observer's address.
+	meta *atomic.Pointer[metadata.Store]
 
 	mu      sync.Mutex
 	configs map[string]*tls.Config // by listener and host
@@ -114,7 +119,13 @@ func loginMechanism(cfg *config.Broker, listener, role, mech string) (ksasl.Mech
 // clientTLS is the TLS configuration for reaching listener on host, or nil when that
 // listener is not TLS.
 func (d *peerDialer) clientTLS(listener, host string) (*tls.Config, error) {
-	if p, _ := d.cfg.ListenerProtocol(listener); p != "SSL" && p != "SASL_SSL" {
+	p, _ := d.cfg.ListenerProtocol(listener)
+	return d.clientTLSFor(listener, p, host)
+}
+
+// clientTLSFor is clientTLS for a listener whose protocol is known to be proto.
+func (d *peerDialer) clientTLSFor(listener, proto, host string) (*tls.Config, error) {
+	if proto != "SSL" && proto != "SASL_SSL" {
 		return nil, nil
 	}
 	key := listener + " " + host
@@ -131,18 +142,40 @@ func (d *peerDialer) clientTLS(listener, host string) (*tls.Config, error) {
 	return c, nil
 }
 
+// target is the listener a Raft or controller RPC connection to addr reaches, and its
+// protocol: a voter's CONTROLLER listener, or a broker-only node's inter-broker listener
+// (Raft to an observer). For an observer the broker's registration says which listener
+// and protocol addr is, so a controller-only node configured as Kafka's are, without
+// the brokers' listener settings, still reaches it with the right protocol.
+func (d *peerDialer) target(addr string) (listener, proto string) {
+	if d.voters[addr] && len(d.cfg.ControllerListenerNames) > 0 {
+		listener = d.cfg.ControllerListenerNames[0]
+		proto, _ = d.cfg.ListenerProtocol(listener)
+		return listener, proto
+	}
+	if s := d.meta.Load(); s != nil {
+		for _, b := range s.Image().Brokers {
+			for _, ep := range b.Endpoints {
+				if net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))) == addr {
+					return ep.Listener, ep.SecurityProtocol
+				}
+			}
+		}
+	}
+	listener = d.cfg.InterBrokerListenerName
+	proto, _ = d.cfg.ListenerProtocol(listener)
+	return listener, proto
+}
+
 // Dial opens a Raft or controller RPC connection to addr: a voter's CONTROLLER listener,
 // or (Raft to an observer) a broker's inter-broker listener.
 func (d *peerDialer) Dial(addr string, prefix byte, timeout time.Duration) (net.Conn, error) {
-	listener := d.cfg.InterBrokerListenerName
-	if d.voters[addr] && len(d.cfg.ControllerListenerNames) > 0 {
-		listener = d.cfg.ControllerListenerNames[0]
-	}
+	listener, proto := d.target(addr)
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	tc, err := d.clientTLS(listener, host)
+	tc, err := d.clientTLSFor(listener, proto, host)
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +188,11 @@ func (d *peerDialer) Dial(addr string, prefix byte, timeout time.Duration) (net.
 	}
 	// A SASL_PLAINTEXT listener's Raft and RPC shares take a SASL login first
 	// (peerLogin).
-	if p, _ := d.cfg.ListenerProtocol(listener); p == "SASL_PLAINTEXT" {
-		mech := d.sasl
-		if listener != d.cfg.InterBrokerListenerName {
-			mech = d.ctrlSASL
-		}
-		if mech == nil {
+	if proto == "SASL_PLAINTEXT" {
+		mech, err := d.loginFor(listener)
+		if err != nil {
 			c.Close()
-			return nil, fmt.Errorf("%q connection to %s: listener %s takes SASL, and this node has no login for it", prefix, addr, listener)
+			return nil, fmt.Errorf("%q connection to %s: %w", prefix, addr, err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
@@ -172,6 +202,21 @@ func (d *peerDialer) Dial(addr string, prefix byte, timeout time.Duration) (net.
 		}
 	}
 	return c, nil
+}
+
+// loginFor is this node's SASL login on a SASL_PLAINTEXT listener of other nodes: the
+// controller login on CONTROLLER, the inter-broker login on the inter-broker listener,
+// and for another listener (a broker's, reached by a controller-only node that names no
+// inter-broker listener) sasl.mechanism.inter.broker.protocol with that listener's JAAS
+// config, which the node must then have.
+func (d *peerDialer) loginFor(listener string) (ksasl.Mechanism, error) {
+	switch {
+	case len(d.cfg.ControllerListenerNames) > 0 && listener == d.cfg.ControllerListenerNames[0] && d.ctrlSASL != nil:
+		return d.ctrlSASL, nil
+	case listener == d.cfg.InterBrokerListenerName && d.sasl != nil:
+		return d.sasl, nil
+	}
+	return loginMechanism(d.cfg, listener, "broker", d.cfg.SaslMechanismInterBrokerProtocol)
 }
 
 // DialBroker opens a Kafka connection to the inter-broker listener at addr.
