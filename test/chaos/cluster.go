@@ -196,6 +196,18 @@ func (c *Cluster) Network() Network { return c.cfg.Network }
 // StopGrace is how long a graceful stop may take.
 func (c *Cluster) StopGrace() time.Duration { return c.cfg.StopGrace }
 
+// Brokers returns the nodes that serve clients (all of them unless the roles are
+// split), in id order.
+func (c *Cluster) Brokers() []*Node {
+	var out []*Node
+	for _, n := range c.nodes {
+		if n.IsBroker() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // Bootstrap returns every broker's client address, for a client's seed brokers.
 func (c *Cluster) Bootstrap() []string {
 	var addrs []string

@@ -41,22 +41,28 @@ const (
 	FaultPartitionOne Fault = "partition-one"
 	// FaultPartitionMajority splits the nodes into a majority and a minority.
 	FaultPartitionMajority Fault = "partition-majority"
-	// FaultPartitionController cuts the active controller off from the others.
+	// FaultPartitionController cuts the active controller off from the others. With
+	// split roles it is a pure controller, found by DescribeQuorum.
 	FaultPartitionController Fault = "partition-controller"
 	// FaultDiskFull fills a node's data directory (a size-limited tmpfs, see
-	// ClusterConfig.DataSize) with a ballast file, holds, and removes it.
+	// ClusterConfig.DataSize) with a ballast file, holds, and removes it. On a pure
+	// controller, the directory holds the metadata log.
 	FaultDiskFull Fault = "disk-full"
 	// FaultLoseUnsynced kills a node and cuts the tail off each of its partitions'
 	// newest segment, as a power loss does to writes never fsynced. Sluice is not
 	// meant to survive it unless acknowledgements wait for fsync (flush.messages=1)
 	// and the cut stays within what was not acknowledged: it exists to show that the
-	// harness catches lost writes, and is in no default schedule.
+	// harness catches lost writes, and is in no default schedule. A pure controller
+	// has no partition logs: the fault drawn for one hits a broker instead
+	// (brokerFor).
 	FaultLoseUnsynced Fault = "lose-unsynced"
 	// FaultFsyncDelay makes a node's disk slow: every fsync of its partition logs
 	// waits a drawn delay (50 ms to 1 s) first, for the hold, through the broker's
 	// test-only SLUICE_TEST_FSYNC_DELAY_FILE (see ClusterConfig.FsyncDelay). It
 	// matters where acknowledgements wait for fsync (flush.messages=1) and on the
-	// paths that always sync: segment rolls, checkpoints, recovery.
+	// paths that always sync: segment rolls, checkpoints, recovery. The hook slows
+	// partition logs only, which a pure controller has none of: the fault drawn for
+	// one hits a broker instead (brokerFor).
 	FaultFsyncDelay Fault = "fsync-delay"
 )
 
@@ -264,10 +270,25 @@ func (n *Nemesis) hold() time.Duration {
 	return time.Duration(n.rng.Int64N(int64(n.cfg.Hold) + 1))
 }
 
-// pick draws a node.
+// pick draws a node, a pure controller or broker included: a fault on the metadata
+// quorum is as much the point as one on a partition's replicas.
 func (n *Nemesis) pick() *Node {
 	nodes := n.cluster.Nodes()
 	return nodes[n.rng.IntN(len(nodes))]
+}
+
+// brokerFor returns node if it is a broker, else a broker chosen by node's id
+// (without a draw, so that the schedule stays the seed's): for the faults that only
+// touch partition logs, which a pure controller does not have.
+func (n *Nemesis) brokerFor(node *Node) *Node {
+	if node.IsBroker() {
+		return node
+	}
+	brokers := n.cluster.Brokers()
+	if len(brokers) == 0 {
+		return node
+	}
+	return brokers[int(node.ID-1)%len(brokers)]
 }
 
 // startTimeout bounds a node's restart, recovery included.
@@ -480,6 +501,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 			return nil
 		}
 	case FaultFsyncDelay:
+		node = n.brokerFor(node)
 		delay := 50*time.Millisecond + time.Duration(n.rng.Int64N(int64(950*time.Millisecond)))
 		desc = fmt.Sprintf("fsync-delay node %d, %v per fsync, for %v", node.ID, delay.Round(time.Millisecond), hold.Round(time.Millisecond))
 		apply = func(ctx context.Context) error {
@@ -497,6 +519,7 @@ func (n *Nemesis) plan(f Fault) (faultPlan, error) {
 			return nil
 		}
 	case FaultLoseUnsynced:
+		node = n.brokerFor(node)
 		cut := 0.2 + 0.8*n.rng.Float64()
 		desc = fmt.Sprintf("lose-unsynced node %d: kill -9, drop %.0f%% of what each partition appended since the node started", node.ID, cut*100)
 		apply = func(ctx context.Context) error {
@@ -680,9 +703,9 @@ func (n *Nemesis) settle(ctx context.Context) {
 }
 
 // validate checks every partition's log on node when ValidateLogs is set, and keeps
-// what is wrong as a finding.
+// what is wrong as a finding. A pure controller has no partition logs to check.
 func (n *Nemesis) validate(ctx context.Context, node *Node, when string) {
-	if !n.cfg.ValidateLogs {
+	if !n.cfg.ValidateLogs || !node.IsBroker() {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -767,11 +790,11 @@ func isolate(c *Cluster, id int32) [][]int32 {
 	return [][]int32{{id}, rest}
 }
 
-// leader asks the running nodes for the leader of partition 0 of the topic.
+// leader asks the running brokers for the leader of partition 0 of the topic.
 func (n *Nemesis) leader() (*Node, error) {
-	var lastErr error
+	lastErr := errors.New("no broker runs")
 	for _, nd := range n.cluster.Nodes() {
-		if nd.State() != Running {
+		if !nd.IsBroker() || nd.State() != Running {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -788,15 +811,26 @@ func (n *Nemesis) leader() (*Node, error) {
 	return nil, fmt.Errorf("find the leader of partition 0: %v", lastErr)
 }
 
-// controller asks the running nodes for the active controller's id.
+// controller asks the running nodes for the active controller's id: a combined node
+// through Metadata, a pure controller through DescribeQuorum on its CONTROLLER
+// listener. A pure broker is not asked: when the active controller is no broker, its
+// Metadata names some live broker instead, as KRaft's does.
 func (n *Nemesis) controller(ctx context.Context) (int32, error) {
-	var lastErr error
+	lastErr := errors.New("no controller runs")
 	for _, nd := range n.cluster.Nodes() {
-		if nd.State() != Running {
+		if !nd.IsController() || nd.State() != Running {
 			continue
 		}
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		ctrl, err := ProbeRegistered(pctx, nd.Addr, nd.ID)
+		var ctrl int32
+		var err error
+		if nd.IsBroker() {
+			ctrl, err = ProbeRegistered(pctx, nd.Addr, nd.ID)
+		} else {
+			var q Quorum
+			q, err = ProbeQuorum(pctx, nd.ControllerAddr)
+			ctrl = q.LeaderID
+		}
 		cancel()
 		if err == nil && ctrl >= 0 {
 			return ctrl, nil

@@ -105,3 +105,44 @@ func TestNemesisRefusesImpossibleFaults(t *testing.T) {
 		t.Errorf("ParseFaults accepted an unknown fault")
 	}
 }
+
+// TestSplitRolesTargets lays out 3 pure controllers and 2 pure brokers: the topic's
+// replication factor follows the brokers, every node can be drawn for a kill, and the
+// faults that touch partition logs only (fsync-delay, lose-unsynced) land on brokers.
+func TestSplitRolesTargets(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := NewCluster(ClusterConfig{Binary: "/bin/false", Dir: t.TempDir(), Nodes: 5, Controllers: 3, FsyncDelay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cfg.Network = fakePartitioner{}
+	brokers := c.Brokers()
+	if len(brokers) != 2 || brokers[0].ID != 4 || brokers[1].ID != 5 {
+		t.Fatalf("brokers %v, want nodes 4 and 5", brokers)
+	}
+	w := NewWorkload(WorkloadConfig{}, len(brokers), c.Bootstrap(), NewRecorder(), discard)
+	if rf := w.Config().ReplicationFactor; rf != 2 {
+		t.Errorf("replication factor %d on 2 brokers, want 2", rf)
+	}
+	faults := []Fault{FaultKill, FaultFsyncDelay, FaultLoseUnsynced}
+	n, err := NewNemesis(NemesisConfig{Faults: faults, Seed: 5}, c, w, NewRecorder(), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := map[int32]bool{}
+	for range 200 {
+		f := faults[n.rng.IntN(len(faults))]
+		pl, err := n.plan(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == FaultKill {
+			killed[pl.node.ID] = true
+		} else if !pl.node.IsBroker() {
+			t.Errorf("%s planned on pure controller %d: %s", f, pl.node.ID, pl.desc)
+		}
+	}
+	if len(killed) != 5 {
+		t.Errorf("200 draws killed only nodes %v, want all 5", killed)
+	}
+}

@@ -21,6 +21,12 @@ type Options struct {
 	Dir    string
 	// Nodes is how many nodes run. Default 1.
 	Nodes int
+	// Controllers, when between 1 and Nodes-1, splits the roles (see
+	// ClusterConfig.Controllers): nodes 1..Controllers are pure controllers, the
+	// others pure brokers. The clients, the topic's replication factor and the log
+	// validation see only the brokers; faults hit controllers too. 0 (or Nodes)
+	// makes every node a combined broker and controller.
+	Controllers int
 	// Network is "loopback" or "netns"; empty picks netns for several nodes when it
 	// is available (root), loopback otherwise.
 	Network string
@@ -49,6 +55,9 @@ type Options struct {
 type Result struct {
 	Seed  uint64 `json:"seed"`
 	Nodes int    `json:"nodes"`
+	// Controllers is how many of the nodes are pure controllers; 0 when every node
+	// is a combined broker and controller.
+	Controllers int `json:"controllers,omitempty"`
 	// Workload is "plain" (sends and polls) or "txn" (WorkloadConfig.Txn).
 	Workload string        `json:"workload"`
 	Network  string        `json:"network"`
@@ -73,7 +82,11 @@ func (r *Result) OK() bool {
 
 // String is a one-line verdict.
 func (r *Result) String() string {
-	s := fmt.Sprintf("seed %d, %s workload, %d node(s) on %s, %v, %d kills, %d restarts: %v", r.Seed, r.Workload, r.Nodes, r.Network, r.Duration.Round(time.Second), r.Kills, r.Restarts, r.Summary)
+	nodes := fmt.Sprintf("%d node(s)", r.Nodes)
+	if r.Controllers > 0 {
+		nodes = fmt.Sprintf("%d nodes (%d controllers, %d brokers)", r.Nodes, r.Controllers, r.Nodes-r.Controllers)
+	}
+	s := fmt.Sprintf("seed %d, %s workload, %s on %s, %v, %d kills, %d restarts: %v", r.Seed, r.Workload, nodes, r.Network, r.Duration.Round(time.Second), r.Kills, r.Restarts, r.Summary)
 	if len(r.Crashes) > 0 {
 		s += fmt.Sprintf("; %d crash(es): %v", len(r.Crashes), r.Crashes)
 	}
@@ -114,7 +127,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	cluster, err := NewCluster(ClusterConfig{
-		Binary: opts.Binary, Dir: opts.Dir, Nodes: opts.Nodes, Settings: opts.Settings, Network: nw, Logger: log,
+		Binary: opts.Binary, Dir: opts.Dir, Nodes: opts.Nodes, Controllers: opts.Controllers,
+		Settings: opts.Settings, Network: nw, Logger: log,
 		DataSize: opts.DataSize, FsyncDelay: opts.FsyncDelay || slices.Contains(opts.Nemesis.Faults, FaultFsyncDelay),
 	})
 	if err != nil {
@@ -122,6 +136,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Seed: opts.Seed, Nodes: opts.Nodes, Network: nw.String(), Workload: "plain"}
+	if brokers := len(cluster.Brokers()); brokers < opts.Nodes {
+		res.Controllers = opts.Nodes - brokers
+	}
 	if opts.Workload.Txn {
 		res.Workload = "txn"
 	}
@@ -147,7 +164,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		opts.Workload.ClientLog = &lockedWriter{w: f}
 	}
 	rec := NewRecorder()
-	w := NewWorkload(opts.Workload, opts.Nodes, cluster.Bootstrap(), rec, log)
+	// The topic's replicas can only be on brokers: its replication factor follows
+	// their number, not the nodes'.
+	w := NewWorkload(opts.Workload, len(cluster.Brokers()), cluster.Bootstrap(), rec, log)
 	if err := w.Setup(startCtx); err != nil {
 		return nil, fmt.Errorf("workload setup: %w", err)
 	}
@@ -158,7 +177,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := w.Start(); err != nil {
 		return nil, err
 	}
-	log.Info("run started", "seed", opts.Seed, "nodes", opts.Nodes, "network", nw.String(),
+	log.Info("run started", "seed", opts.Seed, "nodes", opts.Nodes, "controllers", res.Controllers, "network", nw.String(),
 		"duration", opts.Duration, "faults", opts.Nemesis.Faults)
 
 	faultCtx, stopFaults := context.WithTimeout(ctx, opts.Duration)

@@ -23,7 +23,7 @@ type WorkloadConfig struct {
 	Topic string
 	// Partitions of the topic. Default 4.
 	Partitions int32
-	// ReplicationFactor of the topic: default min(3, nodes). MinInsyncReplicas is
+	// ReplicationFactor of the topic: default min(3, brokers). MinInsyncReplicas is
 	// min.insync.replicas: default 2 when the replication factor is 3 or more.
 	ReplicationFactor int16
 	MinInsyncReplicas int
@@ -76,7 +76,7 @@ type WorkloadConfig struct {
 // ProcessorGroup is the consumer group of the transactional workload's processors.
 const ProcessorGroup = "chaos-processors"
 
-func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
+func (c WorkloadConfig) withDefaults(brokers int) WorkloadConfig {
 	if c.Topic == "" {
 		c.Topic = "chaos"
 	}
@@ -84,7 +84,7 @@ func (c WorkloadConfig) withDefaults(nodes int) WorkloadConfig {
 		c.Partitions = 4
 	}
 	if c.ReplicationFactor <= 0 {
-		c.ReplicationFactor = int16(min(3, nodes))
+		c.ReplicationFactor = int16(min(3, brokers))
 	}
 	if c.MinInsyncReplicas <= 0 && c.ReplicationFactor >= 3 {
 		c.MinInsyncReplicas = 2
@@ -168,9 +168,10 @@ func (p *consumerPositions) snapshot() map[int32]int64 {
 	return out
 }
 
-// NewWorkload prepares a workload against the given seed brokers.
-func NewWorkload(cfg WorkloadConfig, nodes int, seeds []string, rec *Recorder, logger *slog.Logger) *Workload {
-	cfg = cfg.withDefaults(nodes)
+// NewWorkload prepares a workload against the given seed brokers, of a cluster of
+// that many brokers (pure controllers not counted).
+func NewWorkload(cfg WorkloadConfig, brokers int, seeds []string, rec *Recorder, logger *slog.Logger) *Workload {
+	cfg = cfg.withDefaults(brokers)
 	w := &Workload{cfg: cfg, seeds: seeds, rec: rec, logger: logger, ackedSent: make([]atomic.Int64, cfg.Partitions)}
 	w.sendCtx, w.cancelSends = context.WithCancel(context.Background())
 	return w

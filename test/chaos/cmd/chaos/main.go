@@ -5,6 +5,7 @@
 //
 //	go run ./test/chaos/cmd/chaos -nodes 1 -duration 10m -seed 42
 //	go run ./test/chaos/cmd/chaos -workload txn -nodes 3 -durable -duration 10m -seed 42
+//	go run ./test/chaos/cmd/chaos -nodes 5 -controllers 3 -duration 10m -seed 42
 //	go run ./test/chaos/cmd/chaos -check dir/history.json
 package main
 
@@ -33,6 +34,7 @@ func run() int {
 		bin        = flag.String("bin", "bin/sluice", "the sluice binary to test")
 		dir        = flag.String("dir", "", "directory for node data, logs, history.json and result.json (default: a new one under $TMPDIR)")
 		nodes      = flag.Int("nodes", 1, "number of nodes")
+		ctrls      = flag.Int("controllers", 0, "split the roles: nodes 1..N are pure controllers, the rest pure brokers (0: every node a combined broker and controller)")
 		network    = flag.String("network", "", "loopback or netns (default: netns for several nodes when root, else loopback)")
 		duration   = flag.Duration("duration", time.Minute, "how long the workload runs under faults")
 		quiet      = flag.Duration("quiet", 5*time.Second, "how long the workload runs after the final heal")
@@ -118,9 +120,13 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Printf("chaos: seed %d, %s workload, %d node(s), %v of faults %v; output in %s\n", *seed, *workload, *nodes, *duration, fs, *dir)
+	layout := fmt.Sprintf("%d node(s)", *nodes)
+	if *ctrls > 0 && *ctrls < *nodes {
+		layout = fmt.Sprintf("%d nodes (%d controllers, %d brokers)", *nodes, *ctrls, *nodes-*ctrls)
+	}
+	fmt.Printf("chaos: seed %d, %s workload, %s, %v of faults %v; output in %s\n", *seed, *workload, layout, *duration, fs, *dir)
 	res, err := chaos.Run(ctx, chaos.Options{
-		Binary: absBin, Dir: *dir, Nodes: *nodes, Network: *network, Settings: settings,
+		Binary: absBin, Dir: *dir, Nodes: *nodes, Controllers: *ctrls, Network: *network, Settings: settings,
 		Duration: *duration, Quiet: *quiet, Seed: *seed, DataSize: *dataSize,
 		Nemesis: chaos.NemesisConfig{
 			Faults: fs, Interval: *interval, Hold: *hold, ValidateLogs: *validate, TargetLeader: *leader,
