@@ -82,8 +82,11 @@ func (s *Store) AlterACLs(ctx context.Context, add, remove []ACL) error {
 		r := RemoveAccessControlEntryRecord(aclRecord(a))
 		recs = append(recs, &r)
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	_, err := s.propose(ctx, recs)
 	return err
 }

@@ -479,8 +479,11 @@ func (c *controller) register(ctx context.Context, args *RegisterArgs) (int64, e
 			return 0, err
 		}
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return 0, lerr
+	}
+	defer unlock()
 	img := s.Image()
 	recs := []Record{&RegisterBrokerRecord{
 		NodeID: reg.NodeID, Endpoints: reg.Endpoints, Rack: reg.Rack, IncarnationID: reg.IncarnationID, Fenced: true,
@@ -667,8 +670,11 @@ func (s *Store) DescribeQuorum(ctx context.Context) (Quorum, error) {
 
 // fence fences or unfences a broker, moving leadership as that calls for, in one batch.
 func (s *Store) fence(ctx context.Context, id int32, fenced bool) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	img := s.Image()
 	b := img.Brokers[id]
 	if b == nil {

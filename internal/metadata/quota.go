@@ -48,8 +48,11 @@ func (s *Store) AlterClientQuotas(ctx context.Context, recs []ClientQuotaRecord)
 		r := recs[i]
 		out[i] = &r
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	_, err := s.propose(ctx, out)
 	return err
 }

@@ -96,8 +96,11 @@ func (s *Store) AlterScramCredentials(ctx context.Context, changes []ScramChange
 			Salt: c.Credential.Salt, StoredKey: c.Credential.StoredKey, ServerKey: c.Credential.ServerKey,
 		})
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	_, err := s.propose(ctx, recs)
 	return err
 }

@@ -103,9 +103,11 @@ type Store struct {
 	bolt  *raftboltdb.BoltStore
 	trans raft.Transport
 
-	// proposeMu serialises plan-and-propose, so each plan sees every earlier change.
-	// Metadata changes are rare; the state machine's checks remain the safety net.
-	proposeMu sync.Mutex
+	// proposeLock (capacity one) serialises plan-and-propose, so each plan sees every
+	// earlier change. Metadata changes are rare; the state machine's checks remain the
+	// safety net. It is a channel rather than a mutex so that a caller waiting behind
+	// another change gives up when its context ends (lockPropose).
+	proposeLock chan struct{}
 
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -213,7 +215,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	cfg.BrokerSessionTimeout = orDefault(cfg.BrokerSessionTimeout, 9*time.Second)
 	cfg.BrokerHeartbeatInterval = min(orDefault(cfg.BrokerHeartbeatInterval, 2*time.Second), cfg.BrokerSessionTimeout/3)
-	s := &Store{cfg: cfg, log: logger, fsm: newFSM(logger), ready: make(chan error, 1), kick: make(chan struct{}, 1)}
+	s := &Store{cfg: cfg, log: logger, fsm: newFSM(logger), ready: make(chan error, 1), kick: make(chan struct{}, 1),
+		proposeLock: make(chan struct{}, 1)}
 	s.ctl = newController(s)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
@@ -439,6 +442,29 @@ func (s *Store) propose(ctx context.Context, recs []Record) (*Image, error) {
 	return img, err
 }
 
+// proposeTimeout bounds a metadata change whose caller set no deadline: a request
+// handler's context lives as long as its connection, and a change that never completes
+// (its commit not yet applied here, say) would otherwise hold proposeLock, and with it
+// every later change of this node, ISR changes included, for as long.
+const proposeTimeout = 30 * time.Second
+
+// lockPropose takes proposeLock for a change, giving up when ctx ends. It returns the
+// context the change runs under (ctx, bounded by proposeTimeout when it has no deadline)
+// and the release, which the caller defers.
+func (s *Store) lockPropose(ctx context.Context) (context.Context, func(), error) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, proposeTimeout)
+	}
+	select {
+	case s.proposeLock <- struct{}{}:
+		return ctx, func() { <-s.proposeLock; cancel() }, nil
+	case <-ctx.Done():
+		cancel()
+		return ctx, nil, errorf(kerr.RequestTimedOut, "metadata change not started: an earlier change of this node is still in progress: %v", ctx.Err())
+	}
+}
+
 // forward has the active controller commit data, then waits until this node has applied
 // it, so that the caller reads its own change.
 func (s *Store) forward(ctx context.Context, data []byte) (*Image, error) {
@@ -458,9 +484,9 @@ func (s *Store) forward(ctx context.Context, data []byte) (*Image, error) {
 }
 
 // proposeLocal commits data on this node, the leader, for a forwarded change. It does
-// not take proposeMu: the change was planned elsewhere (the state machine checks it
+// not take proposeLock: the change was planned elsewhere (the state machine checks it
 // against the image it applies to), and the forwarder may be this very node, holding
-// proposeMu while it waits for the answer.
+// proposeLock while it waits for the answer.
 func (s *Store) proposeLocal(ctx context.Context, data []byte) (uint64, error) {
 	index, _, err := s.apply(ctx, data)
 	return index, err
@@ -520,8 +546,11 @@ func (s *Store) placer() placer {
 // is read as '_'), INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR,
 // INVALID_REPLICA_ASSIGNMENT, INVALID_REQUEST, INVALID_CONFIG.
 func (s *Store) CreateTopic(ctx context.Context, spec TopicSpec) (*Topic, error) {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return nil, lerr
+	}
+	defer unlock()
 	img := s.Image()
 	recs, id, err := planCreateTopic(img, spec, s.placer())
 	if err != nil {
@@ -541,8 +570,11 @@ func (s *Store) CreateTopic(ctx context.Context, spec TopicSpec) (*Topic, error)
 
 // DeleteTopic deletes a topic by id. Unknown: UNKNOWN_TOPIC_ID.
 func (s *Store) DeleteTopic(ctx context.Context, id [16]byte) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	if s.Image().TopicsByID[id] == nil {
 		return errorf(kerr.UnknownTopicID, "Topic id %s does not exist.", UUID(id))
 	}
@@ -552,8 +584,11 @@ func (s *Store) DeleteTopic(ctx context.Context, id [16]byte) error {
 
 // DeleteTopicByName deletes a topic by name. Unknown: UNKNOWN_TOPIC_OR_PARTITION.
 func (s *Store) DeleteTopicByName(ctx context.Context, name string) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	t := s.Image().Topics[name]
 	if t == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "Topic %q does not exist.", name)
@@ -566,8 +601,11 @@ func (s *Store) DeleteTopicByName(ctx context.Context, name string) error {
 // CreateTopic. Errors: UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (total not larger
 // than the current count), INVALID_REPLICATION_FACTOR (too few brokers).
 func (s *Store) CreatePartitions(ctx context.Context, topic string, total int32) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	recs, err := planCreatePartitions(s.Image(), topic, total, s.placer())
 	if err != nil {
 		return err
@@ -580,8 +618,11 @@ func (s *Store) CreatePartitions(ctx context.Context, topic string, total int32)
 // none. Names and values are the caller's to validate. Unknown topic:
 // UNKNOWN_TOPIC_OR_PARTITION.
 func (s *Store) SetTopicConfigs(ctx context.Context, topic string, configs map[string]*string) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	if s.Image().Topics[topic] == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "Topic %q does not exist.", topic)
 	}
@@ -590,8 +631,11 @@ func (s *Store) SetTopicConfigs(ctx context.Context, topic string, configs map[s
 
 // SetBrokerConfigs sets cluster-wide dynamic broker configs; a nil value deletes one.
 func (s *Store) SetBrokerConfigs(ctx context.Context, configs map[string]*string) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	return s.setConfigs(ctx, ConfigResourceBroker, "", configs)
 }
 
@@ -602,8 +646,11 @@ func (s *Store) SetNodeConfigs(ctx context.Context, node int32, configs map[stri
 	if node < 0 {
 		return errorf(kerr.InvalidRequest, "broker id %d is not a valid node id", node)
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	return s.setConfigs(ctx, ConfigResourceBroker, strconv.Itoa(int(node)), configs)
 }
 
@@ -632,8 +679,11 @@ type BrokerRegistration struct {
 // unfences them once they have caught up (SetBrokerFenced). The broker epoch is the
 // registration's log offset, in Image().Brokers[id].Epoch.
 func (s *Store) RegisterBroker(ctx context.Context, reg BrokerRegistration) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	_, err := s.propose(ctx, []Record{&RegisterBrokerRecord{
 		NodeID:        reg.NodeID,
 		Endpoints:     reg.Endpoints,
@@ -645,8 +695,11 @@ func (s *Store) RegisterBroker(ctx context.Context, reg BrokerRegistration) erro
 
 // SetBrokerFenced fences or unfences a registered broker. Unknown: BROKER_ID_NOT_REGISTERED.
 func (s *Store) SetBrokerFenced(ctx context.Context, nodeID int32, fenced bool) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	_, err := s.propose(ctx, []Record{&BrokerFenceRecord{NodeID: nodeID, Fenced: fenced}})
 	return err
 }
@@ -660,8 +713,11 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (first int64, 
 	if n <= 0 || n > math.MaxInt32 {
 		return 0, errorf(kerr.InvalidRequest, "cannot allocate %d producer ids", n)
 	}
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return 0, lerr
+	}
+	defer unlock()
 	for attempt := 0; ; attempt++ {
 		first = s.Image().NextProducerID
 		if first > math.MaxInt64-n {
@@ -686,8 +742,11 @@ func (s *Store) AllocateProducerIDs(ctx context.Context, n int64) (first int64, 
 // (NOT_LEADER_OR_FOLLOWER), or when it would add a replica that is fenced
 // (INELIGIBLE_REPLICA). Any broker may call it: it is forwarded to the controller.
 func (s *Store) AlterPartition(ctx context.Context, topicID [16]byte, partition, leaderEpoch, partitionEpoch int32, isr []int32) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	img := s.Image()
 	t := img.TopicsByID[topicID]
 	if t == nil {
@@ -768,8 +827,11 @@ func reassignmentDone(img *Image, t *Topic, p Partition, isr []int32) (*Partitio
 // Cancelling returns to the replicas before the reassignment. Errors:
 // UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT, NO_REASSIGNMENT_IN_PROGRESS.
 func (s *Store) ReassignPartition(ctx context.Context, topic string, partition int32, target []int32) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	img := s.Image()
 	t := img.Topics[topic]
 	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
@@ -831,8 +893,11 @@ func (s *Store) ReassignPartition(ctx context.Context, topic string, partition i
 // may lose records. ELECTION_NOT_NEEDED when the partition already has the leader asked
 // for.
 func (s *Store) ElectLeaders(ctx context.Context, topic string, partition int32, unclean bool) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	img := s.Image()
 	t := img.Topics[topic]
 	if t == nil || partition < 0 || int(partition) >= len(t.Partitions) {
@@ -873,8 +938,11 @@ func (s *Store) ElectLeaders(ctx context.Context, topic string, partition int32,
 // Kafka's UnregisterBroker. Its replicas must have been moved first; a broker that is
 // still running must be stopped, or it registers again.
 func (s *Store) UnregisterBroker(ctx context.Context, id int32) error {
-	s.proposeMu.Lock()
-	defer s.proposeMu.Unlock()
+	ctx, unlock, lerr := s.lockPropose(ctx)
+	if lerr != nil {
+		return lerr
+	}
+	defer unlock()
 	if s.Image().Brokers[id] == nil {
 		return errorf(kerr.BrokerIDNotRegistered, "broker %d is not registered", id)
 	}

@@ -172,3 +172,45 @@ func TestOpenBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestChangeBehindAStuckOneGivesUp: a change waiting for another of the same node gives
+// up when its context ends. Before, a mutex held by a change that never completed (a
+// request's, without a deadline, waiting for its commit to be applied on a broker whose
+// metadata log had stalled) kept every later change of the node waiting with it: a
+// leader's ISR changes, whose 10 s timeout never fired, stayed pending and unlogged for
+// 204 s in a split-role chaos run.
+func TestChangeBehindAStuckOneGivesUp(t *testing.T) {
+	s := openWithBroker(t, testConfig(t, t.TempDir()))
+	s.proposeLock <- struct{}{} // a change in progress that does not end
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := s.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1})
+	if !errors.Is(err, kerr.RequestTimedOut) {
+		t.Fatalf("CreateTopic behind a stuck change: %v, want REQUEST_TIMED_OUT", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("gave up after %v, long past its deadline", waited)
+	}
+
+	<-s.proposeLock // the stuck change ends: changes go through again
+	if _, err := s.CreateTopic(context.Background(), TopicSpec{Name: "t", Partitions: 1, ReplicationFactor: 1}); err != nil {
+		t.Fatalf("CreateTopic after: %v", err)
+	}
+}
+
+// TestChangeWithoutDeadlineIsBounded: a change whose context has no deadline runs
+// under proposeTimeout.
+func TestChangeWithoutDeadlineIsBounded(t *testing.T) {
+	s := openWithBroker(t, testConfig(t, t.TempDir()))
+	ctx, unlock, err := s.lockPropose(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline) > proposeTimeout {
+		t.Fatalf("deadline %v (set %v), want within %v", deadline, ok, proposeTimeout)
+	}
+}

@@ -87,6 +87,10 @@ func (f *fetcher) run(ctx context.Context) {
 	}()
 	defer f.client.Close()
 	log := f.m.logger.With("leader", f.leader)
+	// A follower that cannot fetch stays out of the ISR, so a failure that lasts is
+	// worth a warning (as Kafka's replica fetcher logs its errors), but not one per
+	// backoff: the first after a success, then one every failureLogInterval.
+	var failingSince, lastWarned time.Time
 	for ctx.Err() == nil {
 		f.mu.Lock()
 		parts := make([]*Partition, 0, len(f.parts))
@@ -101,15 +105,36 @@ func (f *fetcher) run(ctx context.Context) {
 			}
 			continue
 		}
-		if err := f.fetchOnce(ctx, parts); err != nil && ctx.Err() == nil {
-			log.Debug("replica fetch failed", "err", err)
-			select {
-			case <-time.After(f.m.repl.FetchBackoff):
-			case <-ctx.Done():
+		err := f.fetchOnce(ctx, parts)
+		if err == nil {
+			if !failingSince.IsZero() {
+				log.Info("replica fetches succeed again", "failing_for", time.Since(failingSince).Round(time.Millisecond))
+				failingSince, lastWarned = time.Time{}, time.Time{}
 			}
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		now := time.Now()
+		if failingSince.IsZero() {
+			failingSince = now
+		}
+		if now.Sub(lastWarned) >= failureLogInterval {
+			log.Warn("replica fetch failed", "err", err, "failing_for", now.Sub(failingSince).Round(time.Millisecond))
+			lastWarned = now
+		} else {
+			log.Debug("replica fetch failed", "err", err)
+		}
+		select {
+		case <-time.After(f.m.repl.FetchBackoff):
+		case <-ctx.Done():
 		}
 	}
 }
+
+// failureLogInterval is how often a fetcher that keeps failing says so at Warn.
+const failureLogInterval = 30 * time.Second
 
 // leaderAddr is the leader's endpoint on the inter-broker listener.
 func (f *fetcher) leaderAddr() (string, error) {
